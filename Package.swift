@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// djflow: a compiler from DataJoint pipeline definitions to scheduler-native artifacts.
+// Stages (each a module, dependencies point one way):
+//   DJFlowCore → DJFlowSpec (load + validate) → DJFlowPlan (graph + plan) → DJFlowTargets (contexts)
+//   → DJFlowTemplates (render) → DJFlowKit (pipeline, writer) → djflow (CLI)
+let package = Package(
+    name: "djflow",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "djflow", targets: ["djflow"]),
+        .library(name: "DJFlowKit", targets: ["DJFlowKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
+    targets: [
+        .target(name: "DJFlowCore"),
+        .target(
+            name: "DJFlowSpec",
+            dependencies: ["DJFlowCore", .product(name: "Yams", package: "Yams"),
+                           .product(name: "OrderedCollections", package: "swift-collections")]),
+        .target(name: "DJFlowPlan", dependencies: ["DJFlowCore", "DJFlowSpec"]),
+        .executableTarget(name: "djflow-embed-templates", path: "Sources/EmbedTemplatesTool"),
+        .plugin(name: "EmbedTemplates", capability: .buildTool(), dependencies: ["djflow-embed-templates"]),
+        .target(
+            name: "DJFlowTemplates",
+            dependencies: ["DJFlowCore", .product(name: "Mustache", package: "swift-mustache")],
+            plugins: ["EmbedTemplates"]),
+        .target(name: "DJFlowTargets", dependencies: ["DJFlowCore", "DJFlowSpec", "DJFlowPlan", "DJFlowTemplates"]),
+        .target(name: "DJFlowKit", dependencies: ["DJFlowCore", "DJFlowSpec", "DJFlowPlan", "DJFlowTemplates", "DJFlowTargets"]),
+        .executableTarget(
+            name: "djflow",
+            dependencies: ["DJFlowKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "DJFlowTests", dependencies: ["DJFlowKit"], exclude: ["Golden"]),
+    ]
+)

@@ -1,0 +1,90 @@
+import Foundation
+
+/// Writes rendered files, the only stage that touches the disk.
+///
+/// Each target owns one folder under the output folder (`slurm/`, …). A folder is written into a
+/// temporary sibling first and then renamed into place, so an error leaves the previous output as it was
+/// and readers never see a half-written folder. Files outside the targets' folders are never touched.
+public struct ArtifactWriter {
+    public var outputFolder: URL
+    private let fileManager = FileManager.default
+
+    public init(outputFolder: String) {
+        self.outputFolder = URL(fileURLWithPath: outputFolder)
+    }
+
+    /// The difference between what is on disk and `files`, for `--check`.
+    public struct Drift: Equatable, Sendable {
+        public var stale: [String] = []
+        public var missing: [String] = []
+        public var extra: [String] = []
+        public var isEmpty: Bool { stale.isEmpty && missing.isEmpty && extra.isEmpty }
+    }
+
+    /// Top-level folders the files live in (one per target).
+    static func folders(of files: [OutputFile]) -> [String] {
+        Array(Set(files.map { String($0.path.split(separator: "/").first ?? "") })).sorted()
+    }
+
+    /// Compares `files` with the output folder without writing anything.
+    public func check(_ files: [OutputFile]) -> Drift {
+        var drift = Drift()
+        let expected = Dictionary(uniqueKeysWithValues: files.map { ($0.path, $0) })
+        for file in files {
+            let url = outputFolder.appendingPathComponent(file.path)
+            guard let data = fileManager.contents(atPath: url.path) else { drift.missing.append(file.path); continue }
+            if data != Data(file.contents.utf8) || isExecutable(url) != file.executable { drift.stale.append(file.path) }
+        }
+        for folder in Self.folders(of: files) {
+            for path in listFiles(under: folder) where expected[path] == nil { drift.extra.append(path) }
+        }
+        drift.stale.sort(); drift.missing.sort(); drift.extra.sort()
+        return drift
+    }
+
+    /// Replaces each target folder with exactly `files`, atomically per folder.
+    public func write(_ files: [OutputFile]) throws {
+        try fileManager.createDirectory(at: outputFolder, withIntermediateDirectories: true)
+        let staging = outputFolder.appendingPathComponent(".djflow-staging-\(ProcessInfo.processInfo.processIdentifier)")
+        try? fileManager.removeItem(at: staging)
+        defer { try? fileManager.removeItem(at: staging) }
+        for file in files {
+            let url = staging.appendingPathComponent(file.path)
+            try fileManager.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(file.contents.utf8).write(to: url)
+            try fileManager.setAttributes([.posixPermissions: file.executable ? 0o755 : 0o644], ofItemAtPath: url.path)
+        }
+        for folder in Self.folders(of: files) {
+            let target = outputFolder.appendingPathComponent(folder)
+            let fresh = staging.appendingPathComponent(folder)
+            if fileManager.fileExists(atPath: target.path) {
+                let old = staging.appendingPathComponent(".old-\(folder)")
+                try fileManager.moveItem(at: target, to: old)
+                do { try fileManager.moveItem(at: fresh, to: target) } catch {
+                    try? fileManager.moveItem(at: old, to: target)
+                    throw error
+                }
+            } else {
+                try fileManager.moveItem(at: fresh, to: target)
+            }
+        }
+    }
+
+    private func isExecutable(_ url: URL) -> Bool {
+        let permissions = (try? fileManager.attributesOfItem(atPath: url.path)[.posixPermissions] as? Int) ?? 0
+        return permissions & 0o100 != 0
+    }
+
+    /// Relative paths of the regular files under `folder` of the output folder.
+    private func listFiles(under folder: String) -> [String] {
+        let root = outputFolder.appendingPathComponent(folder)
+        guard let walker = fileManager.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
+        let base = outputFolder.standardizedFileURL.path
+        var paths: [String] = []
+        for case let url as URL in walker {
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
+            paths.append(String(url.standardizedFileURL.path.dropFirst(base.count + 1)))
+        }
+        return paths
+    }
+}

@@ -1,0 +1,119 @@
+import DJFlowCore
+import DJFlowSpec
+
+/// The scheduler-neutral plan every target lowers: jobs, their nearest dependencies, and workflows split
+/// at human gates. Pure data; `Codable` for `djflow plan --format json`.
+public struct ExecutionPlan: Codable, Sendable {
+    /// The pipeline name (`pipeline:`).
+    public var pipeline: String
+    /// The definition file as the user named it.
+    public var source: String
+    /// Every master table (parts folded in), in deterministic topological order.
+    public var tables: [PlannedTable]
+    /// Every job (imported and computed tables), in deterministic topological order.
+    public var jobs: [Job]
+    /// Workflows in the order they run: by gate level, then by first job.
+    public var workflows: [Workflow]
+    /// The longest chain of jobs across all workflows.
+    public var criticalPath: CriticalPath
+
+    /// The job with the given id.
+    public func job(_ id: String) -> Job? { jobs.first { $0.id == id } }
+
+    /// The jobs of a workflow, in its order.
+    public func jobs(of workflow: Workflow) -> [Job] {
+        let byID = Dictionary(uniqueKeysWithValues: jobs.map { ($0.id, $0) })
+        return workflow.jobs.compactMap { byID[$0] }
+    }
+}
+
+/// What a table is for in the plan.
+public enum TableRole: String, Codable, Sendable {
+    /// Filled by `populate()`: becomes a job.
+    case job
+    /// Manual or lookup data that people enter before anything runs.
+    case staged
+    /// Manual or lookup data downstream of a job: the workflow after it waits for people to enter it.
+    case gate
+}
+
+public struct PlannedTable: Codable, Sendable {
+    /// The qualified name as written (`ephys.Recording`).
+    public var name: String
+    public var tier: Tier
+    public var role: TableRole
+    /// Part tables filled with this table (`Recording.Channel`).
+    public var parts: [String]
+    /// Direct upstream tables (masters), sorted.
+    public var parents: [String]
+    /// Number of gates on the longest gated path above this table.
+    public var level: Int
+}
+
+/// One auto-populated table: one scheduler job (array / mapped task / indexed Job / DAG node) with N workers.
+public struct Job: Codable, Sendable {
+    /// Stable id, unique in the pipeline: `[a-z0-9_-]+` (`curated_clustering`, `ephys-clustering`).
+    public var id: String
+    /// The table's qualified name as written (`ephys.Clustering`).
+    public var table: String
+    public var tier: Tier
+    /// Parts filled by this job's make().
+    public var parts: [String]
+    /// The Python module the runner imports, and the name it resolves inside it.
+    public var module: String
+    public var runnerTable: String
+    /// The workflow (id) this job belongs to.
+    public var workflow: String
+    /// Nearest upstream jobs in the same workflow (transitive reduction).
+    public var needs: [String]
+    /// Nearest upstream jobs in earlier workflows (used when all workflows are submitted together).
+    public var after: [String]
+    /// Staged tables this job reads directly (through staged tables only), sorted.
+    public var waitsOn: [String]
+    public var resources: JobResources
+    public var workers: Int
+    public var throttle: Int?
+    public var retries: Int
+    public var priority: Int?
+    public var onError: ErrorPolicy
+    public var maxCalls: Int?
+    public var processes: Int?
+    /// Expected duration in seconds (`estimate:`), for critical paths.
+    public var estimateSeconds: Int?
+
+    /// All nearest upstream jobs: `needs` then `after`.
+    public var upstream: [String] { needs + after }
+}
+
+/// Resources of one worker, fully resolved (defaults applied). Nil means "the scheduler's default".
+public struct JobResources: Codable, Sendable, Hashable {
+    public var cpus: Int
+    public var memoryMiB: Int?
+    public var gpus: Int
+    public var timeSeconds: Int?
+    public var diskMiB: Int?
+}
+
+public struct Workflow: Codable, Sendable {
+    /// Stable id: `w<level>-<slug>` (`w0-recording`, `w1-clustering_task`).
+    public var id: String
+    /// Position in run order.
+    public var index: Int
+    /// Gates upstream of every job in it.
+    public var level: Int
+    /// Job ids in deterministic topological order.
+    public var jobs: [String]
+    /// Gate tables people fill before this workflow can run (empty for level 0).
+    public var gates: [String]
+    /// Every staged table the workflow's jobs read directly, sorted.
+    public var waitsOn: [String]
+    public var criticalPath: CriticalPath
+}
+
+public struct CriticalPath: Codable, Sendable {
+    public enum Unit: String, Codable, Sendable { case jobs, seconds }
+    public var jobs: [String]
+    /// Number of jobs, or summed `estimate:` seconds.
+    public var length: Int
+    public var unit: Unit
+}

@@ -1,0 +1,160 @@
+import DJFlowCore
+import DJFlowSpec
+
+/// The table graph with parts folded into their masters, checked for every structural problem.
+struct TableGraph {
+    /// Master tables by name.
+    var tables: [TableName: TableSpec]
+    /// Parts per master, sorted.
+    var parts: [TableName: [TableName]]
+    /// Direct upstream masters of each master, sorted.
+    var parents: [TableName: [TableName]]
+    /// All masters in deterministic topological order (ties by name).
+    var order: [TableName]
+
+    /// Builds and checks the graph: unknown or ambiguous references, parts without masters, cycles,
+    /// auto-populated tables with nothing upstream.
+    /// - Returns: nil when a problem makes the graph unusable (diagnostics say why).
+    static func build(_ spec: PipelineSpec, diagnostics: inout Diagnostics) -> TableGraph? {
+        let errorsBefore = diagnostics.errorCount
+        let index = TableIndex(spec.tables, diagnostics: &diagnostics)
+        var masters: [TableName: TableSpec] = [:]
+        var parts: [TableName: [TableName]] = [:]
+        for name in index.names {
+            guard let table = index.tables[name] else { continue }
+            if name.isPart {
+                if index.tables[name.master] == nil {
+                    diagnostics.error("part table '\(name)' has no master: declare '\(name.master)' or list '\(name.part!)' under its master's 'parts'",
+                                      at: table.location)
+                } else {
+                    parts[name.master, default: []].append(name)
+                }
+            } else {
+                if table.tier == .part {
+                    diagnostics.error("part table '\(name)' has no master: name it 'Master.\(name.className)' or list it under its master's 'parts'",
+                                      at: table.location)
+                }
+                masters[name] = table
+            }
+        }
+
+        // Edges, with the location of the reference that made each (for cycle reports).
+        var parentSets: [TableName: Set<TableName>] = [:]
+        var edgeLocation: [TableName: [TableName: SourceLocation]] = [:]
+        for name in index.names {
+            guard let table = index.tables[name] else { continue }
+            let owner = name.master
+            for reference in table.references {
+                switch index.resolve(reference.value, from: name) {
+                case .found(let target):
+                    let parent = target.master
+                    if parent == owner && (name.isPart || target.isPart) { continue } // a part and its master
+                    parentSets[owner, default: []].insert(parent)
+                    if edgeLocation[owner]?[parent] == nil { edgeLocation[owner, default: [:]][parent] = reference.location }
+                case .unknown(let suggestion):
+                    diagnostics.error("unknown table '\(reference.value)' in the dependencies of '\(name)'"
+                                      + (suggestion.map { "; did you mean '\($0)'?" } ?? ""),
+                                      at: reference.location,
+                                      notes: suggestion == nil ? ["declare it under 'tables' (e.g. with 'tier: manual') if it lives outside this pipeline"] : [])
+                case .ambiguous(let candidates):
+                    diagnostics.error("'\(reference.value)' in '\(name)' is ambiguous: it could be \(candidates.map { "'\($0)'" }.joined(separator: " or ")); qualify it with its module",
+                                      at: reference.location)
+                case .invalid:
+                    let message = reference.value == "master"
+                        ? "'-> master' is only valid in a part table, and '\(name)' is not one"
+                        : "'\(reference.value)' is not a table reference"
+                    diagnostics.error(message, at: reference.location)
+                }
+            }
+        }
+        var parents: [TableName: [TableName]] = [:]
+        for name in masters.keys { parents[name] = (parentSets[name] ?? []).filter { masters[$0] != nil }.sorted() }
+
+        for (name, table) in masters where table.tier.isAutoPopulated && (parents[name] ?? []).isEmpty {
+            diagnostics.error("\(table.tier.rawValue) table '\(name)' has no upstream table: populate() needs a key source; add 'depends_on' or '->' lines",
+                              at: table.location)
+        }
+
+        guard let order = topologicalOrder(masters.keys, parents: parents) else {
+            for cycle in cycles(in: masters.keys, parents: parents) {
+                let first = cycle[0], next = cycle.count > 1 ? cycle[1] : cycle[0]
+                let location = edgeLocation[first]?[next] ?? masters[first]!.location
+                diagnostics.error("dependency cycle: \((cycle + [first]).map(\.description).joined(separator: " -> "))",
+                                  at: location, notes: ["a table cannot depend on itself through other tables; remove one of these references"])
+            }
+            return nil
+        }
+        guard diagnostics.errorCount == errorsBefore else { return nil }
+        return TableGraph(tables: masters, parts: parts, parents: parents, order: order)
+    }
+
+    /// Kahn's algorithm, always taking the smallest ready name: the same order on every run.
+    static func topologicalOrder(_ nodes: some Collection<TableName>, parents: [TableName: [TableName]]) -> [TableName]? {
+        var remaining: [TableName: Int] = [:]
+        var children: [TableName: [TableName]] = [:]
+        for node in nodes {
+            remaining[node] = parents[node]?.count ?? 0
+            for parent in parents[node] ?? [] { children[parent, default: []].append(node) }
+        }
+        var ready = remaining.filter { $0.value == 0 }.map(\.key).sorted(by: >)
+        var order: [TableName] = []
+        while let next = ready.popLast() {
+            order.append(next)
+            for child in children[next] ?? [] {
+                remaining[child]! -= 1
+                if remaining[child] == 0 {
+                    let position = ready.firstIndex { $0 < child } ?? ready.endIndex
+                    ready.insert(child, at: position)
+                }
+            }
+        }
+        return order.count == nodes.count ? order : nil
+    }
+
+    /// One cycle per strongly connected component that has one, each starting at its smallest name
+    /// and following "depends on" edges.
+    static func cycles(in nodes: some Collection<TableName>, parents: [TableName: [TableName]]) -> [[TableName]] {
+        // Tarjan's algorithm, iterated in sorted order for determinism.
+        var indexOf: [TableName: Int] = [:], low: [TableName: Int] = [:]
+        var stack: [TableName] = [], onStack: Set<TableName> = []
+        var components: [[TableName]] = []
+        var counter = 0
+        func visit(_ node: TableName) {
+            indexOf[node] = counter; low[node] = counter; counter += 1
+            stack.append(node); onStack.insert(node)
+            for parent in parents[node] ?? [] {
+                if indexOf[parent] == nil { visit(parent); low[node] = min(low[node]!, low[parent]!) }
+                else if onStack.contains(parent) { low[node] = min(low[node]!, indexOf[parent]!) }
+            }
+            if low[node] == indexOf[node] {
+                var component: [TableName] = []
+                while let top = stack.popLast() { onStack.remove(top); component.append(top); if top == node { break } }
+                components.append(component)
+            }
+        }
+        for node in nodes.sorted() where indexOf[node] == nil { visit(node) }
+        var result: [[TableName]] = []
+        for component in components {
+            let members = Set(component)
+            let start = component.min()!
+            if component.count == 1 && !(parents[start] ?? []).contains(start) { continue }
+            // Walk from start back to start inside the component (breadth-first for the shortest cycle).
+            var previous: [TableName: TableName] = [:]
+            var queue = [start], found = false
+            var head = 0
+            while head < queue.count && !found {
+                let node = queue[head]; head += 1
+                for parent in parents[node] ?? [] where members.contains(parent) {
+                    if parent == start { previous[start] = node; found = true; break }
+                    if previous[parent] == nil { previous[parent] = node; queue.append(parent) }
+                }
+            }
+            var path = [start]
+            var node = previous[start]!
+            while node != start { path.append(node); node = previous[node]! }
+            // `path` follows child links backwards; reverse so each entry depends on the next.
+            result.append([start] + path.dropFirst().reversed())
+        }
+        return result.sorted { $0[0] < $1[0] }
+    }
+}

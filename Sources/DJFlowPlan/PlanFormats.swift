@@ -1,0 +1,108 @@
+import DJFlowCore
+import DJFlowSpec
+import Foundation
+
+/// The formats of `djflow plan`.
+public enum PlanFormat: String, CaseIterable, Sendable {
+    case text, json, dot, mermaid
+}
+
+/// Renders an `ExecutionPlan` for people (text), programs (json) and pictures (dot, mermaid).
+public enum PlanRenderer {
+    public static func render(_ plan: ExecutionPlan, as format: PlanFormat) -> String {
+        switch format {
+        case .text: return text(plan)
+        case .json: return json(plan)
+        case .dot: return dot(plan)
+        case .mermaid: return mermaid(plan)
+        }
+    }
+
+    static func json(_ plan: ExecutionPlan) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(plan)) ?? Data()
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    static func describe(_ path: CriticalPath) -> String {
+        guard !path.jobs.isEmpty else { return "none" }
+        let length = path.unit == .jobs ? "\(path.length) job\(path.length == 1 ? "" : "s")" : WallTime(seconds: max(path.length, 1)).slurmText + " estimated"
+        return "\(path.jobs.joined(separator: " -> ")) (\(length))"
+    }
+
+    static func text(_ plan: ExecutionPlan) -> String {
+        var out = "pipeline \(plan.pipeline) (\(plan.source)): \(plan.jobs.count) job\(plan.jobs.count == 1 ? "" : "s") in \(plan.workflows.count) workflow\(plan.workflows.count == 1 ? "" : "s")\n"
+        out += "critical path: \(describe(plan.criticalPath))\n"
+        for workflow in plan.workflows {
+            out += "\nworkflow \(workflow.id) (level \(workflow.level))\n"
+            if !workflow.gates.isEmpty { out += "  gates (enter data first): \(workflow.gates.joined(separator: ", "))\n" }
+            out += "  waits on: \(workflow.waitsOn.isEmpty ? "-" : workflow.waitsOn.joined(separator: ", "))\n"
+            let jobs = plan.jobs(of: workflow)
+            let width = jobs.map(\.id.count).max() ?? 0
+            for job in jobs {
+                var line = "  " + job.id.padding(toLength: width, withPad: " ", startingAt: 0)
+                line += "  \(job.table) [\(job.tier.rawValue)]"
+                line += "  workers=\(job.workers) cpus=\(job.resources.cpus)"
+                if let memory = job.resources.memoryMiB { line += " memory=\(MemoryAmount(mebibytes: memory).slurmText)" }
+                if job.resources.gpus > 0 { line += " gpus=\(job.resources.gpus)" }
+                if let time = job.resources.timeSeconds { line += " time=\(WallTime(seconds: time).slurmText)" }
+                line += "  needs: \(job.needs.isEmpty ? "-" : job.needs.joined(separator: ", "))"
+                if !job.after.isEmpty { line += "  after (earlier workflows): \(job.after.joined(separator: ", "))" }
+                out += line + "\n"
+            }
+            out += "  critical path: \(describe(workflow.criticalPath))\n"
+        }
+        return out
+    }
+
+    /// Graphviz: one cluster per workflow, staged tables as cylinders, gates as diamonds.
+    static func dot(_ plan: ExecutionPlan) -> String {
+        func quote(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        var out = "digraph \(quote(plan.pipeline)) {\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n"
+        let jobTables = Dictionary(uniqueKeysWithValues: plan.jobs.map { ($0.table, $0) })
+        for table in plan.tables where table.role != .job {
+            let shape = table.role == .gate ? "shape=diamond, style=filled, fillcolor=\"#ffe9a8\"" : "shape=cylinder"
+            out += "  \(quote(table.name)) [\(shape), label=\(quote(table.name + "\n" + table.tier.rawValue))];\n"
+        }
+        for workflow in plan.workflows {
+            out += "  subgraph \(quote("cluster_" + workflow.id)) {\n    label=\(quote(workflow.id));\n"
+            for job in plan.jobs(of: workflow) {
+                let workers = job.workers > 1 ? " ×\(job.workers)" : ""
+                out += "    \(quote(job.table)) [shape=box, style=rounded, label=\(quote(job.table + workers))];\n"
+            }
+            out += "  }\n"
+        }
+        for table in plan.tables {
+            for parent in table.parents {
+                let style = jobTables[parent] != nil && jobTables[table.name] != nil ? "" : " [style=dashed]"
+                out += "  \(quote(parent)) -> \(quote(table.name))\(style);\n"
+            }
+        }
+        return out + "}\n"
+    }
+
+    /// Mermaid flowchart (renders on GitHub): subgraph per workflow, gates as diamonds.
+    static func mermaid(_ plan: ExecutionPlan) -> String {
+        var ids: [String: String] = [:]
+        for (index, table) in plan.tables.enumerated() { ids[table.name] = "t\(index)" }
+        func label(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "#quot;") + "\"" }
+        var out = "flowchart TD\n"
+        for table in plan.tables where table.role != .job {
+            let id = ids[table.name]!
+            out += table.role == .gate ? "  \(id){\(label(table.name + " (gate)"))}\n" : "  \(id)[(\(label(table.name)))]\n"
+        }
+        for workflow in plan.workflows {
+            out += "  subgraph \(workflow.id)\n"
+            for job in plan.jobs(of: workflow) {
+                let workers = job.workers > 1 ? " ×\(job.workers)" : ""
+                out += "    \(ids[job.table]!)(\(label(job.table + workers)))\n"
+            }
+            out += "  end\n"
+        }
+        for table in plan.tables {
+            for parent in table.parents { out += "  \(ids[parent]!) --> \(ids[table.name]!)\n" }
+        }
+        return out
+    }
+}

@@ -1,0 +1,235 @@
+import DJFlowCore
+import DJFlowSpec
+
+/// Turns a checked spec into an `ExecutionPlan`: jobs, gates, workflows, nearest dependencies, order.
+///
+/// Rules (documented in the README):
+/// - Jobs are the imported and computed tables; parts are filled by their master's job.
+/// - A manual or lookup table with a job upstream is a gate. A table's level is the largest number of gates
+///   on any path above it; workflow k holds the jobs of level k.
+/// - Within a level, jobs connected by a dependency or reading a common staged table form one workflow;
+///   unrelated groups are separate workflows.
+/// - Each job depends only on its nearest upstream jobs (transitive reduction); the order is topological
+///   with ties broken by table name.
+public enum Planner {
+    /// Analyses the spec's graph and plans it.
+    /// - Returns: nil when the graph has errors (appended to `diagnostics`).
+    public static func plan(_ spec: PipelineSpec, diagnostics: inout Diagnostics) -> ExecutionPlan? {
+        guard let graph = TableGraph.build(spec, diagnostics: &diagnostics) else { return nil }
+        return plan(spec, graph: graph)
+    }
+
+    static func plan(_ spec: PipelineSpec, graph: TableGraph) -> ExecutionPlan {
+        let order = graph.order
+        let isJob: (TableName) -> Bool = { graph.tables[$0]!.tier.isAutoPopulated }
+
+        // Gates and levels, in topological order.
+        var hasJobAbove: [TableName: Bool] = [:]
+        var level: [TableName: Int] = [:]
+        for name in order {
+            let parents = graph.parents[name] ?? []
+            hasJobAbove[name] = parents.contains { isJob($0) || hasJobAbove[$0]! }
+            level[name] = parents.map { level[$0]! + (isGate($0) ? 1 : 0) }.max() ?? 0
+        }
+        func isGate(_ name: TableName) -> Bool { !isJob(name) && hasJobAbove[name] == true }
+
+        // Nearest jobs and staged tables upstream of each job, looking through staged tables only.
+        var directJobParents: [TableName: [TableName]] = [:]
+        var staged: [TableName: [TableName]] = [:]
+        for name in order where isJob(name) {
+            var jobs = Set<TableName>(), stagedSeen = Set<TableName>()
+            var stack = graph.parents[name] ?? []
+            while let parent = stack.popLast() {
+                if isJob(parent) { jobs.insert(parent); continue }
+                if stagedSeen.insert(parent).inserted { stack.append(contentsOf: graph.parents[parent] ?? []) }
+            }
+            directJobParents[name] = jobs.sorted()
+            staged[name] = stagedSeen.sorted()
+        }
+
+        let jobNames = order.filter(isJob)
+        let reduced = transitiveReduction(jobNames, parents: directJobParents)
+        let ids = jobIDs(jobNames)
+
+        // Workflows: union jobs of one level linked by an edge or by a shared staged input.
+        var groups = UnionFind(jobNames)
+        var byStaged: [String: TableName] = [:]
+        for name in jobNames {
+            for parent in directJobParents[name]! where level[parent] == level[name] { groups.union(parent, name) }
+            for input in staged[name]! {
+                let key = "\(input)#\(level[name]!)"
+                if let other = byStaged[key] { groups.union(other, name) } else { byStaged[key] = name }
+            }
+        }
+        var members: [TableName: [TableName]] = [:]
+        for name in jobNames { members[groups.find(name), default: []].append(name) }
+        let position = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
+        let components = members.values.sorted { a, b in
+            (level[a[0]]!, position[a[0]]!) < (level[b[0]]!, position[b[0]]!)
+        }
+
+        var workflowOf: [TableName: String] = [:]
+        var workflowIDs = Set<String>()
+        var workflowSkeletons: [(id: String, level: Int, jobs: [TableName])] = []
+        for component in components {
+            let k = level[component[0]]!
+            let gates = Set(component.flatMap { staged[$0]! }.filter(isGate)).sorted()
+            var slug = k > 0 && !gates.isEmpty ? gates[0].description.jobSlug : ids[component[0]]!
+            if workflowIDs.contains("w\(k)-\(slug)") { slug = ids[component[0]]! }
+            let id = "w\(k)-\(slug)"
+            workflowIDs.insert(id)
+            for name in component { workflowOf[name] = id }
+            workflowSkeletons.append((id, k, component))
+        }
+
+        let useEstimates = jobNames.contains { resolvedSettings(spec, graph.tables[$0]!).estimate != nil }
+        var jobs: [Job] = []
+        for name in jobNames {
+            let table = graph.tables[name]!
+            let settings = resolvedSettings(spec, table)
+            let (module, runnerTable) = runnerTarget(for: table, spec: spec)
+            let nearest = reduced[name]!
+            jobs.append(Job(
+                id: ids[name]!, table: name.description, tier: table.tier,
+                parts: (graph.parts[name] ?? []).map(\.description), module: module, runnerTable: runnerTable,
+                workflow: workflowOf[name]!,
+                needs: nearest.filter { workflowOf[$0] == workflowOf[name] }.map { ids[$0]! },
+                after: nearest.filter { workflowOf[$0] != workflowOf[name] }.map { ids[$0]! },
+                waitsOn: staged[name]!.map(\.description),
+                resources: JobResources(
+                    cpus: settings.resources.cpus ?? 1, memoryMiB: settings.resources.memory?.mebibytes,
+                    gpus: settings.resources.gpus ?? 0, timeSeconds: settings.resources.time?.seconds,
+                    diskMiB: settings.resources.disk?.mebibytes),
+                workers: settings.workers ?? 1, throttle: settings.throttle, retries: settings.retries ?? 0,
+                priority: settings.priority, onError: settings.onError ?? .fail, maxCalls: settings.maxCalls,
+                processes: settings.processes, estimateSeconds: settings.estimate?.seconds))
+        }
+
+        let weight: (Job) -> Int = { useEstimates ? ($0.estimateSeconds ?? 0) : 1 }
+        let unit: CriticalPath.Unit = useEstimates ? .seconds : .jobs
+        var workflows: [Workflow] = []
+        for (index, skeleton) in workflowSkeletons.enumerated() {
+            let ids = skeleton.jobs.map { ids[$0]! }
+            let members = jobs.filter { ids.contains($0.id) }
+            let waits = Set(skeleton.jobs.flatMap { staged[$0]! })
+            workflows.append(Workflow(
+                id: skeleton.id, index: index, level: skeleton.level, jobs: ids,
+                gates: waits.filter(isGate).sorted().map(\.description),
+                waitsOn: waits.sorted().map(\.description),
+                criticalPath: longestPath(members, edges: \.needs, weight: weight, unit: unit)))
+        }
+
+        let tables = order.map { name in
+            PlannedTable(name: name.description, tier: graph.tables[name]!.tier,
+                         role: isJob(name) ? .job : isGate(name) ? .gate : .staged,
+                         parts: (graph.parts[name] ?? []).map(\.description),
+                         parents: (graph.parents[name] ?? []).map(\.description), level: level[name]!)
+        }
+        return ExecutionPlan(pipeline: spec.name.value, source: spec.file, tables: tables, jobs: jobs,
+                             workflows: workflows,
+                             criticalPath: longestPath(jobs, edges: \.upstream, weight: weight, unit: unit))
+    }
+
+    /// The table's settings over the pipeline defaults.
+    static func resolvedSettings(_ spec: PipelineSpec, _ table: TableSpec) -> TableSettings {
+        table.settings.over(spec.defaults)
+    }
+
+    /// The module the runner imports for a table and the name it looks up there. A table qualified by a
+    /// module whose last segment names one of `runner.module` runs with that module.
+    static func runnerTarget(for table: TableSpec, spec: PipelineSpec) -> (module: String, table: String) {
+        if let module = table.module { return (module.value, table.name.classPath) }
+        let modules = spec.runner.modules.map(\.value)
+        let qualifier = table.name.module
+        if !qualifier.isEmpty, let match = modules.first(where: { $0 == qualifier || $0.hasSuffix("." + qualifier) }) {
+            return (match, table.name.classPath)
+        }
+        return (modules.first ?? "", table.name.description)
+    }
+
+    /// Stable, unique job ids from table names.
+    static func jobIDs(_ names: [TableName]) -> [TableName: String] {
+        var ids: [TableName: String] = [:]
+        var used: [String: Int] = [:]
+        for name in names { used[name.description.jobSlug, default: 0] += 1 }
+        for name in names {
+            let slug = name.description.jobSlug
+            ids[name] = used[slug]! > 1 ? "\(slug)-\(StableHash.hex(name.description, length: 4))" : slug
+        }
+        return ids
+    }
+
+    /// Removes every edge implied by a longer path. `names` must be topologically ordered.
+    static func transitiveReduction(_ names: [TableName], parents: [TableName: [TableName]]) -> [TableName: [TableName]] {
+        let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+        var ancestors = [BitSet](repeating: BitSet(count: names.count), count: names.count)
+        var result: [TableName: [TableName]] = [:]
+        for (i, name) in names.enumerated() {
+            let direct = parents[name] ?? []
+            var implied = BitSet(count: names.count)
+            for parent in direct { implied.formUnion(ancestors[index[parent]!]) }
+            result[name] = direct.filter { !implied.contains(index[$0]!) }
+            var all = implied
+            for parent in direct { all.insert(index[parent]!) }
+            ancestors[i] = all
+        }
+        return result
+    }
+
+    /// The heaviest chain through `jobs` (given in topological order) along `edges`.
+    static func longestPath(_ jobs: [Job], edges: KeyPath<Job, [String]>, weight: (Job) -> Int, unit: CriticalPath.Unit) -> CriticalPath {
+        var best: [String: (length: Int, previous: String?)] = [:]
+        for job in jobs {
+            var entry = (length: weight(job), previous: String?.none)
+            for parent in job[keyPath: edges] {
+                guard let upstream = best[parent] else { continue }
+                if upstream.length + weight(job) > entry.length { entry = (upstream.length + weight(job), parent) }
+            }
+            best[job.id] = entry
+        }
+        guard var tail = jobs.max(by: { best[$0.id]!.length < best[$1.id]!.length || (best[$0.id]!.length == best[$1.id]!.length && $0.id > $1.id) })?.id else {
+            return CriticalPath(jobs: [], length: 0, unit: unit)
+        }
+        let length = best[tail]!.length
+        var path = [tail]
+        while let previous = best[tail]?.previous { path.append(previous); tail = previous }
+        return CriticalPath(jobs: path.reversed(), length: length, unit: unit)
+    }
+}
+
+extension String {
+    /// A job id from a table name: module segments and the snake-cased class joined by `-`
+    /// (`ephys.CuratedClustering` → `ephys-curated_clustering`).
+    var jobSlug: String {
+        guard let name = TableName(parsing: self) else { return lowercased() }
+        let module = name.module.split(separator: ".").map { $0.lowercased() }
+        let classes = [name.className.snakeCased] + (name.part.map { [$0.snakeCased] } ?? [])
+        return (module + classes).joined(separator: "-")
+    }
+}
+
+/// A fixed-size set of small integers.
+struct BitSet {
+    private var words: [UInt64]
+    init(count: Int) { words = [UInt64](repeating: 0, count: (count + 63) / 64) }
+    mutating func insert(_ i: Int) { words[i >> 6] |= 1 << UInt64(i & 63) }
+    func contains(_ i: Int) -> Bool { words[i >> 6] & (1 << UInt64(i & 63)) != 0 }
+    mutating func formUnion(_ other: BitSet) { for i in words.indices { words[i] |= other.words[i] } }
+}
+
+/// Disjoint sets over table names.
+struct UnionFind {
+    private var parent: [TableName: TableName] = [:]
+    init(_ names: [TableName]) { for name in names { parent[name] = name } }
+    mutating func find(_ name: TableName) -> TableName {
+        var root = name
+        while parent[root]! != root { root = parent[root]! }
+        var node = name
+        while parent[node]! != root { let next = parent[node]!; parent[node] = root; node = next }
+        return root
+    }
+    mutating func union(_ a: TableName, _ b: TableName) {
+        let ra = find(a), rb = find(b)
+        if ra != rb { if ra < rb { parent[rb] = ra } else { parent[ra] = rb } }
+    }
+}

@@ -1,0 +1,187 @@
+import DJFlowCore
+
+/// The pipeline definition (`djflow.yaml`) after loading and checking: every value typed and located.
+public struct PipelineSpec: Sendable {
+    /// The path of the definition as the user gave it (printed in headers and diagnostics).
+    public var file: String
+    /// Used in job names (`ephys-clustering`).
+    public var name: Located<String>
+    public var runner: RunnerSpec
+    public var database: DatabaseSpec
+    public var defaults: TableSettings
+    /// Every table, masters and parts, in file order (parts listed under `parts:` follow their master).
+    public var tables: [TableSpec]
+    /// Target options as written (`targets.slurm`, …); each target reads its own.
+    public var targetOptions: [String: SpecNode]
+}
+
+/// How jobs run the populate runner.
+public struct RunnerSpec: Sendable {
+    /// Python import paths of the modules that define the tables; the first is the default.
+    public var modules: [Located<String>]
+    /// The interpreter on the workers.
+    public var python: Located<String>
+    /// A container image holding the pipeline code (used by container targets and Apptainer wrapping).
+    public var image: Located<String>?
+    /// Plain (non-secret) environment given to every job, in file order.
+    public var environment: [(key: Located<String>, value: Located<String>)]
+}
+
+/// The database connection, by reference only: secrets are named environment variables, never values.
+public struct DatabaseSpec: Sendable {
+    public enum Backend: String, CaseIterable, Sendable { case mysql, postgresql }
+
+    public var host: Located<String>?
+    public var backend: Backend
+    /// Environment variable (on the submit host or worker) that holds the user name.
+    public var userEnv: Located<String>
+    /// Environment variable that holds the password.
+    public var passwordEnv: Located<String>
+    /// Secret object name for targets that reference stored secrets (Kubernetes Secret, Airflow Connection).
+    public var secretName: Located<String>?
+}
+
+/// The tier of a DataJoint table.
+public enum Tier: String, CaseIterable, Sendable, Codable {
+    case manual, lookup, imported, computed, part
+
+    /// Imported and Computed tables are filled by `populate()`.
+    public var isAutoPopulated: Bool { self == .imported || self == .computed }
+    /// Manual and Lookup tables hold data people enter.
+    public var isStaged: Bool { self == .manual || self == .lookup }
+}
+
+/// What to do when some keys of a table fail.
+public enum ErrorPolicy: String, CaseIterable, Sendable, Codable {
+    /// The job fails, and its dependents do not start (default).
+    case fail
+    /// The job succeeds with errors recorded in the jobs table; dependents start on what succeeded.
+    case `continue`
+}
+
+/// Compute resources of one worker.
+public struct Resources: Sendable, Hashable {
+    public var cpus: Int?
+    public var memory: MemoryAmount?
+    public var gpus: Int?
+    public var time: WallTime?
+    public var disk: MemoryAmount?
+
+    public init(cpus: Int? = nil, memory: MemoryAmount? = nil, gpus: Int? = nil, time: WallTime? = nil, disk: MemoryAmount? = nil) {
+        self.cpus = cpus; self.memory = memory; self.gpus = gpus; self.time = time; self.disk = disk
+    }
+
+    /// Each field of `self`, or of `base` where `self` leaves it unset.
+    public func over(_ base: Resources) -> Resources {
+        Resources(cpus: cpus ?? base.cpus, memory: memory ?? base.memory, gpus: gpus ?? base.gpus,
+                  time: time ?? base.time, disk: disk ?? base.disk)
+    }
+}
+
+/// Per-table run settings; `defaults:` has the same shape, and a table's unset fields fall back to it.
+public struct TableSettings: Sendable {
+    public var resources = Resources()
+    /// Parallel workers (one array task / task instance / index each).
+    public var workers: Int?
+    /// At most this many workers at once (SLURM `%K`, Airflow `max_active_tis_per_dagrun`).
+    public var throttle: Int?
+    /// Scheduler retries after a failed attempt.
+    public var retries: Int?
+    /// DataJoint job priority (lower runs first, 0–255) and scheduler priority.
+    public var priority: Int?
+    public var onError: ErrorPolicy?
+    /// `populate(max_calls=…)` per worker.
+    public var maxCalls: Int?
+    /// `populate(processes=…)` per worker.
+    public var processes: Int?
+    /// Expected duration, for critical-path estimates only.
+    public var estimate: WallTime?
+
+    public init() {}
+
+    /// Each field of `self`, or of `base` where `self` leaves it unset.
+    public func over(_ base: TableSettings) -> TableSettings {
+        var out = TableSettings()
+        out.resources = resources.over(base.resources)
+        out.workers = workers ?? base.workers
+        out.throttle = throttle ?? base.throttle
+        out.retries = retries ?? base.retries
+        out.priority = priority ?? base.priority
+        out.onError = onError ?? base.onError
+        out.maxCalls = maxCalls ?? base.maxCalls
+        out.processes = processes ?? base.processes
+        out.estimate = estimate ?? base.estimate
+        return out
+    }
+}
+
+/// One table of the pipeline.
+public struct TableSpec: Sendable {
+    public var name: TableName
+    /// Where the table is declared (its key, or its entry in the master's `parts:`).
+    public var location: SourceLocation
+    public var tier: Tier
+    public var definition: Definition?
+    /// Dependencies named in `depends_on:`.
+    public var dependsOn: [Located<String>]
+    /// For a master: the names of its parts (qualified `Master.Part`).
+    public var parts: [TableName]
+    public var settings: TableSettings
+    /// Overrides `runner.module` for this table.
+    public var module: Located<String>?
+    /// Per-table target options (`targets: {slurm: {partition: gpu}}`).
+    public var targetOptions: [String: SpecNode]
+    /// True for a part created from its master's `parts:` list (a `Master.Part` key may add its definition).
+    public var isListedPart = false
+
+    /// Every dependency written for the table: `depends_on` entries, then the definition's `->` lines.
+    public var references: [Located<String>] {
+        dependsOn + (definition?.references.map(\.name) ?? [])
+    }
+}
+
+/// A table name as written: optional module qualifier, class, optional part (`ephys.Recording.Channel`).
+public struct TableName: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// Lower-case leading segments (`ephys`, `lab.subject`), empty when unqualified.
+    public var module: String
+    /// The CamelCase class (`Recording`).
+    public var className: String
+    /// The CamelCase part class (`Channel`) for a part table.
+    public var part: String?
+
+    public init(module: String = "", className: String, part: String? = nil) {
+        self.module = module; self.className = className; self.part = part
+    }
+
+    /// Splits `a.b.Class.Part`: lower-case leading segments are the module, then one or two CamelCase classes.
+    public init?(parsing text: String) {
+        let segments = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard !segments.isEmpty, segments.allSatisfy(TableName.isIdentifier) else { return nil }
+        let firstClass = segments.firstIndex { $0.first!.isUppercase }
+        guard let firstClass else { return nil }
+        let classes = segments[firstClass...]
+        guard classes.count <= 2, classes.allSatisfy({ $0.first!.isUppercase }) else { return nil }
+        module = segments[..<firstClass].joined(separator: ".")
+        className = classes.first!
+        part = classes.count == 2 ? classes.last! : nil
+    }
+
+    private static func isIdentifier(_ segment: String) -> Bool {
+        guard let first = segment.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
+        return segment.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil)) }
+    }
+
+    /// The master of a part (`Recording` for `Recording.Channel`), or the table itself.
+    public var master: TableName { TableName(module: module, className: className) }
+    public var isPart: Bool { part != nil }
+
+    /// The name as DataJoint code writes it: `ephys.Recording.Channel`.
+    public var description: String {
+        ([module.isEmpty ? nil : module, className, part].compactMap { $0 }).joined(separator: ".")
+    }
+
+    /// The name without its module (`Recording.Channel`).
+    public var classPath: String { part.map { "\(className).\($0)" } ?? className }
+
+    public static func < (lhs: TableName, rhs: TableName) -> Bool { lhs.description < rhs.description }
+}

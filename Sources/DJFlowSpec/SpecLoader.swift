@@ -1,0 +1,338 @@
+import DJFlowCore
+import Yams
+
+/// Loads `djflow.yaml` text into a checked `PipelineSpec`, collecting every problem as a diagnostic.
+///
+/// Structure and values are checked here (keys, types, tiers, names, resources); the graph (unknown
+/// dependencies, cycles, masters of parts) is checked by `DJFlowPlan`.
+public struct SpecLoader {
+    public static let topLevelKeys = ["pipeline", "runner", "database", "defaults", "tables", "targets"]
+    public static let settingsKeys = ["resources", "workers", "throttle", "retries", "priority", "on_error", "max_calls", "processes", "estimate"]
+    public static let tableKeys = ["tier", "definition", "depends_on", "parts", "module", "targets"] + settingsKeys
+    public static let resourceKeys = ["cpus", "memory", "gpus", "time", "disk"]
+
+    private var reader = SpecReader()
+    private let source: SourceFile
+
+    private init(source: SourceFile) { self.source = source }
+
+    /// Parses and checks a pipeline definition.
+    /// - Returns: the spec as far as it could be read (nil when the YAML itself is unusable) and every
+    ///   diagnostic found. Callers must not compile a spec that came with errors.
+    public static func load(_ source: SourceFile) -> (spec: PipelineSpec?, diagnostics: Diagnostics) {
+        var loader = SpecLoader(source: source)
+        let spec = loader.load()
+        // The spec is returned even with errors so the graph can be checked too: all problems at once.
+        return (spec, loader.reader.diagnostics)
+    }
+
+    private mutating func load() -> PipelineSpec? {
+        guard let root = parseYAML() else { return nil }
+        guard let top = reader.mapping(root, allowed: Self.topLevelKeys, context: "the pipeline definition") else { return nil }
+        let entries = Dictionary(top.map { ($0.key.value, $0) }, uniquingKeysWith: { a, _ in a })
+        let start = SourceLocation(file: source.path, line: 1, column: 1)
+
+        var name = Located("pipeline", at: start)
+        if let entry = entries["pipeline"], let value = reader.string(entry.value, context: "'pipeline'") {
+            name = value
+            checkPipelineName(value)
+        } else if entries["pipeline"] == nil {
+            reader.diagnostics.error("missing required key 'pipeline' (the name used in job names)", at: root.location)
+        }
+        let runner = readRunner(entries["runner"]?.value, at: root.location)
+        let database = readDatabase(entries["database"]?.value, at: root.location)
+        let defaults = entries["defaults"].map { readSettings($0.value, context: "'defaults'", allowed: Self.settingsKeys) } ?? TableSettings()
+        var tables: [TableSpec] = []
+        if let entry = entries["tables"] {
+            tables = readTables(entry.value)
+            if tables.isEmpty && !reader.diagnostics.hasErrors {
+                reader.diagnostics.error("'tables' must list at least one table", at: entry.key.location)
+            }
+        } else {
+            reader.diagnostics.error("missing required key 'tables'", at: root.location)
+        }
+        var targetOptions: [String: SpecNode] = [:]
+        if let entry = entries["targets"], let pairs = reader.openMapping(entry.value, context: "'targets'") {
+            for pair in pairs { targetOptions[pair.key.value] = pair.value }
+        }
+        return PipelineSpec(file: source.path, name: name, runner: runner, database: database,
+                            defaults: defaults, tables: tables, targetOptions: targetOptions)
+    }
+
+    // MARK: YAML
+
+    private mutating func parseYAML() -> SpecNode? {
+        do {
+            guard let node = try Yams.compose(yaml: source.text) else {
+                reader.diagnostics.error("the pipeline definition is empty", at: SourceLocation(file: source.path, line: 1, column: 1))
+                return nil
+            }
+            return SpecNode(node, file: source.path)
+        } catch let error as YamlError {
+            reportYAMLError(error)
+            return nil
+        } catch {
+            reader.diagnostics.error("cannot read YAML: \(error)", at: SourceLocation(file: source.path, line: 1, column: 1))
+            return nil
+        }
+    }
+
+    private mutating func reportYAMLError(_ error: YamlError) {
+        func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: source.path, line: mark.line, column: mark.column) }
+        switch error {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+            let note = context.map { ["\($0.text) at line \($0.mark.line), column \($0.mark.column)"] } ?? []
+            reader.diagnostics.error("invalid YAML: \(problem)", at: at(mark), notes: note)
+        case let .duplicatedKeysInMapping(duplicates, context):
+            // Yams reports the first occurrence; point at the repeated key when it can be found.
+            for key in duplicates {
+                let first = source.locate("\(key):", from: context.mark.line) ?? at(context.mark)
+                let again = source.locate("\(key):", from: first.line + 1).flatMap { $0.column == first.column ? $0 : nil }
+                reader.diagnostics.error(
+                    "duplicate key '\(key)'", at: again ?? first,
+                    notes: ["first defined at line \(first.line)"])
+            }
+        case let .reader(problem, _, _, _):
+            reader.diagnostics.error("cannot read the file as UTF-8 YAML: \(problem)", at: SourceLocation(file: source.path, line: 1, column: 1))
+        default:
+            reader.diagnostics.error("invalid YAML: \(error)", at: SourceLocation(file: source.path, line: 1, column: 1))
+        }
+    }
+
+    // MARK: Sections
+
+    private mutating func checkPipelineName(_ name: Located<String>) {
+        let ok = name.value.count <= 40 && name.value.first.map { $0.isASCII && $0.isLetter } == true
+            && name.value.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || $0 == "_" || $0 == "-") }
+        if !ok {
+            reader.diagnostics.error(
+                "pipeline name '\(name.value)' must start with a letter and use only letters, digits, '_' and '-' (at most 40 characters): it is part of every job name",
+                at: name.location)
+        }
+    }
+
+    private mutating func readRunner(_ node: SpecNode?, at fallback: SourceLocation) -> RunnerSpec {
+        var runner = RunnerSpec(modules: [], python: Located("python3", at: fallback), image: nil, environment: [])
+        guard let node else {
+            reader.diagnostics.error("missing required key 'runner' (runner.module names the Python module that defines the tables)", at: fallback)
+            return runner
+        }
+        guard let pairs = reader.mapping(node, allowed: ["module", "python", "image", "env"], context: "'runner'") else { return runner }
+        for (key, value) in pairs {
+            switch key.value {
+            case "module": runner.modules = reader.stringList(value, context: "'runner.module'") ?? []
+                for module in runner.modules where !Self.isPythonModulePath(module.value) {
+                    reader.diagnostics.error("'\(module.value)' is not a Python import path (like 'ephys_pipeline' or 'lab.ephys')", at: module.location)
+                }
+            case "python": if let python = reader.string(value, context: "'runner.python'") { runner.python = python }
+            case "image": runner.image = reader.string(value, context: "'runner.image'")
+            case "env": runner.environment = readEnvironment(value, context: "'runner.env'")
+            default: break
+            }
+        }
+        if runner.modules.isEmpty && !pairs.contains(where: { $0.key.value == "module" }) {
+            reader.diagnostics.error("missing required key 'runner.module'", at: node.location)
+        }
+        return runner
+    }
+
+    /// Environment variables written into job scripts: names must be valid, values are any text.
+    public mutating func readEnvironment(_ node: SpecNode, context: String) -> [(key: Located<String>, value: Located<String>)] {
+        let pairs = reader.stringMap(node, context: context) ?? []
+        for pair in pairs where !Self.isEnvironmentName(pair.key.value) {
+            reader.diagnostics.error("'\(pair.key.value)' is not a valid environment variable name", at: pair.key.location)
+        }
+        return pairs
+    }
+
+    private mutating func readDatabase(_ node: SpecNode?, at fallback: SourceLocation) -> DatabaseSpec {
+        var database = DatabaseSpec(host: nil, backend: .mysql, userEnv: Located("DJ_USER", at: fallback),
+                                    passwordEnv: Located("DJ_PASS", at: fallback), secretName: nil)
+        guard let node, let pairs = reader.mapping(node, allowed: ["host", "backend", "secret"], context: "'database'") else {
+            return database
+        }
+        for (key, value) in pairs {
+            switch key.value {
+            case "host": database.host = reader.string(value, context: "'database.host'")
+            case "backend": if let backend = reader.choice(value, as: DatabaseSpec.Backend.self, context: "database backend") { database.backend = backend.value }
+            case "secret":
+                guard let secret = reader.mapping(value, allowed: ["user_env", "password_env", "name", "password"], context: "'database.secret'") else { continue }
+                for (secretKey, secretValue) in secret {
+                    switch secretKey.value {
+                    case "user_env", "password_env":
+                        guard let name = reader.string(secretValue, context: "'database.secret.\(secretKey.value)'") else { continue }
+                        if !Self.isEnvironmentName(name.value) {
+                            reader.diagnostics.error("'\(name.value)' is not a valid environment variable name", at: name.location)
+                        }
+                        if secretKey.value == "user_env" { database.userEnv = name } else { database.passwordEnv = name }
+                    case "name": database.secretName = reader.string(secretValue, context: "'database.secret.name'")
+                    default:
+                        reader.diagnostics.error(
+                            "passwords are never written into djflow.yaml: name the environment variable that holds it with 'password_env'",
+                            at: secretKey.location)
+                    }
+                }
+            default: break
+            }
+        }
+        return database
+    }
+
+    // MARK: Tables
+
+    private mutating func readTables(_ node: SpecNode) -> [TableSpec] {
+        guard let pairs = reader.openMapping(node, context: "'tables'") else { return [] }
+        var tables: [TableSpec] = []
+        for (key, value) in pairs {
+            guard let name = TableName(parsing: key.value) else {
+                reader.diagnostics.error(
+                    "'\(key.value)' is not a table name: use a CamelCase class, optionally module-qualified or Master.Part ('Session', 'ephys.Clustering', 'Recording.Channel')",
+                    at: key.location)
+                continue
+            }
+            tables.append(contentsOf: readTable(name, at: key.location, value))
+        }
+        return tables
+    }
+
+    /// One table entry and the parts it lists under `parts:`.
+    private mutating func readTable(_ name: TableName, at location: SourceLocation, _ node: SpecNode) -> [TableSpec] {
+        var table = TableSpec(name: name, location: location, tier: name.isPart ? .part : .manual, definition: nil,
+                              dependsOn: [], parts: [], settings: TableSettings(), module: nil, targetOptions: [:])
+        guard let pairs = reader.mapping(node, allowed: Self.tableKeys, context: "table '\(name)'") else { return [table] }
+        var tierSeen = false
+        var partEntries: [Located<String>] = []
+        for (key, value) in pairs {
+            switch key.value {
+            case "tier":
+                if let tier = reader.choice(value, as: Tier.self, context: "tier") { table.tier = tier.value; tierSeen = true }
+            case "definition":
+                guard case .scalar(let scalar) = value, !scalar.isNull else {
+                    reader.diagnostics.error("the definition of '\(name)' must be a string", at: value.location)
+                    continue
+                }
+                table.definition = Definition(text: scalar.text) { line, offset in self.locate(scalar, line: line, offset: offset) }
+            case "depends_on": table.dependsOn = reader.stringList(value, context: "'depends_on'") ?? []
+            case "parts": partEntries = reader.stringList(value, context: "'parts'") ?? []
+            case "module":
+                table.module = reader.string(value, context: "'module'")
+                if let module = table.module, !Self.isPythonModulePath(module.value) {
+                    reader.diagnostics.error("'\(module.value)' is not a Python import path", at: module.location)
+                }
+            case "targets":
+                if let targets = reader.openMapping(value, context: "'targets' of '\(name)'") {
+                    for pair in targets { table.targetOptions[pair.key.value] = pair.value }
+                }
+            default: break
+            }
+        }
+        table.settings = readSettings(node, context: "table '\(name)'", allowed: Self.tableKeys, reportUnknown: false)
+        if !tierSeen && !name.isPart {
+            reader.diagnostics.error("table '\(name)' needs a 'tier' (manual, lookup, imported, computed or part)", at: location)
+        }
+        if name.isPart && table.tier != .part {
+            reader.diagnostics.error("'\(name)' is named Master.Part, so its tier must be 'part', not '\(table.tier.rawValue)'", at: location)
+        }
+        var parts: [TableSpec] = []
+        for entry in partEntries {
+            guard let partName = TableName(parsing: entry.value), !partName.isPart, partName.module.isEmpty, !name.isPart else {
+                reader.diagnostics.error("'\(entry.value)' is not a part name: list the part's CamelCase class, e.g. 'Channel'", at: entry.location)
+                continue
+            }
+            let qualified = TableName(module: name.module, className: name.className, part: partName.className)
+            table.parts.append(qualified)
+            parts.append(TableSpec(name: qualified, location: entry.location, tier: .part, definition: nil, dependsOn: [],
+                                   parts: [], settings: TableSettings(), module: nil, targetOptions: [:], isListedPart: true))
+        }
+        return [table] + parts
+    }
+
+    /// Settings shared by `defaults:` and tables.
+    private mutating func readSettings(_ node: SpecNode, context: String, allowed: [String], reportUnknown: Bool = true) -> TableSettings {
+        var settings = TableSettings()
+        let pairs: [(key: Located<String>, value: SpecNode)]
+        if reportUnknown {
+            pairs = reader.mapping(node, allowed: allowed, context: context) ?? []
+        } else if case .mapping(let all, _) = node {
+            pairs = all
+        } else {
+            pairs = []
+        }
+        for (key, value) in pairs {
+            switch key.value {
+            case "resources": settings.resources = readResources(value, context: "'resources' of \(context)")
+            case "workers": settings.workers = reader.integer(value, context: "'workers'", range: 1...100_000)?.value
+            case "throttle": settings.throttle = reader.integer(value, context: "'throttle'", range: 1...100_000)?.value
+            case "retries": settings.retries = reader.integer(value, context: "'retries'", range: 0...100)?.value
+            case "priority": settings.priority = reader.integer(value, context: "'priority'", range: 0...255)?.value
+            case "on_error": settings.onError = reader.choice(value, as: ErrorPolicy.self, context: "on_error policy")?.value
+            case "max_calls": settings.maxCalls = reader.integer(value, context: "'max_calls'", range: 1...Int.max)?.value
+            case "processes": settings.processes = reader.integer(value, context: "'processes'", range: 1...1024)?.value
+            case "estimate": settings.estimate = readTime(value, context: "'estimate'")
+            default: break
+            }
+        }
+        return settings
+    }
+
+    private mutating func readResources(_ node: SpecNode, context: String) -> Resources {
+        var resources = Resources()
+        for (key, value) in reader.mapping(node, allowed: Self.resourceKeys, context: context) ?? [] {
+            switch key.value {
+            case "cpus": resources.cpus = reader.integer(value, context: "'cpus'", range: 1...10_000)?.value
+            case "gpus": resources.gpus = reader.integer(value, context: "'gpus'", range: 0...64)?.value
+            case "memory": resources.memory = readMemory(value, context: "'memory'")
+            case "disk": resources.disk = readMemory(value, context: "'disk'")
+            case "time": resources.time = readTime(value, context: "'time'")
+            default: break
+            }
+        }
+        return resources
+    }
+
+    private mutating func readMemory(_ node: SpecNode, context: String) -> MemoryAmount? {
+        guard let text = reader.string(node, context: context) else { return nil }
+        guard let amount = MemoryAmount(parsing: text.value) else {
+            reader.diagnostics.error("\(context) must be a positive amount like '4G', '512M' or '2T', found '\(text.value)'", at: text.location)
+            return nil
+        }
+        return amount
+    }
+
+    private mutating func readTime(_ node: SpecNode, context: String) -> WallTime? {
+        guard let text = reader.string(node, context: context) else { return nil }
+        guard let time = WallTime(parsing: text.value) else {
+            reader.diagnostics.error(
+                "\(context) must be a positive time as SLURM writes it, '[D-]HH:MM:SS' (like '1:00:00' or '2-12:00:00'), found '\(text.value)'",
+                at: text.location)
+            return nil
+        }
+        return time
+    }
+
+    // MARK: Helpers
+
+    /// Maps a position inside a scalar's text to the file: block scalars start on the next line.
+    private func locate(_ scalar: SpecNode.Scalar, line: Int, offset: Int) -> SourceLocation {
+        if scalar.isBlock {
+            let fileLine = scalar.location.line + 1 + line
+            let text = source.line(fileLine) ?? ""
+            let indent = text.prefix { $0 == " " }.count
+            return SourceLocation(file: source.path, line: fileLine, column: indent + offset + 1)
+        }
+        return scalar.location.advanced(by: (scalar.isQuoted ? 1 : 0) + offset)
+    }
+
+    static func isPythonModulePath(_ text: String) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        return !parts.isEmpty && parts.allSatisfy { part in
+            guard let first = part.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
+            return part.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil)) }
+        }
+    }
+
+    public static func isEnvironmentName(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
+        return text.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil)) }
+    }
+}

@@ -1,0 +1,155 @@
+import DJFlowCore
+import DJFlowPlan
+import DJFlowSpec
+
+/// The context of one `.sbatch` script: every value already quoted for bash or checked for `#SBATCH`.
+struct SlurmJobContext {
+    let job: Job
+    let input: TargetInput
+    let options: SlurmOptions
+    let names: SlurmNames
+
+    private var placement: SlurmOptions.Placement {
+        (options.tablePlacement[job.table] ?? .init()).over(options.placement)
+    }
+
+    /// The worker array: one task per worker, full resources.
+    func worker() -> TemplateContext {
+        var sbatch = ["--job-name=\(names.jobName(job))"]
+        sbatch.append("--array=\(SlurmArrays.chunks(workers: job.workers, throttle: job.throttle, maxArraySize: options.maxArraySize)[0].range)")
+        sbatch.append("--cpus-per-task=\(job.resources.cpus)")
+        if let memory = job.resources.memoryMiB { sbatch.append("--mem=\(MemoryAmount(mebibytes: memory).slurmText)") }
+        if job.resources.gpus > 0 { sbatch.append("--gres=gpu:\(job.resources.gpus)") }
+        if let disk = job.resources.diskMiB { sbatch.append("--tmp=\(MemoryAmount(mebibytes: disk).slurmText)") }
+        if let time = job.resources.timeSeconds { sbatch.append("--time=\(WallTime(seconds: time).slurmText)") }
+        sbatch += placementLines(gpuJob: true)
+        sbatch.append("--output=\(options.logDir)/%x_%A_%a.out")
+        sbatch.append("--error=\(options.logDir)/%x_%A_%a.err")
+        sbatch += commonLines()
+
+        var command = runnerCommand(gpus: job.resources.gpus)
+        if job.workers > 1 { command.append("--no-refresh") }
+        var description = ["Table \(job.table) (\(job.tier.rawValue)), workflow \(job.workflow): \(job.workers) worker\(job.workers == 1 ? "" : "s"), one array task each."]
+        if !job.parts.isEmpty { description.append("Fills its parts too: \(job.parts.joined(separator: ", ")).") }
+        if job.workers > 1 { description.append("\(job.id).refresh.sbatch fills the job queue once before these workers start.") }
+        if job.onError == .continue { description.append("on_error: continue: keys that fail stay in the jobs table and dependents still start.") }
+        return context(description: description, sbatch: sbatch, command: command, workers: job.workers, retries: job.retries)
+    }
+
+    /// The one-task step that refreshes the table's job queue before a multi-worker array starts.
+    func refresh() -> TemplateContext {
+        var sbatch = ["--job-name=\(names.jobName(job)).refresh", "--cpus-per-task=1", "--mem=1G"]
+        let time = min(job.resources.timeSeconds ?? 3600, 3600)
+        sbatch.append("--time=\(WallTime(seconds: time).slurmText)")
+        sbatch += placementLines(gpuJob: false)
+        sbatch.append("--output=\(options.logDir)/%x_%j.out")
+        sbatch.append("--error=\(options.logDir)/%x_%j.err")
+        sbatch += commonLines()
+        let command = runnerCommand(gpus: 0) + ["--refresh-only"]
+        let description = ["Refresh step of table \(job.table), workflow \(job.workflow): fills its job queue once, so the \(job.workers) workers do not each refresh."]
+        return context(description: description, sbatch: sbatch, command: command, workers: 1, retries: job.retries)
+    }
+
+    private func placementLines(gpuJob: Bool) -> [String] {
+        var lines: [String] = []
+        let placement = self.placement
+        if let partition = placement.partition { lines.append("--partition=\(partition)") }
+        if let account = placement.account { lines.append("--account=\(account)") }
+        if let qos = placement.qos { lines.append("--qos=\(qos)") }
+        if let constraint = placement.constraint, gpuJob { lines.append("--constraint=\(constraint)") }
+        return lines + placement.extra
+    }
+
+    private func commonLines() -> [String] {
+        var lines: [String] = []
+        if options.requeue { lines.append("--requeue") }
+        if options.signalSeconds > 0 { lines.append("--signal=B:TERM@\(options.signalSeconds)") }
+        return lines
+    }
+
+    /// Marks the one word part the script fills in at run time (`"$root"`); user strings cannot contain NUL.
+    private static let rootMarker = "\u{0}root"
+
+    /// The runner invocation as bash array elements (each already quoted), before per-run arguments.
+    private func runnerCommand(gpus: Int) -> [String] {
+        var words: [String] = []
+        if let apptainer = options.apptainer {
+            words += ["apptainer", "exec"]
+            if gpus > 0 { words.append("--nv") }
+            for bind in apptainer.binds { words += ["--bind", bind] }
+            words += ["--bind", Self.rootMarker]
+            words += apptainer.options
+            words.append(apptainer.image)
+        }
+        words += [input.spec.runner.python.value, Self.rootMarker + "/" + SlurmTarget.runnerFile,
+                  "--module", job.module, "--table", job.runnerTable]
+        if let priority = job.priority { words += ["--priority", String(priority)] }
+        if let maxCalls = job.maxCalls { words += ["--max-calls", String(maxCalls)] }
+        if let processes = job.processes { words += ["--processes", String(processes)] }
+        if job.onError == .continue { words.append("--suppress-errors") }
+        return words.map { word in
+            guard word.hasPrefix(Self.rootMarker) else { return ShellQuoting.quote(word) }
+            let rest = String(word.dropFirst(Self.rootMarker.count))
+            return "\"$root\"" + (rest.isEmpty ? "" : ShellQuoting.quote(rest))
+        }
+    }
+
+    private func context(description: [String], sbatch: [String], command: [String], workers: Int, retries: Int) -> TemplateContext {
+        [
+            "description": description.asLines,
+            "sbatch": sbatch.asLines,
+            "setup": options.setup.asLines,
+            "hasSetup": !options.setup.isEmpty,
+            "environment": SlurmEnvironment.lines(input: input, options: options).asLines,
+            "command": command.joined(separator: " "),
+            "workers": String(workers),
+            "retries": String(retries),
+            "retryDelay": String(options.retryDelaySeconds),
+        ]
+    }
+}
+
+/// How many array submissions a table needs: SLURM rejects indices at or above MaxArraySize.
+enum SlurmArrays {
+    struct Chunk: Equatable {
+        /// `0-999%K`.
+        var range: String
+        /// The worker number of index 0 in this chunk.
+        var offset: Int
+    }
+
+    static func chunks(workers: Int, throttle: Int?, maxArraySize: Int) -> [Chunk] {
+        var chunks: [Chunk] = []
+        var offset = 0
+        while offset < workers {
+            let size = min(maxArraySize, workers - offset)
+            let range = size == 1 ? "0" : "0-\(size - 1)"
+            chunks.append(Chunk(range: range + (throttle.map { $0 < size ? "%\($0)" : "" } ?? ""), offset: offset))
+            offset += size
+        }
+        return chunks
+    }
+}
+
+/// The environment block of job scripts: connection settings by value, secrets by reference.
+enum SlurmEnvironment {
+    static func lines(input: TargetInput, options: SlurmOptions) -> [String] {
+        let database = input.spec.database
+        var lines: [String] = []
+        if let host = database.host { lines.append("export DJ_HOST=\(ShellQuoting.quote(host.value))") }
+        lines.append("export DJ_BACKEND=\(ShellQuoting.quote(database.backend.rawValue))")
+        for (target, source) in [("DJ_USER", database.userEnv.value), ("DJ_PASS", database.passwordEnv.value)] {
+            // `source` is a validated variable name, safe inside ${...}.
+            let message = ShellQuoting.quote("djflow: \(source) is not set: export it where you run submit.sh (the job inherits it)")
+            lines.append("if [[ -z ${\(source)+set} ]]; then echo \(message) >&2; exit 2; fi")
+            if target != source { lines.append("export \(target)=\"${\(source)}\"") }
+        }
+        for pair in input.spec.runner.environment {
+            lines.append("export \(pair.key.value)=\(ShellQuoting.quote(pair.value.value))")
+        }
+        for (name, value) in options.environment {
+            lines.append("export \(name)=\(ShellQuoting.quote(value))")
+        }
+        return lines
+    }
+}

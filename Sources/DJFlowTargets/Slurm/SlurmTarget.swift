@@ -1,0 +1,63 @@
+import DJFlowCore
+import DJFlowPlan
+import DJFlowSpec
+
+/// SLURM: one sbatch script per job (an array with one task per worker), a refresh step before
+/// multi-worker arrays, a `submit.sh` per workflow chaining jobs with `afterok`, and `submit_all.sh`.
+///
+/// Layout under `slurm/`: `djflow_populate.py`, `submit_all.sh`, and per workflow
+/// `<workflow>/submit.sh`, `<workflow>/<job>.sbatch`, `<workflow>/<job>.refresh.sbatch`.
+public struct SlurmTarget: SchedulerTarget {
+    public var kind: TargetKind { .slurm }
+    static let folder = "slurm"
+    static let runnerFile = "djflow_populate.py"
+    /// Job names: `[A-Za-z0-9_-]`, at most 50 characters (what SLURM-aware tools accept everywhere).
+    static let jobNameLimit = 50
+
+    public init() {}
+
+    public func artifacts(for input: TargetInput, diagnostics: inout Diagnostics) -> [Artifact]? {
+        let options = SlurmOptions.read(input.spec, diagnostics: &diagnostics)
+        if diagnostics.hasErrors { return nil }
+        let plan = input.plan
+        var artifacts = [Artifact(path: "\(Self.folder)/\(Self.runnerFile)", content: .file("runner/djflow_populate.py"))]
+        let names = SlurmNames(plan: plan)
+        for workflow in plan.workflows {
+            for job in plan.jobs(of: workflow) {
+                let context = SlurmJobContext(job: job, input: input, options: options, names: names)
+                artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/\(job.id).sbatch",
+                                          content: .template("slurm/job.sbatch", context: context.worker())))
+                if job.workers > 1 {
+                    artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/\(job.id).refresh.sbatch",
+                                              content: .template("slurm/job.sbatch", context: context.refresh())))
+                }
+            }
+            let submit = SlurmSubmitContext(plan: plan, workflows: [workflow], options: options, names: names, input: input)
+            artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/submit.sh",
+                                      content: .template("slurm/submit.sh", context: submit.context()), executable: true))
+        }
+        let all = SlurmSubmitContext(plan: plan, workflows: plan.workflows, options: options, names: names, input: input)
+        artifacts.append(Artifact(path: "\(Self.folder)/submit_all.sh", content: .template("slurm/submit.sh", context: all.context()),
+                                  executable: true))
+        return artifacts
+    }
+}
+
+/// SLURM job names for jobs: `pipeline-job`, fitted to the alphabet and length limit, unique.
+struct SlurmNames {
+    private var names: [String: String] = [:]
+
+    init(plan: ExecutionPlan) {
+        let allowed: (Unicode.Scalar) -> Bool = { $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || $0 == "_" || $0 == "-") }
+        var used = Set<String>()
+        for job in plan.jobs {
+            let raw = NameFitting.sanitize("\(plan.pipeline)-\(job.id)", allowed: allowed)
+            var name = NameFitting.fit(raw, limit: SlurmTarget.jobNameLimit - ".refresh".count)
+            if used.contains(name) { name = NameFitting.fit(raw + "-" + StableHash.hex(job.table), limit: SlurmTarget.jobNameLimit - 8) }
+            used.insert(name)
+            names[job.id] = name
+        }
+    }
+
+    func jobName(_ job: Job) -> String { names[job.id]! }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import DJFlowCore
+import DJFlowKit
+import DJFlowTemplates
+import Foundation
+
+struct Compile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the scheduler artifacts of a pipeline (or check that they are up to date).",
+        discussion: """
+            Writes one folder per target under --out (for example generated/slurm/). Each folder is replaced \
+            as a whole, atomically: on any error nothing is written and the previous output stays as it was.
+            With --check nothing is written: exit 1 lists stale, missing and extra files.
+            """)
+
+    @OptionGroup var pipeline: PipelineArgument
+    @OptionGroup var targets: TargetSelection
+
+    @Option(name: .long, help: ArgumentHelp("The output folder.", valueName: "dir"))
+    var out: String = "generated"
+
+    @Option(name: .long, help: ArgumentHelp("A folder of template overrides, by relative name (see 'djflow templates list').", valueName: "dir"))
+    var templates: String?
+
+    @Flag(name: .long, help: "Write nothing; exit 1 when the output folder differs from what would be written.")
+    var check = false
+
+    func run() throws {
+        let kinds = try targets.kinds(defaultAll: false)
+        guard !kinds.isEmpty else { throw ValidationError("choose a target with --target (slurm, all)") }
+        let source = try pipeline.source()
+        let library: TemplateLibrary
+        do { library = try TemplateLibrary(overrideFolder: templates) } catch {
+            printError("djflow: error: \(error)")
+            throw ExitStatus.invalidPipeline
+        }
+        let (files, diagnostics) = CompilerPipeline.compile(source, targets: kinds, templates: library, sourceName: source.path)
+        try report(diagnostics, files: [source])
+        guard let files else { throw ExitStatus.invalidPipeline }
+
+        let writer = ArtifactWriter(outputFolder: out)
+        if check {
+            let drift = writer.check(files)
+            if drift.isEmpty {
+                print("up to date: \(files.count) files in \(out)")
+                return
+            }
+            for path in drift.stale { print("stale:   \(out)/\(path)") }
+            for path in drift.missing { print("missing: \(out)/\(path)") }
+            for path in drift.extra { print("extra:   \(out)/\(path)") }
+            print("\(out) is out of date: run 'djflow compile \(pipeline.displayName) \(kinds.map { "--target \($0.rawValue)" }.joined(separator: " ")) --out \(out)'")
+            throw ExitStatus.drift
+        }
+        do { try writer.write(files) } catch {
+            printError("djflow: error: cannot write '\(out)': \(error.localizedDescription)")
+            throw ExitStatus.io
+        }
+        print("wrote \(files.count) files to \(out)")
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import DJFlowCore
+import DJFlowKit
+import Foundation
+
+/// The pipeline file argument shared by every command.
+struct PipelineArgument: ParsableArguments {
+    @Argument(help: "The pipeline definition.", completion: .file(extensions: ["yaml", "yml"]))
+    var pipeline: String = "djflow.yaml"
+
+    /// Reads the file; exits 74 with a message when it cannot.
+    func source() throws -> SourceFile {
+        let name = displayName
+        guard let data = FileManager.default.contents(atPath: pipeline) else {
+            printError("djflow: error: cannot read '\(pipeline)'")
+            throw ExitStatus.io
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            printError("\(name):1:1: error: the file is not UTF-8 text")
+            throw ExitStatus.invalidPipeline
+        }
+        return SourceFile(path: name, text: text)
+    }
+
+    /// The path as printed in diagnostics and headers: relative as given, never absolute.
+    var displayName: String {
+        var path = pipeline
+        while path.hasPrefix("./") { path.removeFirst(2) }
+        guard path.hasPrefix("/") else { return path }
+        let cwd = FileManager.default.currentDirectoryPath
+        if path.hasPrefix(cwd + "/") { return String(path.dropFirst(cwd.count + 1)) }
+        return URL(fileURLWithPath: path).lastPathComponent
+    }
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+}
+
+/// Prints diagnostics to stderr; exits 2 when any is an error.
+func report(_ diagnostics: Diagnostics, files: [SourceFile]) throws {
+    guard !diagnostics.all.isEmpty else { return }
+    printError(DiagnosticPrinter(files: files).format(diagnostics))
+    if diagnostics.hasErrors { throw ExitStatus.invalidPipeline }
+}

@@ -1,0 +1,19 @@
+import ArgumentParser
+import DJFlowKit
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a pipeline definition and print every problem (exit 2 on errors).",
+        discussion: "Checks the spec, its dependency graph, and the options of every target (or of --target).")
+
+    @OptionGroup var pipeline: PipelineArgument
+    @OptionGroup var targets: TargetSelection
+
+    func run() throws {
+        let source = try pipeline.source()
+        let analysis = CompilerPipeline.validate(source, targets: try targets.kinds(defaultAll: true))
+        try report(analysis.diagnostics, files: [source])
+        guard let plan = analysis.plan else { throw ExitStatus.invalidPipeline }
+        print("\(source.path): ok: \(plan.tables.count) tables, \(plan.jobs.count) jobs, \(plan.workflows.count) workflows")
+    }
+}

@@ -1,0 +1,28 @@
+import ArgumentParser
+
+@main
+struct DJFlow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "djflow",
+        abstract: "Compile DataJoint pipelines into scheduler-native workflows (SLURM).",
+        discussion: """
+            djflow reads a pipeline definition (djflow.yaml), splits it into workflows at the tables people \
+            fill by hand (gates), and writes static artifacts that the scheduler runs on its own.
+
+            Exit codes:
+              0   success
+              1   --check: the output folder differs from what compile would write
+              2   the pipeline definition has errors (printed as file:line:col: error: ...)
+              64  bad command-line usage
+              74  a file could not be read or written
+            """,
+        subcommands: [Compile.self, Validate.self, Plan.self, Templates.self])
+}
+
+/// Exit codes shared by every command.
+enum ExitStatus {
+    static let drift = ExitCode(1)
+    static let invalidPipeline = ExitCode(2)
+    static let usage = ExitCode(64)
+    static let io = ExitCode(74)
+}
