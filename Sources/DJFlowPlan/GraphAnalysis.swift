@@ -40,6 +40,7 @@ struct TableGraph {
 
         // Edges, with the location of the reference that made each (for cycle reports).
         var parentSets: [TableName: Set<TableName>] = [:]
+        var unresolved = Set<TableName>()
         var edgeLocation: [TableName: [TableName: SourceLocation]] = [:]
         for name in index.names {
             guard let table = index.tables[name] else { continue }
@@ -52,14 +53,17 @@ struct TableGraph {
                     parentSets[owner, default: []].insert(parent)
                     if edgeLocation[owner]?[parent] == nil { edgeLocation[owner, default: [:]][parent] = reference.location }
                 case .unknown(let suggestion):
+                    unresolved.insert(owner)
                     diagnostics.error("unknown table '\(reference.value)' in the dependencies of '\(name)'"
                                       + (suggestion.map { "; did you mean '\($0)'?" } ?? ""),
                                       at: reference.location,
                                       notes: suggestion == nil ? ["declare it under 'tables' (e.g. with 'tier: manual') if it lives outside this pipeline"] : [])
                 case .ambiguous(let candidates):
+                    unresolved.insert(owner)
                     diagnostics.error("'\(reference.value)' in '\(name)' is ambiguous: it could be \(candidates.map { "'\($0)'" }.joined(separator: " or ")); qualify it with its module",
                                       at: reference.location)
                 case .invalid:
+                    unresolved.insert(owner)
                     let message = reference.value == "master"
                         ? "'-> master' is only valid in a part table, and '\(name)' is not one"
                         : "'\(reference.value)' is not a table reference"
@@ -70,7 +74,7 @@ struct TableGraph {
         var parents: [TableName: [TableName]] = [:]
         for name in masters.keys { parents[name] = (parentSets[name] ?? []).filter { masters[$0] != nil }.sorted() }
 
-        for (name, table) in masters where table.tier.isAutoPopulated && (parents[name] ?? []).isEmpty {
+        for (name, table) in masters where table.tier.isAutoPopulated && (parents[name] ?? []).isEmpty && !unresolved.contains(name) {
             diagnostics.error("\(table.tier.rawValue) table '\(name)' has no upstream table: populate() needs a key source; add 'depends_on' or '->' lines",
                               at: table.location)
         }

@@ -205,7 +205,8 @@ public struct SpecLoader {
         for (key, value) in pairs {
             switch key.value {
             case "tier":
-                if let tier = reader.choice(value, as: Tier.self, context: "tier") { table.tier = tier.value; tierSeen = true }
+                tierSeen = true
+                if let tier = reader.choice(value, as: Tier.self, context: "tier") { table.tier = tier.value }
             case "definition":
                 guard case .scalar(let scalar) = value, !scalar.isNull else {
                     reader.diagnostics.error("the definition of '\(name)' must be a string", at: value.location)

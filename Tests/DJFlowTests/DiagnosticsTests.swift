@@ -1,0 +1,135 @@
+import DJFlowCore
+import DJFlowKit
+import Testing
+
+/// Every error case of the pipeline definition, as the user sees it: `file:line:col: error:`, the line, a caret.
+@Suite struct DiagnosticsTests {
+    @Test func yamlSyntaxErrorHasLocationLineAndCaret() {
+        let text = "pipeline: test\ntables:\n  A: {tier: manual\n  B: {tier: manual}\n"
+        let printed = printedDiagnostics(text)
+        #expect(printed.hasPrefix("test.yaml:4:"), "\(printed)")
+        #expect(printed.contains("error: invalid YAML"))
+        #expect(printed.contains("^"))
+    }
+
+    @Test func unknownKeySuggestsTheRightOne() {
+        let printed = printedDiagnostics(pipeline("A: {tier: manual}\nB: {tier: computed, depends_on: [A], worker: 2}"))
+        #expect(printed.contains("test.yaml:6:40: error: unknown key 'worker' in table 'B'; did you mean 'workers'?"), "\(printed)")
+        #expect(printed.contains("  B: {tier: computed, depends_on: [A], worker: 2}\n                                       ^"), "\(printed)")
+    }
+
+    @Test func unknownTopLevelKey() {
+        let printed = printedDiagnostics(pipeline("A: {tier: manual}", extra: "defualts: {workers: 2}"))
+        #expect(printed.contains("error: unknown key 'defualts' in the pipeline definition; did you mean 'defaults'?"), "\(printed)")
+    }
+
+    @Test func unknownTier() {
+        let printed = printedDiagnostics(pipeline("A: {tier: compute}"))
+        #expect(printed.contains("test.yaml:5:13: error: unknown tier 'compute'; did you mean 'computed'?"), "\(printed)")
+    }
+
+    @Test func unknownDependencySuggestsAName() {
+        let yaml = pipeline("""
+            Session: {tier: manual}
+            Recording:
+              tier: imported
+              definition: |
+                -> Sesion
+                id: int
+            """)
+        let printed = printedDiagnostics(yaml)
+        #expect(printed.contains("test.yaml:9:10: error: unknown table 'Sesion' in the dependencies of 'Recording'; did you mean 'Session'?"), "\(printed)")
+        #expect(printed.contains("      -> Sesion\n         ^"), "\(printed)")
+    }
+
+    @Test func duplicateYAMLKeyIsADuplicateTable() {
+        let printed = printedDiagnostics(pipeline("A: {tier: manual}\nB: {tier: manual}\nA: {tier: lookup}"))
+        #expect(printed.contains("test.yaml:7:3: error: duplicate key 'A'"), "\(printed)")
+    }
+
+    @Test func partListedTwiceIsADuplicateTable() {
+        let printed = printedDiagnostics(pipeline("S: {tier: manual}\nR: {tier: imported, depends_on: [S], parts: [P, P]}"))
+        #expect(printed.contains("error: duplicate table 'R.P'"), "\(printed)")
+    }
+
+    @Test func cyclePrintsTheWholeCycle() {
+        let printed = printedDiagnostics(pipeline("""
+            S: {tier: manual}
+            A: {tier: computed, depends_on: [S, C]}
+            B: {tier: computed, depends_on: [A]}
+            C: {tier: computed, depends_on: [B]}
+            """))
+        #expect(printed.contains("error: dependency cycle: A -> C -> B -> A"), "\(printed)")
+        #expect(printed.contains("test.yaml:6:39:"), "\(printed)")
+    }
+
+    @Test func selfReferenceIsACycle() {
+        let printed = printedDiagnostics(pipeline("S: {tier: manual}\nA: {tier: computed, depends_on: [S, A]}"))
+        #expect(printed.contains("error: dependency cycle: A -> A"), "\(printed)")
+    }
+
+    @Test func partWithoutMaster() {
+        let printed = printedDiagnostics(pipeline("S: {tier: manual}\nGhost.Part: {tier: part, depends_on: [S]}\nLoose: {tier: part}"))
+        #expect(printed.contains("test.yaml:6:3: error: part table 'Ghost.Part' has no master"), "\(printed)")
+        #expect(printed.contains("test.yaml:7:3: error: part table 'Loose' has no master"), "\(printed)")
+    }
+
+    @Test func autoPopulatedTableWithoutUpstream() {
+        let printed = printedDiagnostics(pipeline("A: {tier: computed}\nB: {tier: imported, definition: 'id: int'}"))
+        #expect(printed.contains("test.yaml:5:3: error: computed table 'A' has no upstream table"), "\(printed)")
+        #expect(printed.contains("test.yaml:6:3: error: imported table 'B' has no upstream table"), "\(printed)")
+    }
+
+    @Test(arguments: [
+        ("memory: 4X", "'memory' must be a positive amount like '4G'"),
+        ("memory: 0G", "'memory' must be a positive amount"),
+        ("time: '25:61:00'", "'time' must be a positive time as SLURM writes it"),
+        ("time: 1 day", "'time' must be a positive time"),
+        ("cpus: 0", "'cpus' must be between 1 and 10000, found 0"),
+        ("cpus: -2", "'cpus' must be between 1 and 10000, found -2"),
+        ("cpus: two", "'cpus' must be a whole number, found 'two'"),
+        ("gpus: 1.5", "'gpus' must be a whole number, found '1.5'"),
+    ])
+    func badResources(resource: String, message: String) {
+        let printed = printedDiagnostics(pipeline("S: {tier: manual}\nA: {tier: computed, depends_on: [S], resources: {\(resource)}}"))
+        #expect(printed.contains("test.yaml:6:") && printed.contains("error: \(message)"), "\(printed)")
+    }
+
+    @Test func badWorkers() {
+        let printed = printedDiagnostics(pipeline("S: {tier: manual}\nA: {tier: computed, depends_on: [S], workers: 0}"))
+        #expect(printed.contains("error: 'workers' must be between 1 and 100000, found 0"), "\(printed)")
+    }
+
+    @Test func passwordValuesAreRefused() {
+        let printed = printedDiagnostics("""
+            pipeline: test
+            runner: {module: m}
+            database: {secret: {password: hunter2}}
+            tables: {S: {tier: manual}}
+            """)
+        #expect(printed.contains("test.yaml:3:21: error: passwords are never written into djflow.yaml"), "\(printed)")
+    }
+
+    @Test func everyProblemIsReportedAtOnce() {
+        let analysis = analyse(pipeline("""
+            S: {tier: manual, colour: red}
+            A: {tier: computed, depends_on: [Sx]}
+            B: {tier: computd, depends_on: [S]}
+            C: {tier: computed, depends_on: [S], resources: {memory: lots}}
+            """))
+        let messages = analysis.diagnostics.sorted.map(\.message)
+        #expect(messages.count == 4, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("unknown key 'colour'") })
+        #expect(messages.contains { $0.hasPrefix("unknown table 'Sx'") })
+        #expect(messages.contains { $0.hasPrefix("unknown tier 'computd'") })
+        #expect(messages.contains { $0.hasPrefix("'memory' must be") })
+        #expect(analysis.plan == nil)
+    }
+
+    @Test func slurmOptionsAreChecked() {
+        let printed = printedDiagnostics(pipeline("S: {tier: manual}\nA: {tier: computed, depends_on: [S]}",
+                                                  extra: "targets: {slurm: {partition: 'gpu queue', partion: x}}"))
+        #expect(printed.contains("error: SLURM partition 'gpu queue' may use only"), "\(printed)")
+        #expect(printed.contains("error: unknown key 'partion' in 'targets.slurm'; did you mean 'partition'?"), "\(printed)")
+    }
+}

@@ -1,0 +1,129 @@
+import DJFlowCore
+import DJFlowKit
+import DJFlowPlan
+import Testing
+
+@Suite struct PlanTests {
+    func plan(_ yaml: String) throws -> ExecutionPlan {
+        let analysis = analyse(yaml)
+        #expect(!analysis.diagnostics.hasErrors, "\(printedDiagnostics(yaml))")
+        return try #require(analysis.plan)
+    }
+
+    @Test func ephysSplitsAtBothGates() throws {
+        let analysis = CompilerPipeline.analyse(try sampleSource("ephys"))
+        let plan = try #require(analysis.plan)
+        #expect(plan.workflows.map(\.id) == ["w0-recording", "w1-clustering_task", "w2-curation"])
+        #expect(plan.workflows.map(\.jobs) == [["recording", "lfp"], ["clustering"], ["curated_clustering", "quality_metrics", "waveforms"]])
+        #expect(plan.workflows[1].gates == ["ClusteringTask"])
+        #expect(plan.workflows[2].gates == ["Curation"])
+        #expect(plan.tables.first { $0.name == "Recording" }?.parts == ["Recording.Channel"])
+        // Waveforms depends on a part of CuratedClustering: that is a dependency on its master's job.
+        #expect(plan.job("waveforms")?.needs == ["curated_clustering"])
+        #expect(plan.job("clustering")?.after == ["recording"])
+        #expect(plan.criticalPath.jobs == ["recording", "clustering", "curated_clustering", "waveforms"])
+        #expect(plan.criticalPath.unit == .seconds)
+    }
+
+    @Test func nearestDependenciesOnly() throws {
+        let plan = try plan(pipeline("""
+            S: {tier: manual}
+            A: {tier: computed, depends_on: [S]}
+            B: {tier: computed, depends_on: [A]}
+            C: {tier: computed, depends_on: [A, B, S]}
+            """))
+        #expect(plan.job("c")?.needs == ["b"])
+        #expect(plan.workflows.count == 1)
+    }
+
+    /// A branch must not wait for an unrelated branch: no level barriers.
+    @Test func branchesDoNotWaitForEachOther() throws {
+        let plan = try plan(pipeline("""
+            S: {tier: manual}
+            A: {tier: computed, depends_on: [S]}
+            Slow: {tier: computed, depends_on: [S]}
+            B: {tier: computed, depends_on: [A]}
+            """))
+        #expect(plan.job("b")?.needs == ["a"])
+        #expect(plan.job("slow")?.needs == [])
+        #expect(plan.workflows[0].jobs == ["a", "b", "slow"])
+    }
+
+    @Test func stagedTablesBetweenJobsAreSeenThrough() throws {
+        let plan = try plan(pipeline("""
+            S: {tier: manual}
+            A: {tier: imported, depends_on: [S]}
+            Params: {tier: lookup}
+            Task: {tier: manual, depends_on: [A, Params]}
+            B: {tier: computed, depends_on: [Task]}
+            """))
+        #expect(plan.tables.first { $0.name == "Task" }?.role == .gate)
+        #expect(plan.tables.first { $0.name == "Params" }?.role == .staged)
+        #expect(plan.job("b")?.after == ["a"])
+        #expect(plan.job("b")?.waitsOn == ["Params", "Task"])
+        #expect(plan.workflows.map(\.level) == [0, 1])
+    }
+
+    @Test func independentComponentsAreSeparateWorkflows() throws {
+        let plan = try plan(pipeline("""
+            S: {tier: manual}
+            T: {tier: manual}
+            A: {tier: computed, depends_on: [S]}
+            B: {tier: computed, depends_on: [T]}
+            """))
+        #expect(plan.workflows.map(\.id) == ["w0-a", "w0-b"])
+    }
+
+    @Test func levelIsTheLongestGatedPath() throws {
+        let plan = try plan(pipeline("""
+            S: {tier: manual}
+            A: {tier: computed, depends_on: [S]}
+            G1: {tier: manual, depends_on: [A]}
+            B: {tier: computed, depends_on: [G1]}
+            G2: {tier: manual, depends_on: [B]}
+            C: {tier: computed, depends_on: [G2, G1, A]}
+            """))
+        #expect(plan.workflows.map(\.jobs) == [["a"], ["b"], ["c"]])
+        #expect(plan.job("c")?.after == ["b"])
+    }
+
+    @Test func schemaQualifiedNamesAndModules() throws {
+        let yaml = """
+            pipeline: multi
+            runner: {module: [lab.subject, lab.ephys]}
+            tables:
+              subject.Subject: {tier: manual}
+              ephys.Recording: {tier: imported, depends_on: [subject.Subject], parts: [Channel]}
+              ephys.Sorting:
+                tier: computed
+                definition: |
+                  -> Recording.Channel
+            """
+        let plan = try plan(yaml)
+        let sorting = try #require(plan.job("ephys-sorting"))
+        #expect(sorting.module == "lab.ephys")
+        #expect(sorting.runnerTable == "Sorting")
+        #expect(sorting.needs == ["ephys-recording"])
+    }
+
+    @Test func criticalPathCountsJobsWithoutEstimates() throws {
+        let plan = try plan(pipeline("""
+            S: {tier: manual}
+            A: {tier: computed, depends_on: [S]}
+            B: {tier: computed, depends_on: [A]}
+            C: {tier: computed, depends_on: [S]}
+            """))
+        #expect(plan.criticalPath.jobs == ["a", "b"])
+        #expect(plan.criticalPath.length == 2)
+        #expect(plan.criticalPath.unit == .jobs)
+    }
+
+    @Test func largePipelinePlansQuickly() throws {
+        // 1,000 tables in a layered DAG: planning must stay linear-ish (checked by the benchmark for speed).
+        var lines = ["T0: {tier: manual}"]
+        for i in 1..<1000 { lines.append("T\(i): {tier: computed, depends_on: [T\(i - 1)\(i > 10 ? ", T\(i - 10)" : "")]}") }
+        let plan = try plan(pipeline(lines.joined(separator: "\n")))
+        #expect(plan.jobs.count == 999)
+        #expect(plan.job("t500")?.needs == ["t499"])
+    }
+}

@@ -1,0 +1,37 @@
+import DJFlowCore
+import Foundation
+import Testing
+
+/// Hostile strings through the real bash parser.
+@Suite struct QuotingTests {
+    static let hostile = [
+        "", "plain", "with space", "it's", "\"double\"", "$(touch /tmp/djflow-pwned)", "`id`", "a\nb\n", "tab\there",
+        "back\\slash", "!bang", "{\"subject\": \"M'1\"}", "ünïcødé ✓", "--looks-like-a-flag", "*glob?[x]", "~home",
+        "semi;colon|pipe&amp", "${HOME}", "'", "''", "\\'",
+    ]
+
+    @Test(arguments: hostile)
+    func bashReadsTheQuotedWordBackExactly(value: String) throws {
+        let script = "printf '%s' \(ShellQuoting.quote(value))"
+        let result = try run("/bin/bash", ["-c", script])
+        #expect(result.status == 0)
+        #expect(result.output == value)
+    }
+
+    @Test func safeWordsStayBare() {
+        #expect(ShellQuoting.quote("ephys_pipeline") == "ephys_pipeline")
+        #expect(ShellQuoting.quote("a b") == "'a b'")
+        #expect(ShellQuoting.quote("") == "''")
+    }
+
+    @Test func namesFitLimitsWithStableHashes() {
+        let long = String(repeating: "a", count: 80)
+        let fitted = NameFitting.fit(long, limit: 50)
+        #expect(fitted.count == 50)
+        #expect(fitted == NameFitting.fit(long, limit: 50))
+        #expect(NameFitting.fit(long + "b", limit: 50) != fitted)
+        #expect("CuratedClustering".snakeCased == "curated_clustering")
+        #expect("LFP".snakeCased == "lfp")
+        #expect("HTTPServer2".snakeCased == "http_server2")
+    }
+}
