@@ -9,9 +9,11 @@ struct SlurmSubmitContext {
     let options: SlurmOptions
     let names: SlurmNames
     let input: TargetInput
+    /// `submit_all.sh` (every workflow, cross-workflow dependencies kept) rather than one workflow's script.
+    let all: Bool
 
     func context() -> TemplateContext {
-        let single = workflows.count == 1 ? workflows[0] : nil
+        let single = all ? nil : workflows.first
         let inScript = Set(workflows.flatMap(\.jobs))
         var submissions: [TemplateContext] = []
         for workflow in workflows {

@@ -32,11 +32,11 @@ public struct SlurmTarget: SchedulerTarget {
                                               content: .template("slurm/job.sbatch", context: context.refresh())))
                 }
             }
-            let submit = SlurmSubmitContext(plan: plan, workflows: [workflow], options: options, names: names, input: input)
+            let submit = SlurmSubmitContext(plan: plan, workflows: [workflow], options: options, names: names, input: input, all: false)
             artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/submit.sh",
                                       content: .template("slurm/submit.sh", context: submit.context()), executable: true))
         }
-        let all = SlurmSubmitContext(plan: plan, workflows: plan.workflows, options: options, names: names, input: input)
+        let all = SlurmSubmitContext(plan: plan, workflows: plan.workflows, options: options, names: names, input: input, all: true)
         artifacts.append(Artifact(path: "\(Self.folder)/submit_all.sh", content: .template("slurm/submit.sh", context: all.context()),
                                   executable: true))
         return artifacts
