@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests use, only those missing: SLURM + munge (a real single-node
+# cluster), MariaDB (the DataJoint database), shellcheck (checks generated scripts), python3-venv.
+set -euo pipefail
+need=()
+command -v slurmctld >/dev/null || need+=(slurm-wlm)
+command -v munged >/dev/null || need+=(munge)
+command -v mariadbd >/dev/null || need+=(mariadb-server)
+command -v shellcheck >/dev/null || need+=(shellcheck)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if (( ${#need[@]} )); then
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi

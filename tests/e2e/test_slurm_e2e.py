@@ -1,0 +1,153 @@
+"""End to end on a real SLURM cluster and a real MariaDB with DataJoint: compile the ephys sample,
+submit each workflow with the generated submit.sh, enter gate data in between, and check the database."""
+import collections
+import json
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+import slurm_cluster
+from conftest import REPO
+
+AUTO_TABLES = ["Recording", "LFP", "Clustering", "CuratedClustering", "Waveforms", "QualityMetrics"]
+# Nearest dependencies of the plan (djflow plan Samples/ephys/djflow.yaml).
+EDGES = [("Recording", "LFP"), ("Recording", "Clustering"), ("Clustering", "CuratedClustering"),
+         ("CuratedClustering", "Waveforms"), ("CuratedClustering", "QualityMetrics")]
+
+
+def stage(env, step, *args):
+    subprocess.run([sys.executable, "stage.py", step, *args], cwd=REPO / "Samples/ephys", env=env, check=True)
+
+
+def db_counts(env):
+    """Rows per table, keys still to do, and jobs-table errors, read by DataJoint from the database."""
+    code = """
+import json, datajoint as dj, ephys_pipeline as ep
+out = {}
+for name in %r:
+    t = getattr(ep, name)
+    remaining, total = t.progress(display=False)
+    errors = len(t.jobs.errors) if hasattr(t.jobs, 'errors') else 0
+    out[name] = {"rows": len(t()), "remaining": remaining, "total": total, "errors": errors}
+print(json.dumps(out))
+""" % (AUTO_TABLES,)
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO / "Samples/ephys", env=env, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def submit(env, script, workdir, *args):
+    """Runs a generated submit script; returns {table: [job ids]} from its summary table."""
+    result = subprocess.run(["bash", str(script), *args], cwd=workdir, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    ids = {}
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["table", "job", "id"], result.stdout
+    for line in lines[1:]:
+        label, job = line.rsplit(None, 1)
+        ids[label.strip()] = job.split(":")
+    return ids
+
+
+def wait(env, ids):
+    every = [job for jobs in ids.values() for job in jobs]
+    slurm_cluster.wait_for(every, timeout=300, env=env)
+    return {label: [task for job in jobs for task in slurm_cluster.final_state(job, env=env)] for label, jobs in ids.items()}
+
+
+def make_log(env):
+    path = pathlib.Path(env["DJFLOW_SAMPLE_LOG"])
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture(scope="module")
+def compiled(cluster_env, djflow_bin, tmp_path_factory):
+    """The ephys sample compiled against this machine's database (host rewritten in a copy of the spec)."""
+    folder = tmp_path_factory.mktemp("e2e")
+    spec = (REPO / "Samples/ephys/djflow.yaml").read_text()
+    spec = spec.replace("host: db.example.org:3306", f"host: '{cluster_env['DJ_HOST']}'")
+    (folder / "djflow.yaml").write_text(spec)
+    subprocess.run([djflow_bin, "compile", "djflow.yaml", "--target", "slurm", "--out", "gen"], cwd=folder, check=True)
+    run = folder / "run"
+    run.mkdir()
+    return folder / "gen" / "slurm", run
+
+
+def test_workflows_run_in_order_and_fill_every_key_once(cluster_env, compiled):
+    env = cluster_env
+    slurm, run = compiled
+    stage(env, "initial")
+
+    states = wait(env, submit(env, slurm / "w0-recording/submit.sh", run))
+    for label, tasks in states.items():
+        assert tasks and all(t["JobState"] == "COMPLETED" for t in tasks), (label, tasks)
+    counts = db_counts(env)
+    assert counts["Recording"]["rows"] == 8 and counts["Recording"]["remaining"] == 0
+    assert counts["LFP"]["rows"] == 8
+    assert counts["Clustering"]["total"] == 0, "gate not filled yet: nothing to cluster"
+
+    stage(env, "clustering-tasks")
+    states = wait(env, submit(env, slurm / "w1-clustering_task/submit.sh", run))
+    assert all(t["JobState"] == "COMPLETED" for tasks in states.values() for t in tasks), states
+    assert len(states["Clustering"]) == 4, "one array task per worker"
+
+    stage(env, "curations")
+    states = wait(env, submit(env, slurm / "w2-curation/submit.sh", run))
+    assert all(t["JobState"] == "COMPLETED" for tasks in states.values() for t in tasks), states
+
+    counts = db_counts(env)
+    for table in AUTO_TABLES:
+        assert counts[table]["remaining"] == 0 and counts[table]["rows"] > 0, (table, counts[table])
+        assert counts[table]["errors"] == 0, (table, counts[table])
+
+    log = make_log(env)
+    made = collections.Counter((entry["table"], json.dumps(entry["key"], sort_keys=True)) for entry in log)
+    duplicates = [key for key, n in made.items() if n > 1]
+    assert not duplicates, f"keys made more than once: {duplicates}"
+    per_table = collections.Counter(table for table, _ in made)
+    for table in AUTO_TABLES:
+        assert per_table[table] == counts[table]["rows"], (table, per_table[table], counts[table])
+
+    # Workers of one table split its keys: several array tasks made Clustering keys, none twice.
+    clustering_workers = {entry["job_id"] for entry in log if entry["table"] == "Clustering"}
+    assert len(clustering_workers) >= 2, clustering_workers
+
+    # A table's populate started only after its upstream jobs finished.
+    first_start = {t: min(e["start"] for e in log if e["table"] == t) for t in AUTO_TABLES}
+    last_end = {t: max(e["end"] for e in log if e["table"] == t) for t in AUTO_TABLES}
+    for parent, child in EDGES:
+        assert first_start[child] >= last_end[parent], (parent, child)
+
+
+def test_restriction_at_submit_time_runs_one_entry(cluster_env, compiled):
+    env = cluster_env
+    slurm, run = compiled
+    stage(env, "initial", "--extra-subject", "mouse'3 \"ü\" $(x)")
+    before = {(e["table"], json.dumps(e["key"], sort_keys=True)) for e in make_log(env)}
+    restriction = json.dumps({"subject": "mouse'3 \"ü\" $(x)"})
+    states = wait(env, submit(env, slurm / "w0-recording/submit.sh", run, "--restriction", restriction))
+    assert all(t["JobState"] == "COMPLETED" for tasks in states.values() for t in tasks), states
+    new = [e for e in make_log(env) if (e["table"], json.dumps(e["key"], sort_keys=True)) not in before]
+    assert new and all(e["key"]["subject"] == "mouse'3 \"ü\" $(x)" for e in new), new
+
+
+def test_failing_key_fails_the_job_and_stops_its_dependents(cluster_env, compiled):
+    env = cluster_env
+    slurm, run = compiled
+    stage(env, "initial", "--with-failure")
+    lfp_before = len([e for e in make_log(env) if e["table"] == "LFP"])
+    states = wait(env, submit(env, slurm / "w0-recording/submit.sh", run))
+    recording = states["Recording"]
+    assert any(t["JobState"] == "FAILED" and t["ExitCode"] == "1:0" for t in recording), recording
+    lfp = states["LFP"]
+    assert all(t["JobState"] == "CANCELLED" for t in lfp), lfp
+    assert len([e for e in make_log(env) if e["table"] == "LFP"]) == lfp_before, "LFP must not run on broken input"
+    counts = db_counts(env)
+    assert counts["Recording"]["errors"] == 1
+    assert counts["Recording"]["remaining"] == 1
+    # The worker logs end with the runner's JSON summary.
+    logs = sorted((run / "logs").glob("ephys-recording_*.out"))
+    summaries = [json.loads(line) for p in logs for line in p.read_text().splitlines() if line.startswith("{")]
+    assert any(s["status"] == "errors" and s["error_count"] == 1 for s in summaries), summaries
