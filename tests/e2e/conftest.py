@@ -40,7 +40,7 @@ def cluster_env(tmp_path_factory):
     env["DJ_IGNORE_CONFIG_FILE"] = "true"
     yield env
     subprocess.run([sys.executable, "-c", "import datajoint as dj, os; dj.config['safemode']=False; "
-                    "dj.Schema(os.environ['DJFLOW_SAMPLE_SCHEMA']).drop(force=True)"], env=env, cwd=REPO / "Samples/ephys")
+                    "dj.Schema(os.environ['DJFLOW_SAMPLE_SCHEMA']).drop(prompt=False)"], env=env, cwd=REPO / "Samples/ephys")
 
 
 @pytest.fixture(scope="session")

@@ -68,6 +68,10 @@ def compiled(cluster_env, djflow_bin, tmp_path_factory):
     folder = tmp_path_factory.mktemp("e2e")
     spec = (REPO / "Samples/ephys/djflow.yaml").read_text()
     spec = spec.replace("host: db.example.org:3306", f"host: '{cluster_env['DJ_HOST']}'")
+    # The test node has 2 real cores and ~22 GiB: scale the GPU table down so its 4 workers run together.
+    spec = spec.replace("resources: {cpus: 8, memory: 32G, gpus: 1, time: \"12:00:00\"}",
+                        "resources: {cpus: 1, memory: 1G, gpus: 1, time: \"0:30:00\"}")
+    assert "memory: 1G, gpus: 1" in spec
     (folder / "djflow.yaml").write_text(spec)
     subprocess.run([djflow_bin, "compile", "djflow.yaml", "--target", "slurm", "--out", "gen"], cwd=folder, check=True)
     run = folder / "run"
@@ -151,3 +155,24 @@ def test_failing_key_fails_the_job_and_stops_its_dependents(cluster_env, compile
     logs = sorted((run / "logs").glob("ephys-recording_*.out"))
     summaries = [json.loads(line) for p in logs for line in p.read_text().splitlines() if line.startswith("{")]
     assert any(s["status"] == "errors" and s["error_count"] == 1 for s in summaries), summaries
+
+
+def test_failed_sbatch_stops_the_submission_and_cancels_what_was_submitted(cluster_env, djflow_bin, tmp_path):
+    """A request the cluster cannot satisfy makes sbatch fail: submit.sh names it, cancels earlier jobs, exits 1."""
+    env = cluster_env
+    spec = (REPO / "Samples/tutorial/djflow.yaml").read_text()
+    spec = spec.replace("    workers: 2\n", "    workers: 2\n    resources: {memory: 4T}\n")
+    assert "memory: 4T" in spec
+    (tmp_path / "djflow.yaml").write_text(spec)
+    subprocess.run([djflow_bin, "compile", "djflow.yaml", "--target", "slurm", "--out", "gen"], cwd=tmp_path, check=True)
+    result = subprocess.run(["bash", "gen/slurm/submit_all.sh"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 1, result
+    assert "submit: sbatch failed for Spikes" in result.stderr
+    cancelled = re.search(r"cancelling the jobs already submitted: ([0-9 ]+)", result.stderr)
+    assert cancelled, result.stderr
+    ids = cancelled.group(1).split()
+    assert len(ids) == 3  # Neuron, ActivityStatistics, the Spikes refresh step
+    slurm_cluster.wait_for(ids, timeout=60, env=env)
+    for job in ids:
+        for task in slurm_cluster.final_state(job, env=env):
+            assert task["JobState"] == "CANCELLED", task

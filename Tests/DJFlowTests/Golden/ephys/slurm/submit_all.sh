@@ -12,7 +12,7 @@
 # submitted are cancelled), 2 bad arguments.
 set -euo pipefail
 
-root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}") && pwd -P)
+root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 restriction=""
 after=""
 dry_run=0

@@ -35,10 +35,19 @@ Options
                           restriction) and exit without populating. 0.14: no-op.
     --no-refresh          2.x: take jobs from the existing queue only
                           (refresh=False): the N parallel workers that follow a
-                          --refresh-only step. Ignored on 0.14.
+                          --refresh-only step. Ignored on 0.14. Without it, a
+                          2.x run refreshes the queue itself first
+                          (jobs.refresh(restriction, priority, delay=-1,
+                          orphan_timeout)) and then calls populate(refresh=False):
+                          the same as populate(refresh=True), with the counts
+                          reported in the summary.
     --orphan-timeout S    2.x: the refresh re-pends ``reserved`` jobs older than
                           S seconds (workers killed with SIGKILL). By age only:
                           choose S well above the longest make().
+    --clear-errors        before populating, give this table's error rows (within
+                          the restriction) back to the queue: a retry attempt.
+                          2.x deletes them and refreshes those keys as pending;
+                          0.14 deletes them (a missing row means "to do").
     --worker N/M          informational (reported in the summary).
     --describe            resolve the table, print its summary (tier, full
                           name, master, progress) and exit 0; populates nothing.
@@ -56,7 +65,8 @@ held so that a requeue or rerun picks the keys up again: 2.x re-pends its
 SIGTERM error rows and its leftover ``reserved`` rows (status back to
 ``pending``, so even --no-refresh workers see them); 0.14 deletes them. Rows
 are matched by host and pid (with --processes > 1: host and reservation time
-since this run started). Exit 143.
+since this run started). Exit 143. The same release happens when populate()
+aborts on any other non-transient exception.
 
 Output: human logging on stderr (everything a pipeline module prints goes
 there too); exactly one JSON line on stdout at the end:
@@ -65,14 +75,17 @@ there too); exactly one JSON line on stdout at the end:
 status is one of ok | errors | usage | transient | terminated. job_id is
 DJFLOW_JOB_ID, else SLURM_ARRAY_JOB_ID_SLURM_ARRAY_TASK_ID, else SLURM_JOB_ID,
 else null. Extra keys: full_table_name, error_keys, refresh (2.x refresh
-counts or null), remaining/total (progress before populating), notes.
+counts or null), remaining/total (progress before populating), notes,
+describe (with --describe).
 
 Exit codes
     0    every key done (or --suppress-errors, or --refresh-only/--describe)
     1    some keys failed (see the jobs table), or an unexpected error
     2    usage: bad arguments, import error, unknown or non-populatable table,
          bad JSON restriction, restriction naming unknown attributes, SQL error
-         in a string restriction, database credentials/TLS rejected
+         in a string restriction, database credentials/TLS rejected, and
+         (0.14 only) a dict value containing '"', which DataJoint 0.14.10
+         cannot quote
     75   transient (EX_TEMPFAIL): database unreachable or connection lost;
          safe to retry
     143  terminated by SIGTERM (130 for SIGINT); keys released as above
@@ -143,6 +156,8 @@ def parse_args(argv):
     p.add_argument("--orphan-timeout", type=float, metavar="SECONDS",
                    help="2.x: refresh re-pends reserved jobs older than this")
     p.add_argument("--worker", metavar="N/M", help="worker index, informational")
+    p.add_argument("--clear-errors", action="store_true",
+                   help="retry: put this table's error rows (within the restriction) back in the queue first")
     args = p.parse_args(argv)
     modules = [m.strip() for item in args.module for m in item.split(",") if m.strip()]
     if not modules:
@@ -341,6 +356,16 @@ def check_restriction_attributes(table, restrictions):
                          % (", ".join(unknown), table.__class__.__name__, ", ".join(sorted(names))))
 
 
+def check_014_quoting(restrictions):
+    """DataJoint 0.14 writes dict values as "..." without escaping '"' (broken SQL, for
+    the restriction and for every key holding such a value); refuse with a clear message."""
+    for r in restrictions:
+        for d in (r if isinstance(r, list) else [r]):
+            if isinstance(d, dict) and any(isinstance(v, str) and '"' in v for v in d.values()):
+                raise UsageError('DataJoint 0.14 cannot restrict by (or populate keys with) string values '
+                                 'containing a double quote; DataJoint 2.x can')
+
+
 def checked_progress(table, restrictions):
     """(remaining, total) for the restricted key source; a failing restriction is a usage error."""
     try:
@@ -415,8 +440,8 @@ def _note_signal(signum, frame):
 def release_keys(table, major, processes, since):
     """Give back the keys this run held when it was terminated.
 
-    2.x: rows this process reserved, or marked 'SystemExit...' errors, go back to
-    'pending'. 0.14: such rows are deleted (0.14 has no pending status; a missing
+    2.x: rows this process reserved, or marked as "SystemExit: SIGTERM received"
+    (or SIGINT) errors, go back to 'pending'. 0.14: such rows are deleted (0.14 has no pending status; a missing
     row means "to do"). Returns the number of rows released.
     """
     host, pid = platform.node(), os.getpid()
@@ -433,8 +458,8 @@ def release_keys(table, major, processes, since):
             who, args = "host=%s AND timestamp >= %s", [host, since]
     else:
         who, args = "host=%s AND pid=%s", [host, pid]
-    what = "(status='reserved' OR (status='error' AND error_message LIKE %s))"
-    args.append("SystemExit%")
+    what = "(status='reserved' OR (status='error' AND error_message IN (%s, %s)))"
+    args += ["SystemExit: " + SIGTERM_MESSAGE, "SystemExit: " + SIGINT_MESSAGE]
     if major >= 2:
         jobs = table.jobs
         sql = ("UPDATE %s SET status='pending', error_message='', error_stack=NULL, "
@@ -446,6 +471,36 @@ def release_keys(table, major, processes, since):
         args.insert(0, table.table_name)
     cursor = conn.query(sql, args=tuple(args))
     return cursor.rowcount
+
+
+def clear_errors(table, major, restrictions):
+    """Give the table's error rows (within the restrictions) back to the queue, for a retry attempt.
+
+    2.x: delete them, then refresh those keys as pending (also when workers run with --no-refresh).
+    0.14: delete them; a key without a row is "to do". Returns the number of rows cleared.
+    """
+    if major >= 2:
+        rows = table.jobs & "status='error'"
+        for restriction in restrictions:
+            rows = rows & restriction
+        count = len(rows)
+        if count:
+            rows.delete_quick()
+            table.jobs.refresh(*restrictions, delay=-1)
+        return count
+    jobs = table.connection.schemas[table.database].jobs
+    rows = jobs & {"table_name": table.table_name, "status": "error"}
+    if restrictions:
+        from datajoint.hash import key_hash
+
+        source = table.key_source
+        for restriction in restrictions:
+            source = source & restriction
+        rows = rows & [{"key_hash": key_hash(key)} for key in source.fetch("KEY")]
+    count = len(rows)
+    if count:
+        rows.delete_quick()
+    return count
 
 
 def server_now(table, major):
@@ -497,6 +552,7 @@ def run(argv, summary, held):
     check_restriction_attributes(table, restrictions)
 
     if major < 2:
+        check_014_quoting(restrictions)
         if args.priority is not None:
             notes.append("--priority ignored: DataJoint %s has no job priorities" % dj.__version__)
         if args.no_refresh:
@@ -509,6 +565,10 @@ def run(argv, summary, held):
             return EXIT_OK
     elif args.no_refresh and args.orphan_timeout is not None:
         notes.append("--orphan-timeout ignored with --no-refresh (it applies to the refresh step)")
+
+    if args.clear_errors and not args.refresh_only:
+        summary["cleared_errors"] = clear_errors(table, major, restrictions)
+        log.info("retry: %d error row(s) given back to the queue", summary["cleared_errors"])
 
     # progress before populating; also validates a SQL restriction early (exit 2)
     summary["remaining"], summary["total"] = checked_progress(table, restrictions)
@@ -544,11 +604,24 @@ def run(argv, summary, held):
     summary["error_keys"] = [_json_safe(key) for key, _msg in errors[:MAX_REPORTED_ERRORS]]
     for key, msg in errors:
         log.error("key %s failed: %s", _json_safe(key), msg)
+    if major >= 2 and args.no_refresh and not summary["success_count"] and not errors and summary["remaining"]:
+        notes.append("%d key(s) remain but none was pending in the job queue: did the --refresh-only step run?"
+                     % summary["remaining"])
     if errors:
         summary["status"] = "errors"
         return EXIT_OK if args.suppress_errors else EXIT_ERRORS
     summary["status"] = "ok"
     return EXIT_OK
+
+
+def _installed_datajoint():
+    """datajoint's version without importing it (for summaries of early usage errors)."""
+    try:
+        from importlib.metadata import version
+
+        return version("datajoint")
+    except Exception:
+        return None
 
 
 def _json_safe(value):
@@ -557,6 +630,12 @@ def _json_safe(value):
 
 def main(argv=None):
     started = time.time()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "-h" in argv or "--help" in argv:  # plain help on stdout, no JSON summary
+        try:
+            parse_args(argv)
+        except SystemExit as e:
+            return e.code or 0
     # Keep stdout for the one summary line; everything else (including prints in
     # pipeline code and in forked pool workers) goes to stderr.
     sys.stdout.flush()
@@ -576,7 +655,8 @@ def main(argv=None):
                "remaining": None, "total": None, "notes": []}
     held = []
     try:
-        code = run(sys.argv[1:] if argv is None else argv, summary, held)
+        summary["datajoint"] = _installed_datajoint()
+        code = run(argv, summary, held)
     except UsageError as e:
         log.error("usage: %s", e)
         summary.update(status="usage", errors=[str(e)])
@@ -588,14 +668,6 @@ def main(argv=None):
             code = EXIT_TERMINATED if kind == "terminated" else EXIT_INTERRUPTED
             log.warning("terminated by %s", "SIGTERM" if kind == "terminated" else "SIGINT")
             summary.update(status="terminated", errors=[message])
-            if held:
-                signal.signal(signal.SIGTERM, _note_signal)
-                signal.signal(signal.SIGINT, _note_signal)
-                try:
-                    released = release_keys(*held[0])
-                    log.warning("released %d job row(s) of this run for a rerun", released)
-                except Exception as ce:  # best effort: the database may be gone too
-                    log.error("could not release job rows: %s: %s", type(ce).__name__, ce)
         elif kind == "transient":
             log.error("transient database failure: %s", message)
             summary.update(status="transient", errors=[message])
@@ -612,6 +684,15 @@ def main(argv=None):
             log.error("unexpected failure:\n%s", traceback.format_exc())
             summary.update(status="errors", errors=[message])
             code = EXIT_ERRORS
+        if held and kind != "transient":
+            # populate() was aborted: hand back the keys this run still held
+            signal.signal(signal.SIGTERM, _note_signal)
+            signal.signal(signal.SIGINT, _note_signal)
+            try:
+                released = release_keys(*held[0])
+                log.warning("released %d job row(s) of this run for a rerun", released)
+            except Exception as ce:  # best effort: the database may be gone too
+                log.error("could not release job rows: %s: %s", type(ce).__name__, ce)
     summary["seconds"] = round(time.time() - started, 3)
     line = json.dumps(summary, default=str, ensure_ascii=False) + "\n"
     os.write(real_stdout, line.encode("utf-8"))

@@ -1,0 +1,702 @@
+"""djflow populate runner: populate ONE DataJoint table as one scheduler job.
+
+Every job that djflow generates (SLURM first) runs this same file:
+
+    python3 djflow_populate.py --module ephys_pipeline --table Recording [options]
+
+It imports the pipeline module(s), resolves the table class, and calls
+``Table.populate(*restrictions, reserve_jobs=True, suppress_errors=True, ...)``
+so that concurrent workers coordinate through DataJoint's jobs table and every
+key is attempted; the error list is then mapped to the exit code. Needs only the
+standard library and datajoint (2.x or 0.14). Python 3.9+.
+
+Options
+    --module M            Python import path of a pipeline module. Repeatable; a
+                          comma-separated list is accepted too. The current
+                          directory is put on sys.path (like ``python -m``);
+                          use PYTHONPATH for anything else.
+    --table T             Table class: ``Recording``; ``Master.Part`` (resolved,
+                          but parts are filled by their master, so only
+                          --describe accepts one); schema-qualified ``sub.Table``
+                          (``getattr(module, 'sub')``, else module ``M.sub``,
+                          else module ``sub``).
+    --restriction JSON    JSON object = dict restriction (keys must be attributes
+                          of the table's key_source); array = OR-list of objects
+                          and/or SQL strings; string = SQL condition. Passed as
+                          ``populate(restriction)``.
+    --max-calls N         make() at most N keys.
+    --priority P          2.x: new jobs get priority P, and only jobs with
+                          priority <= P are taken. Ignored (with a note) on 0.14.
+    --processes N         worker processes inside this job (DataJoint's pool).
+    --suppress-errors     exit 0 even if some keys failed (errors stay in the
+                          jobs table).
+    --refresh-only        2.x: refresh this table's job queue once (with the
+                          restriction) and exit without populating. 0.14: no-op.
+    --no-refresh          2.x: take jobs from the existing queue only
+                          (refresh=False): the N parallel workers that follow a
+                          --refresh-only step. Ignored on 0.14. Without it, a
+                          2.x run refreshes the queue itself first
+                          (jobs.refresh(restriction, priority, delay=-1,
+                          orphan_timeout)) and then calls populate(refresh=False):
+                          the same as populate(refresh=True), with the counts
+                          reported in the summary.
+    --orphan-timeout S    2.x: the refresh re-pends ``reserved`` jobs older than
+                          S seconds (workers killed with SIGKILL). By age only:
+                          choose S well above the longest make().
+    --clear-errors        before populating, give this table's error rows (within
+                          the restriction) back to the queue: a retry attempt.
+                          2.x deletes them and refreshes those keys as pending;
+                          0.14 deletes them (a missing row means "to do").
+    --worker N/M          informational (reported in the summary).
+    --describe            resolve the table, print its summary (tier, full
+                          name, master, progress) and exit 0; populates nothing.
+
+Connection comes from the environment only: DJ_HOST (may be host:port),
+DJ_PORT, DJ_USER, DJ_PASS, DJ_BACKEND, DJ_DATABASE_NAME, DJ_USE_TLS, ...
+DJ_IGNORE_CONFIG_FILE defaults to true (2.x reads no datajoint.json). On 0.14,
+which reads neither DJ_USE_TLS nor DJ_PORT, the runner applies them to
+dj.config. safemode is switched off.
+
+SIGTERM (SLURM timeout or preemption, Kubernetes eviction): DataJoint aborts the
+running make(), rolls it back and records the key as an error
+("SystemExit: SIGTERM received"). The runner then releases what this process
+held so that a requeue or rerun picks the keys up again: 2.x re-pends its
+SIGTERM error rows and its leftover ``reserved`` rows (status back to
+``pending``, so even --no-refresh workers see them); 0.14 deletes them. Rows
+are matched by host and pid (with --processes > 1: host and reservation time
+since this run started). Exit 143. The same release happens when populate()
+aborts on any other non-transient exception.
+
+Output: human logging on stderr (everything a pipeline module prints goes
+there too); exactly one JSON line on stdout at the end:
+    {"table", "success_count", "error_count", "seconds", "job_id", "worker",
+     "datajoint", "status", "errors", ...}
+status is one of ok | errors | usage | transient | terminated. job_id is
+DJFLOW_JOB_ID, else SLURM_ARRAY_JOB_ID_SLURM_ARRAY_TASK_ID, else SLURM_JOB_ID,
+else null. Extra keys: full_table_name, error_keys, refresh (2.x refresh
+counts or null), remaining/total (progress before populating), notes,
+describe (with --describe).
+
+Exit codes
+    0    every key done (or --suppress-errors, or --refresh-only/--describe)
+    1    some keys failed (see the jobs table), or an unexpected error
+    2    usage: bad arguments, import error, unknown or non-populatable table,
+         bad JSON restriction, restriction naming unknown attributes, SQL error
+         in a string restriction, database credentials/TLS rejected, and
+         (0.14 only) a dict value containing '"', which DataJoint 0.14.10
+         cannot quote
+    75   transient (EX_TEMPFAIL): database unreachable or connection lost;
+         safe to retry
+    143  terminated by SIGTERM (130 for SIGINT); keys released as above
+"""
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import platform
+import signal
+import sys
+import time
+import traceback
+
+EXIT_OK = 0
+EXIT_ERRORS = 1
+EXIT_USAGE = 2
+EXIT_TRANSIENT = 75
+EXIT_TERMINATED = 143
+EXIT_INTERRUPTED = 130
+
+MAX_REPORTED_ERRORS = 5
+SIGTERM_MESSAGE = "SIGTERM received"  # the SystemExit message DataJoint's populate() raises
+SIGINT_MESSAGE = "SIGINT received"  # same shape, so DataJoint records it as "SystemExit: ..."
+
+log = logging.getLogger("djflow")
+
+# MySQL client error codes that mean "try again later" (server down, lost, busy).
+_MYSQL_TRANSIENT = {1040, 1053, 1205, 1213, 2002, 2003, 2005, 2006, 2012, 2013, 2055}
+# MySQL error codes that will not heal by retrying (credentials, TLS, unknown database).
+_MYSQL_PERMANENT = {1044, 1045, 1049, 1698, 2026, 2059}
+
+
+class UsageError(Exception):
+    """Bad invocation: exit 2."""
+
+
+# ---------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse exits 2 by itself; we also want the JSON line
+        raise UsageError(message)
+
+
+def parse_args(argv):
+    p = _Parser(
+        prog="djflow_populate.py",
+        description="Populate one DataJoint table (djflow job runner).",
+        epilog="Exit codes: 0 ok, 1 keys failed, 2 usage, 75 transient, 143 SIGTERM.",
+    )
+    p.add_argument("--module", action="append", required=True, metavar="M",
+                   help="pipeline module import path (repeatable, or comma-separated)")
+    p.add_argument("--table", required=True, metavar="T", help="table class, e.g. Recording or sub.Table")
+    p.add_argument("--restriction", metavar="JSON", help="JSON object, array (OR) or SQL string")
+    p.add_argument("--max-calls", type=_positive_int, metavar="N")
+    p.add_argument("--priority", type=int, metavar="P", help="2.x job priority (lower = more urgent)")
+    p.add_argument("--processes", type=_positive_int, default=1, metavar="N")
+    p.add_argument("--suppress-errors", action="store_true", help="exit 0 even if some keys failed")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--refresh-only", action="store_true", help="2.x: refresh the job queue and exit")
+    mode.add_argument("--no-refresh", action="store_true", help="2.x: do not refresh the job queue")
+    mode.add_argument("--describe", action="store_true", help="resolve the table, report it, populate nothing")
+    p.add_argument("--orphan-timeout", type=float, metavar="SECONDS",
+                   help="2.x: refresh re-pends reserved jobs older than this")
+    p.add_argument("--worker", metavar="N/M", help="worker index, informational")
+    p.add_argument("--clear-errors", action="store_true",
+                   help="retry: put this table's error rows (within the restriction) back in the queue first")
+    args = p.parse_args(argv)
+    modules = [m.strip() for item in args.module for m in item.split(",") if m.strip()]
+    if not modules:
+        raise UsageError("--module is empty")
+    args.modules = modules
+    if args.priority is not None and not 0 <= args.priority <= 255:
+        raise UsageError("--priority must be within 0..255")
+    if args.orphan_timeout is not None and args.orphan_timeout <= 0:
+        raise UsageError("--orphan-timeout must be positive")
+    return args
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not an integer: %r" % text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1: %r" % text)
+    return value
+
+
+def parse_restriction(text):
+    """JSON text -> tuple of positional restrictions for populate()."""
+    if text is None or text.strip() == "":
+        return ()
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise UsageError("--restriction is not valid JSON: %s" % e)
+    if value is None:
+        return ()
+    if isinstance(value, dict):
+        _check_dict(value)
+        return (value,)
+    if isinstance(value, str):
+        if not value.strip():
+            raise UsageError("--restriction: empty SQL condition")
+        return (value,)
+    if isinstance(value, list):
+        if not value:
+            raise UsageError("--restriction: an empty array (OR of nothing) would match no key")
+        for item in value:
+            if isinstance(item, dict):
+                _check_dict(item)
+            elif not isinstance(item, str):
+                raise UsageError("--restriction array items must be objects or strings, got %r" % (item,))
+        return (value,)
+    raise UsageError("--restriction must be a JSON object, array or string, got %r" % (value,))
+
+
+def _check_dict(d):
+    for k, v in d.items():
+        if not isinstance(v, (str, int, float, bool)) and v is not None:
+            raise UsageError("--restriction value for %r must be a scalar, got %r" % (k, v))
+
+
+# ---------------------------------------------------------------------------
+# environment and DataJoint
+# ---------------------------------------------------------------------------
+
+
+def job_id():
+    if os.environ.get("DJFLOW_JOB_ID"):
+        return os.environ["DJFLOW_JOB_ID"]
+    if os.environ.get("SLURM_ARRAY_JOB_ID") and os.environ.get("SLURM_ARRAY_TASK_ID"):
+        return "%s_%s" % (os.environ["SLURM_ARRAY_JOB_ID"], os.environ["SLURM_ARRAY_TASK_ID"])
+    return os.environ.get("SLURM_JOB_ID") or None
+
+
+def _truthy(text):
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+def import_datajoint():
+    """Import datajoint with the runner's configuration; return (dj, major_version)."""
+    os.environ.setdefault("DJ_IGNORE_CONFIG_FILE", "true")
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*MariaDB is not officially supported.*")
+    import datajoint as dj
+
+    major = int(dj.__version__.split(".")[0])
+    if major < 2:
+        # 0.14 reads DJ_HOST/DJ_USER/DJ_PASS only.
+        if os.environ.get("DJ_USE_TLS"):
+            dj.config["database.use_tls"] = _truthy(os.environ["DJ_USE_TLS"])
+        if os.environ.get("DJ_PORT"):
+            dj.config["database.port"] = int(os.environ["DJ_PORT"])
+        if os.environ.get("DJ_BACKEND", "mysql").lower() not in ("mysql", "mariadb", ""):
+            raise UsageError("DataJoint %s supports only MySQL/MariaDB (DJ_BACKEND=%s)"
+                             % (dj.__version__, os.environ["DJ_BACKEND"]))
+    dj.config["safemode"] = False
+    return dj, major
+
+
+def import_modules(names):
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    modules = []
+    for name in names:
+        try:
+            modules.append(importlib.import_module(name))
+        except BaseException as e:
+            if classify(e) not in (None, "sql") or isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise  # database down, signal: handled by main()
+            log.error("cannot import module %s:\n%s", name, traceback.format_exc())
+            raise UsageError("cannot import module %r: %s: %s" % (name, type(e).__name__, e))
+    return modules
+
+
+def _import_optional(name):
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name and (name == e.name or name.startswith(e.name + ".")):
+            return None  # the module itself does not exist (not a failing import inside it)
+        raise
+
+
+def _walk(obj, parts):
+    for part in parts:
+        if not hasattr(obj, part):
+            return None
+        obj = getattr(obj, part)
+    return obj
+
+
+def resolve_table(modules, spec, dj):
+    """Find the table class for --table among the imported modules."""
+    parts = spec.split(".")
+    if not spec or any(not p.isidentifier() for p in parts):
+        raise UsageError("--table %r is not a (dotted) Python name" % spec)
+    found = None
+    for module in modules:
+        found = _walk(module, parts)  # Table, Master.Part, or attribute sub.Table
+        if found is not None:
+            break
+    if found is None and len(parts) > 1:
+        # schema-qualified: a leading prefix names a module (M.sub, then sub itself)
+        for k in range(len(parts) - 1, 0, -1):
+            prefix, rest = ".".join(parts[:k]), parts[k:]
+            candidates = [m.__name__ + "." + prefix for m in modules] + [prefix]
+            for candidate in candidates:
+                sub = _import_optional(candidate)
+                found = _walk(sub, rest) if sub is not None else None
+                if found is not None:
+                    break
+            if found is not None:
+                break
+    if found is None:
+        raise UsageError("unknown table %r in module(s) %s" % (spec, ", ".join(m.__name__ for m in modules)))
+    if not (isinstance(found, type) and issubclass(found, dj.Table)):
+        raise UsageError("%r resolves to %r, which is not a DataJoint table class" % (spec, found))
+    return found
+
+
+def table_info(cls, dj):
+    part = issubclass(cls, dj.Part)
+    info = {
+        "class": cls.__name__,
+        "full_table_name": cls.full_table_name,
+        "tier": _tier(cls, dj),
+        "master": cls.master.__name__ if part and getattr(cls, "master", None) is not None else None,
+    }
+    return info
+
+
+def _tier(cls, dj):
+    for name in ("Part", "Computed", "Imported", "Lookup", "Manual"):
+        base = getattr(dj, name, None)
+        if base is not None and issubclass(cls, base):
+            return name.lower()
+    return "unknown"
+
+
+def check_populatable(cls, spec, dj):
+    if issubclass(cls, dj.Part):
+        master = getattr(cls, "master", None)
+        raise UsageError("%s is a Part table; parts are filled by their master's make(): run --table %s"
+                         % (spec, master.__name__ if master is not None else "<master>"))
+    if not issubclass(cls, (dj.Computed, dj.Imported)):
+        raise UsageError("%s is a %s table: only Imported/Computed tables can be populated"
+                         % (spec, _tier(cls, dj)))
+
+
+def check_restriction_attributes(table, restrictions):
+    """Dict restrictions silently ignore unknown keys in DataJoint; refuse them here."""
+    names = set(table.key_source.heading.names)
+    dicts = []
+    for r in restrictions:
+        dicts.extend(x for x in (r if isinstance(r, list) else [r]) if isinstance(x, dict))
+    unknown = sorted({k for d in dicts for k in d if k not in names})
+    if unknown:
+        raise UsageError("--restriction names attribute(s) %s that %s's key source lacks (has: %s)"
+                         % (", ".join(unknown), table.__class__.__name__, ", ".join(sorted(names))))
+
+
+def check_014_quoting(restrictions):
+    """DataJoint 0.14 writes dict values as "..." without escaping '"' (broken SQL, for
+    the restriction and for every key holding such a value); refuse with a clear message."""
+    for r in restrictions:
+        for d in (r if isinstance(r, list) else [r]):
+            if isinstance(d, dict) and any(isinstance(v, str) and '"' in v for v in d.values()):
+                raise UsageError('DataJoint 0.14 cannot restrict by (or populate keys with) string values '
+                                 'containing a double quote; DataJoint 2.x can')
+
+
+def checked_progress(table, restrictions):
+    """(remaining, total) for the restricted key source; a failing restriction is a usage error."""
+    try:
+        return table.progress(*restrictions)
+    except Exception as e:
+        if classify(e) in (None, "sql"):
+            raise UsageError("--restriction cannot be applied to %s: %s: %s"
+                             % (table.__class__.__name__, type(e).__name__, e))
+        raise
+
+
+# ---------------------------------------------------------------------------
+# error classification
+# ---------------------------------------------------------------------------
+
+
+def _chain(exc):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def classify(exc):
+    """'terminated' | 'interrupted' | 'transient' | 'usage-db' | 'sql' | None for an exception."""
+    for e in _chain(exc):
+        if isinstance(e, SystemExit) and str(e) == SIGTERM_MESSAGE:
+            return "terminated"
+        if isinstance(e, SystemExit) and str(e) == SIGINT_MESSAGE or isinstance(e, KeyboardInterrupt):
+            return "interrupted"
+    for e in _chain(exc):
+        cls_names = {c.__name__ for c in type(e).__mro__}
+        module = type(e).__module__ or ""
+        if "LostConnectionError" in cls_names:
+            return "transient"
+        if module.startswith("pymysql") and ("OperationalError" in cls_names or "InterfaceError" in cls_names):
+            code = e.args[0] if e.args and isinstance(e.args[0], int) else None
+            if code in _MYSQL_PERMANENT:
+                return "usage-db"
+            if code is None or code in _MYSQL_TRANSIENT or code >= 2000 or "InterfaceError" in cls_names:
+                return "transient"
+            return None
+        if module.startswith("psycopg2") and ("OperationalError" in cls_names or "InterfaceError" in cls_names):
+            text = str(e).lower()
+            if "password authentication failed" in text or "does not exist" in text or "ssl" in text:
+                return "usage-db"
+            return "transient"
+        if isinstance(e, (ConnectionError, TimeoutError)):
+            return "transient"
+    for e in _chain(exc):
+        names = {c.__name__ for c in type(e).__mro__}
+        if names & {"QuerySyntaxError", "UnknownAttributeError", "MissingAttributeError"}:
+            return "sql"
+    return None
+
+
+# ---------------------------------------------------------------------------
+# SIGTERM handling and cleanup
+# ---------------------------------------------------------------------------
+
+
+def _raise_terminated(signum, frame):
+    """The runner's handler outside populate() (populate installs DataJoint's own for SIGTERM)."""
+    raise SystemExit(SIGINT_MESSAGE if signum == signal.SIGINT else SIGTERM_MESSAGE)
+
+
+def _note_signal(signum, frame):
+    log.warning("signal %d received during cleanup; finishing cleanup first", signum)
+
+
+def release_keys(table, major, processes, since):
+    """Give back the keys this run held when it was terminated.
+
+    2.x: rows this process reserved, or marked as "SystemExit: SIGTERM received"
+    (or SIGINT) errors, go back to 'pending'. 0.14: such rows are deleted (0.14 has no pending status; a missing
+    row means "to do"). Returns the number of rows released.
+    """
+    host, pid = platform.node(), os.getpid()
+    conn = table.connection
+    try:
+        conn.query("SELECT 1")
+    except Exception:
+        conn.connect()  # populate(processes>1) leaves the parent's connection closed on abort
+    if processes > 1:
+        # pool workers have their own pids: match this host's rows reserved since we started
+        if major >= 2:
+            who, args = "host=%s AND reserved_time >= %s", [host, since]
+        else:
+            who, args = "host=%s AND timestamp >= %s", [host, since]
+    else:
+        who, args = "host=%s AND pid=%s", [host, pid]
+    what = "(status='reserved' OR (status='error' AND error_message IN (%s, %s)))"
+    args += ["SystemExit: " + SIGTERM_MESSAGE, "SystemExit: " + SIGINT_MESSAGE]
+    if major >= 2:
+        jobs = table.jobs
+        sql = ("UPDATE %s SET status='pending', error_message='', error_stack=NULL, "
+               "reserved_time=NULL, completed_time=NULL WHERE %s AND %s"
+               % (jobs.full_table_name, who, what))
+    else:
+        jobs = table.connection.schemas[table.database].jobs
+        sql = "DELETE FROM %s WHERE table_name=%%s AND %s AND %s" % (jobs.full_table_name, who, what)
+        args.insert(0, table.table_name)
+    cursor = conn.query(sql, args=tuple(args))
+    return cursor.rowcount
+
+
+def clear_errors(table, major, restrictions):
+    """Give the table's error rows (within the restrictions) back to the queue, for a retry attempt.
+
+    2.x: delete them, then refresh those keys as pending (also when workers run with --no-refresh).
+    0.14: delete them; a key without a row is "to do". Returns the number of rows cleared.
+    """
+    if major >= 2:
+        rows = table.jobs & "status='error'"
+        for restriction in restrictions:
+            rows = rows & restriction
+        count = len(rows)
+        if count:
+            rows.delete_quick()
+            table.jobs.refresh(*restrictions, delay=-1)
+        return count
+    jobs = table.connection.schemas[table.database].jobs
+    rows = jobs & {"table_name": table.table_name, "status": "error"}
+    if restrictions:
+        from datajoint.hash import key_hash
+
+        source = table.key_source
+        for restriction in restrictions:
+            source = source & restriction
+        rows = rows & [{"key_hash": key_hash(key)} for key in source.fetch("KEY")]
+    count = len(rows)
+    if count:
+        rows.delete_quick()
+    return count
+
+
+def server_now(table, major):
+    """The database server's clock (reservation times are server times)."""
+    expr = "CURRENT_TIMESTAMP(3)" if major >= 2 else "CURRENT_TIMESTAMP"
+    value = table.connection.query("SELECT " + expr).fetchone()[0]
+    if major < 2:
+        import datetime
+
+        value = value - datetime.timedelta(seconds=1)  # 0.14 jobs.timestamp has second precision
+    return value
+
+
+# ---------------------------------------------------------------------------
+# main
+# ---------------------------------------------------------------------------
+
+
+def run(argv, summary, held):
+    """Do the work; fill `summary`; return the exit code (may raise).
+
+    While populate() runs, `held` holds what release_keys() needs after a SIGTERM.
+    """
+    args = parse_args(argv)
+    summary["table"] = args.table
+    summary["worker"] = args.worker
+    restrictions = parse_restriction(args.restriction)
+
+    dj, major = import_datajoint()
+    summary["datajoint"] = dj.__version__
+    notes = summary["notes"]
+
+    modules = import_modules(args.modules)
+    cls = resolve_table(modules, args.table, dj)
+    summary.update(full_table_name=cls.full_table_name)
+
+    if args.describe:
+        info = table_info(cls, dj)
+        if issubclass(cls, (dj.Computed, dj.Imported)) and not issubclass(cls, dj.Part):
+            table = cls()
+            check_restriction_attributes(table, restrictions)
+            info["remaining"], info["total"] = checked_progress(table, restrictions)
+        summary["describe"] = info
+        summary["status"] = "ok"
+        return EXIT_OK
+
+    check_populatable(cls, args.table, dj)
+    table = cls()
+    check_restriction_attributes(table, restrictions)
+
+    if major < 2:
+        check_014_quoting(restrictions)
+        if args.priority is not None:
+            notes.append("--priority ignored: DataJoint %s has no job priorities" % dj.__version__)
+        if args.no_refresh:
+            notes.append("--no-refresh ignored: DataJoint %s has no job queue to refresh" % dj.__version__)
+        if args.orphan_timeout is not None:
+            notes.append("--orphan-timeout ignored: DataJoint %s cannot re-pend orphaned jobs" % dj.__version__)
+        if args.refresh_only:
+            notes.append("--refresh-only is a no-op on DataJoint %s (workers find keys themselves)" % dj.__version__)
+            summary["status"] = "ok"
+            return EXIT_OK
+    elif args.no_refresh and args.orphan_timeout is not None:
+        notes.append("--orphan-timeout ignored with --no-refresh (it applies to the refresh step)")
+
+    if args.clear_errors and not args.refresh_only:
+        summary["cleared_errors"] = clear_errors(table, major, restrictions)
+        log.info("retry: %d error row(s) given back to the queue", summary["cleared_errors"])
+
+    # progress before populating; also validates a SQL restriction early (exit 2)
+    summary["remaining"], summary["total"] = checked_progress(table, restrictions)
+    log.info("%s: %d of %d keys to do%s", args.table, summary["remaining"], summary["total"],
+             " (restricted)" if restrictions else "")
+
+    if major >= 2:
+        table.jobs  # declares ~~jobs table before any fan-out (PostgreSQL creation race)
+        if not args.no_refresh:
+            t = time.time()
+            refreshed = table.jobs.refresh(*restrictions, priority=args.priority, delay=-1,
+                                           orphan_timeout=args.orphan_timeout)
+            summary["refresh"] = dict(refreshed)
+            log.info("refreshed job queue in %.2f s: %s", time.time() - t, refreshed)
+        if args.refresh_only:
+            summary["status"] = "ok"
+            return EXIT_OK
+
+    kwargs = dict(reserve_jobs=True, suppress_errors=True, max_calls=args.max_calls,
+                  processes=args.processes, display_progress=False)
+    if major >= 2:
+        kwargs.update(priority=args.priority, refresh=False)  # refreshed above (or by the refresh step)
+
+    since = server_now(table, major)
+    held.append((table, major, args.processes, since))
+    result = table.populate(*restrictions, **kwargs)
+    del held[:]
+
+    errors = result.get("error_list") or []
+    summary["success_count"] = int(result.get("success_count") or 0)
+    summary["error_count"] = len(errors)
+    summary["errors"] = [str(msg)[:1000] for _key, msg in errors[:MAX_REPORTED_ERRORS]]
+    summary["error_keys"] = [_json_safe(key) for key, _msg in errors[:MAX_REPORTED_ERRORS]]
+    for key, msg in errors:
+        log.error("key %s failed: %s", _json_safe(key), msg)
+    if major >= 2 and args.no_refresh and not summary["success_count"] and not errors and summary["remaining"]:
+        notes.append("%d key(s) remain but none was pending in the job queue: did the --refresh-only step run?"
+                     % summary["remaining"])
+    if errors:
+        summary["status"] = "errors"
+        return EXIT_OK if args.suppress_errors else EXIT_ERRORS
+    summary["status"] = "ok"
+    return EXIT_OK
+
+
+def _installed_datajoint():
+    """datajoint's version without importing it (for summaries of early usage errors)."""
+    try:
+        from importlib.metadata import version
+
+        return version("datajoint")
+    except Exception:
+        return None
+
+
+def _json_safe(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+def main(argv=None):
+    started = time.time()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "-h" in argv or "--help" in argv:  # plain help on stdout, no JSON summary
+        try:
+            parse_args(argv)
+        except SystemExit as e:
+            return e.code or 0
+    # Keep stdout for the one summary line; everything else (including prints in
+    # pipeline code and in forked pool workers) goes to stderr.
+    sys.stdout.flush()
+    real_stdout = os.dup(1)
+    os.dup2(2, 1)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s djflow %(levelname)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    signal.signal(signal.SIGINT, _raise_terminated)
+
+    summary = {"table": None, "success_count": 0, "error_count": 0, "seconds": None,
+               "job_id": job_id(), "worker": None, "datajoint": None, "status": None,
+               "errors": [], "full_table_name": None, "error_keys": [], "refresh": None,
+               "remaining": None, "total": None, "notes": []}
+    held = []
+    try:
+        summary["datajoint"] = _installed_datajoint()
+        code = run(argv, summary, held)
+    except UsageError as e:
+        log.error("usage: %s", e)
+        summary.update(status="usage", errors=[str(e)])
+        code = EXIT_USAGE
+    except BaseException as e:  # noqa: B902 - SIGTERM arrives as SystemExit
+        kind = classify(e)
+        message = "%s: %s" % (type(e).__name__, e) if str(e) else type(e).__name__
+        if kind in ("terminated", "interrupted"):
+            code = EXIT_TERMINATED if kind == "terminated" else EXIT_INTERRUPTED
+            log.warning("terminated by %s", "SIGTERM" if kind == "terminated" else "SIGINT")
+            summary.update(status="terminated", errors=[message])
+        elif kind == "transient":
+            log.error("transient database failure: %s", message)
+            summary.update(status="transient", errors=[message])
+            code = EXIT_TRANSIENT
+        elif kind in ("usage-db", "sql"):
+            log.error("%s", message)
+            summary.update(status="usage", errors=[message])
+            code = EXIT_USAGE
+        elif isinstance(e, SystemExit):
+            log.error("pipeline code called sys.exit(%r)", e.code)
+            summary.update(status="errors", errors=[message])
+            code = EXIT_ERRORS
+        else:
+            log.error("unexpected failure:\n%s", traceback.format_exc())
+            summary.update(status="errors", errors=[message])
+            code = EXIT_ERRORS
+        if held and kind != "transient":
+            # populate() was aborted: hand back the keys this run still held
+            signal.signal(signal.SIGTERM, _note_signal)
+            signal.signal(signal.SIGINT, _note_signal)
+            try:
+                released = release_keys(*held[0])
+                log.warning("released %d job row(s) of this run for a rerun", released)
+            except Exception as ce:  # best effort: the database may be gone too
+                log.error("could not release job rows: %s: %s", type(ce).__name__, ce)
+    summary["seconds"] = round(time.time() - started, 3)
+    line = json.dumps(summary, default=str, ensure_ascii=False) + "\n"
+    os.write(real_stdout, line.encode("utf-8"))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Benchmarks (prints figures; never a pass/fail timing): djflow compile and plan on the samples and on
+# synthetic 300- and 1,000-table pipelines, release build, median of several runs.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+swift build -c release >/dev/null
+bin=$PWD/.build/release/djflow
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 scripts/bench/synthetic.py 300 "$work/s300.yaml"
+python3 scripts/bench/synthetic.py 1000 "$work/s1000.yaml"
+
+measure() {  # measure LABEL RUNS COMMAND...
+  local label=$1 runs=$2; shift 2
+  python3 - "$label" "$runs" "$@" <<'PY'
+import statistics, subprocess, sys, time
+label, runs, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+times = []
+for _ in range(runs):
+    t = time.perf_counter(); subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL); times.append(time.perf_counter() - t)
+print(f"{label:<44} median {statistics.median(times) * 1000:8.1f} ms   min {min(times) * 1000:8.1f} ms   ({runs} runs)")
+PY
+}
+
+echo "djflow benchmarks (release build, $(nproc) cores)"
+measure "compile ephys --target slurm" 20 "$bin" compile Samples/ephys/djflow.yaml --target slurm --out "$work/out1"
+measure "compile tutorial --target slurm" 20 "$bin" compile Samples/tutorial/djflow.yaml --target slurm --out "$work/out2"
+measure "plan synthetic 300 tables" 10 "$bin" plan "$work/s300.yaml" --format json
+measure "compile synthetic 300 tables --target slurm" 10 "$bin" compile "$work/s300.yaml" --target slurm --out "$work/out3"
+measure "plan synthetic 1000 tables" 5 "$bin" plan "$work/s1000.yaml" --format json
+measure "compile synthetic 1000 tables --target slurm" 5 "$bin" compile "$work/s1000.yaml" --target slurm --out "$work/out4"
+measure "compile --check synthetic 1000 tables" 5 "$bin" compile "$work/s1000.yaml" --target slurm --out "$work/out4" --check
+echo "files for 1000 tables: $(find "$work/out4" -type f | wc -l), $(du -sh "$work/out4" | cut -f1)"

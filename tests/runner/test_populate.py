@@ -1,0 +1,432 @@
+"""The populate runner against a real MariaDB with real DataJoint (2.3.5 or 0.14.10).
+
+Every test runs Templates/runner/djflow_populate.py as a subprocess in a fresh
+schema staged by Samples/*/stage.py, then checks the exit code, the one JSON
+summary line, the database and the sample make() log.
+"""
+
+import json
+import os
+import shlex
+import signal
+import time
+from collections import Counter
+
+import pytest
+
+from conftest import DJ2, DJ_VERSION, free_port, only_dj2, wait_for
+
+ALL_RECORDINGS = 8  # stage.py initial: 2 subjects x 2 sessions x 2 insertions
+CHANNELS = 4 * 4 + 2 * 4  # 4 neuropixels insertions x 4 channels + 4 tetrode insertions x 2
+
+
+def key_tuple(key):
+    return tuple(sorted(key.items()))
+
+
+def assert_summary(res, **expected):
+    s = res.summary
+    for field in ("table", "success_count", "error_count", "seconds", "job_id", "worker", "datajoint", "status",
+                  "errors"):
+        assert field in s, "summary lacks %r: %s" % (field, s)
+    assert s["datajoint"] == DJ_VERSION
+    for k, v in expected.items():
+        assert s[k] == v, "summary[%r] = %r, expected %r (rc=%s)\nstderr tail:\n%s" % (
+            k, s[k], v, res.rc, res.stderr[-3000:])
+
+
+# ---------------------------------------------------------------------------
+# happy path
+# ---------------------------------------------------------------------------
+
+
+def test_full_populate_workflow0(ephys):
+    ephys.stage("initial")
+    env = {"DJFLOW_JOB_ID": "4242_7"}
+    res = ephys.run("--table", "Recording", "--worker", "1/1", env=env)
+    assert res.rc == 0, res
+    assert_summary(res, table="Recording", success_count=ALL_RECORDINGS, error_count=0, status="ok",
+                   job_id="4242_7", worker="1/1", errors=[], remaining=ALL_RECORDINGS, total=ALL_RECORDINGS)
+    assert isinstance(res.summary["seconds"], float) and res.summary["seconds"] > 0
+    assert res.summary["full_table_name"].endswith("`_recording`")
+    if DJ2:
+        assert res.summary["refresh"]["added"] == ALL_RECORDINGS  # single worker refreshes the queue itself
+    assert ephys.count("_recording") == ALL_RECORDINGS
+    assert ephys.count("_recording__channel") == CHANNELS  # parts filled by the master's make()
+
+    res = ephys.run("--table", "LFP", env=env)
+    assert res.rc == 0, res
+    assert_summary(res, table="LFP", success_count=ALL_RECORDINGS, error_count=0, status="ok")
+    assert ephys.count("__l_f_p") == ALL_RECORDINGS
+
+    # the make() log: every key exactly once, all LFP after all Recording, job id passed through
+    rec, lfp = ephys.made("Recording"), ephys.made("LFP")
+    assert len(rec) == len({key_tuple(r["key"]) for r in rec}) == ALL_RECORDINGS
+    assert len(lfp) == len({key_tuple(r["key"]) for r in lfp}) == ALL_RECORDINGS
+    assert max(r["end"] for r in rec) <= min(r["start"] for r in lfp)
+    assert {r["job_id"] for r in rec + lfp} == {"4242_7"}
+
+    # nothing left: a rerun is a successful no-op, and no job rows linger
+    res = ephys.run("--table", "Recording")
+    assert res.rc == 0 and res.summary["success_count"] == 0 and res.summary["remaining"] == 0, res
+    assert [r for r in ephys.job_rows("_recording") if r["status"] != "success"] == []
+
+
+def test_max_calls_and_processes(ephys):
+    ephys.stage("initial")
+    res = ephys.run("--table", "Recording", "--max-calls", "3")
+    assert res.rc == 0 and res.summary["success_count"] == 3, res
+    res = ephys.run("--table", "Recording", "--processes", "2")
+    assert res.rc == 0 and res.summary["success_count"] == ALL_RECORDINGS - 3, res
+    rec = ephys.made("Recording")
+    assert len({key_tuple(r["key"]) for r in rec}) == len(rec) == ALL_RECORDINGS
+    assert len({r["pid"] for r in rec[3:]}) == 2, "expected the two pool processes to share the keys"
+
+
+def test_tutorial_pipeline(tutorial):
+    tutorial.stage("initial")
+    for table, n in (("Neuron", 6), ("ActivityStatistics", 18), ("Spikes", 36)):
+        res = tutorial.run("--table", table, *(["--processes", "2"] if table == "Spikes" else []))
+        assert res.rc == 0, res
+        assert_summary(res, table=table, success_count=n, error_count=0, status="ok")
+    assert tutorial.count("_neuron") == 18  # 6 sessions x 3 neurons, one make() per session
+    assert tutorial.count("__spikes") == 36
+
+
+# ---------------------------------------------------------------------------
+# failures
+# ---------------------------------------------------------------------------
+
+
+def test_failing_key_exit_1(ephys):
+    ephys.stage("initial", "--with-failure")
+    res = ephys.run("--table", "Recording")
+    assert res.rc == 1, res
+    assert_summary(res, success_count=ALL_RECORDINGS, error_count=1, status="errors")
+    assert "RuntimeError" in res.summary["errors"][0] and "corrupt" in res.summary["errors"][0]
+    assert res.summary["error_keys"] == [{"subject": "mouse1", "session_id": 99, "insertion_number": 1}]
+    assert ephys.count("_recording") == ALL_RECORDINGS  # every other key was attempted and done
+    errors = [r for r in ephys.job_rows("_recording") if r["status"] == "error"]
+    assert len(errors) == 1 and errors[0]["error_message"].startswith("RuntimeError")
+
+    # the error stays in the jobs table: a rerun does not retry it (DataJoint semantics)
+    res = ephys.run("--table", "Recording")
+    assert res.rc == 0 and res.summary["success_count"] == 0 and res.summary["remaining"] == 1, res
+
+
+def test_clear_errors_retries_failed_keys(ephys, tmp_path):
+    """A retry attempt (--clear-errors) gives the failed key back to the queue and attempts it again."""
+    ephys.stage("initial", "--with-failure")
+    res = ephys.run("--table", "Recording")
+    assert res.rc == 1 and res.summary["error_count"] == 1, res
+    res = ephys.run("--table", "Recording", "--clear-errors")
+    assert res.rc == 1, res
+    assert res.summary["cleared_errors"] == 1 and res.summary["error_count"] == 1, res
+    assert len([r for r in ephys.job_rows("_recording") if r["status"] == "error"]) == 1
+    # Restricted to other keys, the error row stays where it is.
+    res = ephys.run("--table", "Recording", "--clear-errors", "--restriction", '{"subject": "mouse2"}')
+    assert res.rc == 0 and res.summary["cleared_errors"] == 0, res
+    assert len([r for r in ephys.job_rows("_recording") if r["status"] == "error"]) == 1
+
+
+def test_suppress_errors_exit_0(ephys):
+    ephys.stage("initial", "--with-failure")
+    res = ephys.run("--table", "Recording", "--suppress-errors")
+    assert res.rc == 0, res
+    assert_summary(res, success_count=ALL_RECORDINGS, error_count=1, status="errors")
+    assert len([r for r in ephys.job_rows("_recording") if r["status"] == "error"]) == 1
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--table", "NoSuchTable"], "unknown table"),
+    (["--table", "Subject"], "only Imported/Computed"),
+    (["--table", "Recording.Channel"], "run --table Recording"),
+    (["--table", "LFP", "--restriction", "{not json"], "not valid JSON"),
+    (["--table", "LFP", "--restriction", "42"], "must be a JSON object"),
+    (["--table", "LFP", "--restriction", '{"subjet": "mouse1"}'], "subjet"),
+    (["--table", "LFP", "--restriction", '"no_such_column = 1"'], "cannot be applied"),
+    (["--table", "LFP", "--max-calls", "zero"], "max-calls"),
+    (["--restriction", "{}"], "--table"),
+], ids=["unknown-table", "manual-table", "part-table", "bad-json", "json-number", "unknown-attribute",
+        "bad-sql", "bad-int", "missing-table"])
+def test_usage_errors_exit_2(ephys, args, fragment):
+    ephys.stage("initial")
+    res = ephys.run(*args)
+    assert res.rc == 2, res
+    assert_summary(res, status="usage", success_count=0)
+    assert fragment in res.summary["errors"][0], res.summary
+    assert ephys.count("_recording") == 0
+
+
+def test_bad_module_exit_2(ephys):
+    res = ephys.run("--table", "Recording", module="no_such_pipeline_module")
+    assert res.rc == 2, res
+    assert res.summary["status"] == "usage" and "no_such_pipeline_module" in res.summary["errors"][0]
+
+
+def test_module_with_broken_import_exit_2(ephys):
+    (ephys.tmp_path / "broken_pipeline.py").write_text("import ephys_pipeline\nraise ValueError('boom')\n")
+    res = ephys.run("--table", "LFP", module="broken_pipeline")
+    assert res.rc == 2 and "boom" in res.summary["errors"][0], res
+
+
+def test_database_unreachable_exit_75(ephys):
+    res = ephys.run("--table", "Recording", env={"DJ_HOST": "127.0.0.1:%d" % free_port()})
+    assert res.rc == 75, res
+    assert_summary(res, status="transient", success_count=0)
+    assert "2003" in res.summary["errors"][0]  # Can't connect to MySQL server
+
+
+def test_wrong_password_is_not_transient(ephys):
+    res = ephys.run("--table", "Recording", env={"DJ_PASS": "definitely-wrong"})
+    assert res.rc == 2, res
+    assert res.summary["status"] == "usage" and "1045" in res.summary["errors"][0]
+
+
+# ---------------------------------------------------------------------------
+# SIGTERM
+# ---------------------------------------------------------------------------
+
+
+def _reserved(ephys, n=1):
+    return len([r for r in ephys.job_rows("_recording") if r["status"] == "reserved"]) >= n
+
+
+def test_sigterm_during_make_releases_key(ephys):
+    ephys.stage("initial")
+    key = {"subject": "mouse2", "session_id": 2, "insertion_number": 1}
+    restriction = json.dumps(key)
+    proc = ephys.start("--table", "Recording", "--restriction", restriction, env={"DJFLOW_SAMPLE_SLEEP": "60"})
+    try:
+        wait_for(lambda: _reserved(ephys), timeout=60, what="the key to be reserved (make() running)")
+        time.sleep(0.3)  # inside make()'s sleep
+        t = time.time()
+        proc.send_signal(signal.SIGTERM)
+        res = ephys.finish(proc, timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert time.time() - t < 20
+    assert res.rc == 143, res
+    assert_summary(res, status="terminated", success_count=0)
+    assert "SIGTERM" in res.summary["errors"][0]
+
+    rows = ephys.job_rows("_recording")
+    assert [r for r in rows if r["status"] in ("error", "reserved")] == [], rows
+    if DJ2:
+        assert [r["status"] for r in rows] == ["pending"]  # re-pended: even --no-refresh workers retry it
+    else:
+        assert rows == []  # 0.14: the row is deleted, so the key is "to do" again
+    assert ephys.count("_recording") == 0  # make() rolled back
+
+    res = ephys.run("--table", "Recording", "--restriction", restriction, *(["--no-refresh"] if DJ2 else []))
+    assert res.rc == 0 and res.summary["success_count"] == 1, res
+    assert [r["key"] for r in ephys.made("Recording")] == [key]
+
+
+def test_sigterm_with_pool_processes(ephys):
+    """SLURM signals the whole job step: the runner and its pool processes all get SIGTERM."""
+    ephys.stage("initial")
+    proc = ephys.start("--table", "Recording", "--processes", "2", env={"DJFLOW_SAMPLE_SLEEP": "60"})
+    try:
+        wait_for(lambda: _reserved(ephys, 2), timeout=60, what="two keys reserved by the pool")
+        time.sleep(0.3)
+        os.killpg(proc.pid, signal.SIGTERM)
+        res = ephys.finish(proc, timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert res.rc == 143, res
+    rows = ephys.job_rows("_recording")
+    assert [r for r in rows if r["status"] in ("error", "reserved")] == [], rows
+    res = ephys.run("--table", "Recording")
+    assert res.rc == 0 and res.summary["success_count"] == ALL_RECORDINGS, res
+
+
+def test_sigterm_before_populate_exit_143(ephys):
+    """A signal while still importing/connecting: nothing reserved, exit 143."""
+    ephys.stage("initial")
+    slow = ephys.tmp_path / "slow_pipeline.py"
+    slow.write_text("import time\ntime.sleep(30)\nfrom ephys_pipeline import *\n")
+    proc = ephys.start("--table", "LFP", module="slow_pipeline")
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    res = ephys.finish(proc, timeout=30)
+    assert res.rc == 143 and res.summary["status"] == "terminated", res
+
+
+# ---------------------------------------------------------------------------
+# concurrency: refresh once, then parallel workers
+# ---------------------------------------------------------------------------
+
+
+def test_refresh_only_then_two_no_refresh_workers(ephys):
+    ephys.stage("initial")
+    res = ephys.run("--table", "Recording", "--refresh-only")
+    assert res.rc == 0, res
+    assert_summary(res, success_count=0, error_count=0, status="ok")
+    assert ephys.count("_recording") == 0
+    if DJ2:
+        assert res.summary["refresh"]["added"] == ALL_RECORDINGS
+        assert Counter(r["status"] for r in ephys.job_rows("_recording")) == {"pending": ALL_RECORDINGS}
+    else:
+        assert res.summary["refresh"] is None and "no-op" in " ".join(res.summary["notes"])
+
+    # a key that appears after the refresh step: --no-refresh workers must not see it (2.x)
+    ephys.query("INSERT INTO `%s`.`probe_insertion` (subject, session_id, insertion_number, probe_type) "
+                "VALUES ('mouse1', 1, 3, 'tetrode')" % ephys.schema)
+
+    env = {"DJFLOW_SAMPLE_SLEEP": "0.5"}
+    workers = [ephys.start("--table", "Recording", "--no-refresh", "--worker", "%d/2" % i,
+                           env=dict(env, DJFLOW_JOB_ID="99_%d" % i)) for i in (1, 2)]
+    results = [ephys.finish(w) for w in workers]
+    for i, r in enumerate(results, 1):
+        assert r.rc == 0, r
+        assert r.summary["worker"] == "%d/2" % i and r.summary["job_id"] == "99_%d" % i
+        assert r.summary["refresh"] is None  # the workers did not refresh
+    counts = [r.summary["success_count"] for r in results]
+    assert all(c > 0 for c in counts), counts  # the keys were split across both workers ...
+
+    rec = ephys.made("Recording")
+    keys = [key_tuple(r["key"]) for r in rec]
+    assert len(keys) == len(set(keys)), "a key was made twice"  # ... without duplicates
+    assert {r["job_id"] for r in rec} == {"99_1", "99_2"}
+    assert len({r["pid"] for r in rec}) == 2
+    new_key = {"subject": "mouse1", "session_id": 1, "insertion_number": 3}
+    if DJ2:
+        assert sum(counts) == ALL_RECORDINGS
+        assert new_key not in [r["key"] for r in rec]  # queue was refreshed exactly once, before the workers
+        res = ephys.run("--table", "Recording")  # a refreshing run picks the late key up
+        assert res.rc == 0 and res.summary["success_count"] == 1 and res.summary["refresh"]["added"] == 1, res
+    else:
+        assert sum(counts) == ALL_RECORDINGS + 1  # 0.14 workers look up their keys themselves
+    assert ephys.count("_recording") == ALL_RECORDINGS + 1
+
+
+@only_dj2
+def test_priority_and_orphan_timeout(ephys):
+    ephys.stage("initial")
+    res = ephys.run("--table", "Recording", "--refresh-only", "--priority", "2",
+                    "--restriction", json.dumps({"subject": "mouse1"}))
+    assert res.rc == 0 and res.summary["refresh"]["added"] == 4, res
+    res = ephys.run("--table", "Recording", "--refresh-only", "--priority", "7")
+    assert res.rc == 0 and res.summary["refresh"]["added"] == 4, res
+    # workers at priority 2 take only the urgent (mouse1) jobs
+    res = ephys.run("--table", "Recording", "--no-refresh", "--priority", "2")
+    assert res.rc == 0 and res.summary["success_count"] == 4, res
+    assert {r["key"]["subject"] for r in ephys.made("Recording")} == {"mouse1"}
+
+    # a worker killed with SIGKILL leaves its key reserved; --orphan-timeout re-pends it
+    proc = ephys.start("--table", "Recording", "--no-refresh", "--max-calls", "1", env={"DJFLOW_SAMPLE_SLEEP": "60"})
+    try:
+        wait_for(lambda: _reserved(ephys), timeout=60, what="a reserved key")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert _reserved(ephys)
+    time.sleep(1.5)
+    res = ephys.run("--table", "Recording", "--refresh-only", "--orphan-timeout", "1")
+    assert res.rc == 0 and res.summary["refresh"]["orphaned"] == 1, res
+    res = ephys.run("--table", "Recording", "--no-refresh")
+    assert res.rc == 0 and res.summary["success_count"] == 4, res
+    assert ephys.count("_recording") == ALL_RECORDINGS
+
+
+# ---------------------------------------------------------------------------
+# restrictions
+# ---------------------------------------------------------------------------
+
+# quotes, backslash, percent, command substitution, backtick, unicode (13 chars; subject is varchar(16)).
+# DataJoint 0.14.10 does not escape '"' in dict restrictions (nor in any key it restricts by), so
+# the 0.14 run uses the same string without the double quote.
+HOSTILE = "a'\"\\%$(id)`ü☃" if DJ2 else "a'\\%$(id)`ü☃"
+
+
+def test_hostile_restriction_is_byte_exact(ephys):
+    ephys.stage("initial")
+    decoys = ["a", HOSTILE[:-1], HOSTILE.replace("$(id)", "uid=0"), "a'" + HOSTILE[1:]]
+    for name in [HOSTILE] + decoys:
+        ephys.query("INSERT INTO `%s`.`subject` (subject, sex) VALUES (%%s, 'U')" % ephys.schema, (name,))
+        ephys.query("INSERT INTO `%s`.`session` (subject, session_id, session_note) VALUES (%%s, 1, 'ok')"
+                    % ephys.schema, (name,))
+        ephys.query("INSERT INTO `%s`.`probe_insertion` (subject, session_id, insertion_number, probe_type) "
+                    "VALUES (%%s, 1, 1, 'tetrode')" % ephys.schema, (name,))
+    restriction = json.dumps({"subject": HOSTILE}, ensure_ascii=False)
+
+    res = ephys.run("--table", "Recording", "--restriction", restriction)
+    assert res.rc == 0, res
+    assert res.summary["success_count"] == 1 and res.summary["total"] == 1, res
+    rows = ephys.query("SELECT subject FROM `%s`.`_recording`" % ephys.schema)
+    assert [r[0] for r in rows] == [HOSTILE]
+    assert [r["key"]["subject"] for r in ephys.made("Recording")] == [HOSTILE]
+
+    # the same through a shell command line, quoted as a generated job script would
+    line = " ".join(shlex.quote(a) for a in ephys.cmd("--table", "LFP", "--restriction", restriction))
+    res = ephys.run_argv(["bash", "-c", line])
+    assert res.rc == 0 and res.summary["success_count"] == 1, res
+    assert [r["key"]["subject"] for r in ephys.made("LFP")] == [HOSTILE]
+
+
+@pytest.mark.skipif(DJ2, reason="DataJoint 2.x quotes '\"' correctly (covered by the byte-exact test)")
+def test_double_quote_value_refused_on_014(ephys):
+    ephys.stage("initial")
+    res = ephys.run("--table", "Recording", "--restriction", json.dumps({"subject": 'a"b'}))
+    assert res.rc == 2 and "double quote" in res.summary["errors"][0], res
+
+
+def test_or_list_and_sql_restrictions(ephys):
+    ephys.stage("initial")
+    restriction = json.dumps([{"subject": "mouse1", "session_id": 1}, "subject = 'mouse2' AND session_id = 2"])
+    res = ephys.run("--table", "Recording", "--restriction", restriction)
+    assert res.rc == 0 and res.summary["success_count"] == 4 and res.summary["total"] == 4, res
+    got = {(r["key"]["subject"], r["key"]["session_id"]) for r in ephys.made("Recording")}
+    assert got == {("mouse1", 1), ("mouse2", 2)}
+    res = ephys.run("--table", "Recording", "--restriction", json.dumps("insertion_number = 2"))
+    assert res.rc == 0 and res.summary["success_count"] == 2, res  # mouse1/2 and mouse2/1, insertion 2
+
+
+# ---------------------------------------------------------------------------
+# table resolution
+# ---------------------------------------------------------------------------
+
+
+def test_master_part_resolution(ephys):
+    res = ephys.run("--table", "Recording.Channel", "--describe")
+    assert res.rc == 0, res
+    d = res.summary["describe"]
+    assert d["tier"] == "part" and d["master"] == "Recording" and d["class"] == "Channel"
+    assert d["full_table_name"].endswith("`_recording__channel`")
+    res = ephys.run("--table", "CuratedClustering.Unit", "--describe")
+    assert res.rc == 0 and res.summary["describe"]["master"] == "CuratedClustering", res
+    res = ephys.run("--table", "Recording.Channel")
+    assert res.rc == 2 and "Part table" in res.summary["errors"][0], res
+
+
+def test_schema_qualified_resolution(ephys):
+    ephys.stage("initial")
+    t = ephys.tmp_path
+    (t / "combo.py").write_text("import ephys_pipeline as ephys\n")  # getattr(module, 'ephys')
+    (t / "pkg").mkdir()
+    (t / "pkg" / "__init__.py").write_text("")
+    (t / "pkg" / "sub.py").write_text("from ephys_pipeline import Recording, LFP\n")  # module pkg.sub
+    for module, table in (("combo", "ephys.Recording"), ("pkg", "sub.Recording"), ("combo", "ephys_pipeline.LFP"),
+                          ("combo", "ephys.Recording.Channel")):
+        r = ephys.run("--table", table, "--describe", module=module)
+        assert r.rc == 0, (module, table, r)
+        assert r.summary["describe"]["class"] == table.split(".")[-1]
+        assert r.summary["full_table_name"].startswith("`%s`." % ephys.schema)
+    # and a real populate through a schema-qualified name
+    r = ephys.run("--table", "sub.Recording", module="pkg")
+    assert r.rc == 0 and r.summary["success_count"] == ALL_RECORDINGS, r
+    # unknown qualifier
+    res = ephys.run("--table", "nosuchmodule.Recording")
+    assert res.rc == 2 and "unknown table" in res.summary["errors"][0], res
+
+
+def test_describe_reports_progress(ephys):
+    ephys.stage("initial", "--with-failure")
+    res = ephys.run("--table", "Recording", "--describe", "--restriction", json.dumps({"subject": "mouse2"}))
+    assert res.rc == 0, res
+    d = res.summary["describe"]
+    assert d["tier"] == "imported" and d["remaining"] == 4 and d["total"] == 4
+    assert ephys.count("_recording") == 0
