@@ -48,11 +48,17 @@ public struct ArtifactWriter {
         let staging = outputFolder.appendingPathComponent(".djflow-staging-\(ProcessInfo.processInfo.processIdentifier)")
         try? fileManager.removeItem(at: staging)
         defer { try? fileManager.removeItem(at: staging) }
+        var created = Set<String>()
         for file in files {
             let url = staging.appendingPathComponent(file.path)
-            try fileManager.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Data(file.contents.utf8).write(to: url)
-            try fileManager.setAttributes([.posixPermissions: file.executable ? 0o755 : 0o644], ofItemAtPath: url.path)
+            let folder = url.deletingLastPathComponent()
+            if created.insert(folder.path).inserted {
+                try fileManager.createDirectory(at: folder, withIntermediateDirectories: true)
+            }
+            let attributes: [FileAttributeKey: Any] = [.posixPermissions: file.executable ? 0o755 : 0o644]
+            guard fileManager.createFile(atPath: url.path, contents: Data(file.contents.utf8), attributes: attributes) else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+            }
         }
         for folder in Self.folders(of: files) {
             let target = outputFolder.appendingPathComponent(folder)

@@ -150,3 +150,52 @@ def test_submit_rejects_unknown_arguments(djflow, tmp_path):
     assert result.returncode == 2
     help_text = subprocess.run(["bash", str(out / "slurm/submit_all.sh"), "--help"], capture_output=True, text=True, check=True).stdout
     assert "--restriction JSON" in help_text
+
+
+HOSTILE_VALUE = "it's \"quoted\" $(touch /tmp/pwned2) `id` ${HOME} \\ ; | & ünï ✓\nsecond line"
+
+
+def test_paths_env_values_and_restriction_reach_the_runner_verbatim(djflow, tmp_path):
+    """Run a generated sbatch script with bash (outside SLURM) whose interpreter is a fake python that
+    records its argv and environment: every user string must arrive byte for byte."""
+    odd_dir = tmp_path / "venv with 'quote' and $(x)"
+    odd_dir.mkdir()
+    fake_python = odd_dir / "python3"
+    record = tmp_path / "record.json"
+    fake_python.write_text("#!/usr/bin/env python3\nimport json, os, sys\n"
+                           f"json.dump({{'argv': sys.argv[1:], 'env': dict(os.environ)}}, open({str(record)!r}, 'w'))\n")
+    fake_python.chmod(0o755)
+    spec = f"""pipeline: hostile
+runner:
+  module: lab.pipeline
+  python: {json.dumps(str(fake_python))}
+  env: {{ODD: {json.dumps(HOSTILE_VALUE)}}}
+database: {{host: {json.dumps("db.example.org:3306")}, secret: {{user_env: LAB_USER, password_env: LAB_PASS}}}}
+tables:
+  S: {{tier: manual}}
+  A: {{tier: computed, depends_on: [S]}}
+targets:
+  slurm: {{env: {{SITE_NOTE: {json.dumps(HOSTILE_VALUE[::-1])}}}}}
+"""
+    (tmp_path / "djflow.yaml").write_text(spec)
+    djflow("compile", tmp_path / "djflow.yaml", "--target", "slurm", "--out", tmp_path / "gen", check=0)
+    script = tmp_path / "gen/slurm/w0-a/a.sbatch"
+    root = tmp_path / "gen/slurm"
+    restriction = json.dumps({"subject": HOSTILE_VALUE})
+    env = {"PATH": "/usr/bin:/bin", "LAB_USER": "alice", "LAB_PASS": "pa ss'word$"}
+
+    missing = subprocess.run(["bash", str(script), str(root), restriction, "0"], env={"PATH": "/usr/bin:/bin"},
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and "LAB_USER is not set" in missing.stderr
+
+    subprocess.run(["bash", str(script), str(root), restriction, "0"], env=env, check=True, cwd=tmp_path)
+    seen = json.loads(record.read_text())
+    assert seen["argv"][0] == str(root / "djflow_populate.py")
+    assert seen["argv"][seen["argv"].index("--restriction") + 1] == restriction
+    assert seen["argv"][seen["argv"].index("--module") + 1] == "lab.pipeline"
+    assert seen["env"]["ODD"] == HOSTILE_VALUE
+    assert seen["env"]["SITE_NOTE"] == HOSTILE_VALUE[::-1]
+    assert seen["env"]["DJ_USER"] == "alice" and seen["env"]["DJ_PASS"] == "pa ss'word$"
+    assert seen["env"]["DJ_HOST"] == "db.example.org:3306"
+    assert not pathlib.Path("/tmp/pwned2").exists()
+    assert "pa ss'word$" not in "".join(p.read_text() for p in root.rglob("*.sbatch"))

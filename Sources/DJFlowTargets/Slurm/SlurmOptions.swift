@@ -57,7 +57,7 @@ struct SlurmOptions {
                 case "signal_seconds": options.signalSeconds = reader.integer(value, context: "'signal_seconds'", range: 0...65535)?.value ?? options.signalSeconds
                 case "kill_on_invalid_dep": options.killOnInvalidDependency = reader.boolean(value, context: "'kill_on_invalid_dep'")?.value ?? true
                 case "retry_delay": options.retryDelaySeconds = reader.integer(value, context: "'retry_delay' (seconds)", range: 0...86_400)?.value ?? 30
-                case "apptainer": options.apptainer = readApptainer(value, reader: &reader)
+                case "apptainer": options.apptainer = readApptainer(value, runnerImage: spec.runner.image?.value, reader: &reader)
                 case "setup": options.setup = (reader.stringList(value, context: "'setup'") ?? []).map(\.value)
                 case "env":
                     for pair in reader.stringMap(value, context: "'targets.slurm.env'") ?? [] {
@@ -107,7 +107,8 @@ struct SlurmOptions {
         return placement
     }
 
-    private static func readApptainer(_ node: SpecNode, reader: inout SpecReader) -> Apptainer? {
+    /// `image` defaults to `runner.image` (as `docker://…` unless it names a `.sif` file or has a scheme).
+    private static func readApptainer(_ node: SpecNode, runnerImage: String?, reader: inout SpecReader) -> Apptainer? {
         guard let pairs = reader.mapping(node, allowed: ["image", "binds", "options"], context: "'targets.slurm.apptainer'") else { return nil }
         var apptainer = Apptainer(image: "", binds: [], options: [])
         for (key, value) in pairs {
@@ -118,8 +119,11 @@ struct SlurmOptions {
             default: break
             }
         }
+        if apptainer.image.isEmpty, let image = runnerImage {
+            apptainer.image = image.contains("://") || image.hasSuffix(".sif") ? image : "docker://" + image
+        }
         if apptainer.image.isEmpty {
-            reader.diagnostics.error("'targets.slurm.apptainer' needs an 'image'", at: node.location)
+            reader.diagnostics.error("'targets.slurm.apptainer' needs an 'image' (or set 'runner.image')", at: node.location)
             return nil
         }
         return apptainer
