@@ -16,14 +16,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
-        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         .target(name: "DJFlowCore"),
         .target(
             name: "DJFlowSpec",
-            dependencies: ["DJFlowCore", .product(name: "Yams", package: "Yams"),
-                           .product(name: "OrderedCollections", package: "swift-collections")]),
+            dependencies: ["DJFlowCore", .product(name: "Yams", package: "Yams")]),
         .target(name: "DJFlowPlan", dependencies: ["DJFlowCore", "DJFlowSpec"]),
         .executableTarget(name: "djflow-embed-templates", path: "Sources/EmbedTemplatesTool"),
         .plugin(name: "EmbedTemplates", capability: .buildTool(), dependencies: ["djflow-embed-templates"]),
