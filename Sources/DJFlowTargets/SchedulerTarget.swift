@@ -5,6 +5,7 @@ import DJFlowSpec
 /// The schedulers djflow compiles for. The registry below maps each to its implementation.
 public enum TargetKind: String, CaseIterable, Sendable, Comparable {
     case slurm
+    case htcondor
 
     public static func < (lhs: TargetKind, rhs: TargetKind) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -12,6 +13,7 @@ public enum TargetKind: String, CaseIterable, Sendable, Comparable {
     public var target: any SchedulerTarget {
         switch self {
         case .slurm: return SlurmTarget()
+        case .htcondor: return HTCondorTarget()
         }
     }
 }

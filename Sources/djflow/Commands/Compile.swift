@@ -1,6 +1,7 @@
 import ArgumentParser
 import DJFlowCore
 import DJFlowKit
+import DJFlowTargets
 import DJFlowTemplates
 import Foundation
 
@@ -27,7 +28,7 @@ struct Compile: ParsableCommand {
 
     func run() throws {
         let kinds = try targets.kinds(defaultAll: false)
-        guard !kinds.isEmpty else { throw ValidationError("choose a target with --target (slurm, all)") }
+        guard !kinds.isEmpty else { throw ValidationError("choose a target with --target (\(TargetKind.allCases.map(\.rawValue).joined(separator: ", ")), all)") }
         let source = try pipeline.source()
         let library: TemplateLibrary
         do { library = try TemplateLibrary(overrideFolder: templates) } catch {

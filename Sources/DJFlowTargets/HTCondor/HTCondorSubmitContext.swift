@@ -1,0 +1,116 @@
+import DJFlowCore
+import DJFlowPlan
+import DJFlowSpec
+
+/// The context of one submit file: every value already quoted for the submit language.
+struct HTCondorSubmitContext {
+    let job: Job
+    let input: TargetInput
+    let options: HTCondorOptions
+    let names: HTCondorNames
+
+    /// The worker cluster: `queue N` (one proc per worker), or `queue 1` per node when throttled.
+    func worker() -> TemplateContext {
+        let throttled = names.workerNodes(job) != nil
+        var arguments = runnerArguments()
+        arguments += [.value("--worker"), .raw((throttled ? "$(DJFLOW_WORKER:0)" : "$(Process)") + "/\(job.workers)")]
+        if job.workers > 1 { arguments.append(.value("--no-refresh")) }
+        var description = ["Table \(job.table) (\(job.tier.rawValue)), workflow \(job.workflow): \(job.workers) worker\(job.workers == 1 ? "" : "s")."]
+        if !job.parts.isEmpty { description.append("Fills its parts too: \(job.parts.joined(separator: ", ")).") }
+        if throttled {
+            description.append("Throttled to \(job.throttle!) at once: one DAG node per worker (DJFLOW_WORKER set by VARS), category \(names.node(job))-workers.")
+        } else if job.workers > 1 {
+            description.append("One cluster of \(job.workers) procs; \(job.id).refresh.sub fills the job queue once before they start.")
+        }
+        if job.onError == .continue { description.append("on_error: continue: keys that fail stay in the jobs table and dependents still start.") }
+        var commands = resourceLines(cpus: job.resources.cpus, memoryMiB: job.resources.memoryMiB, gpus: job.resources.gpus,
+                                     diskMiB: job.resources.diskMiB, seconds: job.resources.timeSeconds)
+        commands += logLines(stem: job.id)
+        return context(description: description, arguments: arguments, commands: commands, queue: throttled ? "queue" : "queue \(job.workers)")
+    }
+
+    /// The one-proc step that refreshes the table's job queue before a multi-worker cluster starts.
+    func refresh() -> TemplateContext {
+        let arguments = runnerArguments() + [.value("--refresh-only")]
+        let description = ["Refresh step of table \(job.table), workflow \(job.workflow): fills its job queue once, so the \(job.workers) workers do not each refresh."]
+        var commands = resourceLines(cpus: 1, memoryMiB: 1024, gpus: 0, diskMiB: nil, seconds: min(job.resources.timeSeconds ?? 3600, 3600))
+        commands += logLines(stem: "\(job.id).refresh")
+        return context(description: description, arguments: arguments, commands: commands, queue: "queue")
+    }
+
+    /// `djflow_node.sh ATTEMPT RESTRICTION PYTHON RUNNER-ARGUMENTS…`: the attempt comes from DAGMan's
+    /// `$(RETRY)` and the restriction from `VARS … APPEND DJFLOW_RESTRICTION=…` (empty: every key).
+    private func runnerArguments() -> [HTCondorQuoting.Word] {
+        var words: [HTCondorQuoting.Word] = [.raw("$(RETRY:0)"), .raw("'$(DJFLOW_RESTRICTION:)'"), .value(input.spec.runner.python.value),
+                                             .value("--module"), .value(job.module), .value("--table"), .value(job.runnerTable)]
+        if let priority = job.priority { words += [.value("--priority"), .value(String(priority))] }
+        if let maxCalls = job.maxCalls { words += [.value("--max-calls"), .value(String(maxCalls))] }
+        if let processes = job.processes { words += [.value("--processes"), .value(String(processes))] }
+        if job.onError == .continue { words.append(.value("--suppress-errors")) }
+        return words
+    }
+
+    private func resourceLines(cpus: Int, memoryMiB: Int?, gpus: Int, diskMiB: Int?, seconds: Int?) -> [String] {
+        var lines = ["request_cpus = \(cpus)"]
+        if let memory = memoryMiB { lines.append("request_memory = \(Self.quantity(memory))") }
+        if gpus > 0 { lines.append("request_gpus = \(gpus)") }
+        if let disk = diskMiB { lines.append("request_disk = \(Self.quantity(disk))") }
+        // The job is put on hold when it runs longer (HTCondor has no wall-time kill): see the README.
+        if let seconds { lines.append("allowed_execute_duration = \(seconds)") }
+        return lines
+    }
+
+    /// MiB with an explicit unit (a bare `request_disk` means KiB): `8GB`, `1536MB` (HTCondor's units are powers of 1024).
+    static func quantity(_ mebibytes: Int) -> String {
+        mebibytes % 1024 == 0 ? "\(mebibytes / 1024)GB" : "\(mebibytes)MB"
+    }
+
+    private func logLines(stem: String) -> [String] {
+        let base = "\(options.logDir)/\(stem)"
+        return ["log = \(base).log", "output = \(base).$(Cluster).$(Process).out", "error = \(base).$(Cluster).$(Process).err"]
+    }
+
+    /// Connection settings by value, credentials by name. `getenv = NAME, NAME` copies exactly the two
+    /// variables `database.secret` names from where DAGMan submits the node (never `getenv = true`, which
+    /// copies everything); HTCondor quotes their values itself, so any password survives. The runner wants
+    /// DJ_USER/DJ_PASS: djflow_node.sh maps the names given in DJFLOW_USER_ENV/DJFLOW_PASSWORD_ENV.
+    static func credentialNames(input: TargetInput, options: HTCondorOptions) -> [String] {
+        let database = input.spec.database
+        return [database.userEnv.value] + (options.passwordFile == nil ? [database.passwordEnv.value] : [])
+    }
+
+    static func environment(input: TargetInput, options: HTCondorOptions) -> String {
+        let database = input.spec.database
+        var pairs: [(name: String, value: HTCondorQuoting.Word)] = []
+        if let host = database.host { pairs.append(("DJ_HOST", .value(host.value))) }
+        pairs.append(("DJ_BACKEND", .value(database.backend.rawValue)))
+        pairs.append(("DJFLOW_USER_ENV", .value(database.userEnv.value)))
+        if let file = options.passwordFile {
+            pairs.append(("DJFLOW_PASSWORD_FILE", .value(file)))
+        } else {
+            pairs.append(("DJFLOW_PASSWORD_ENV", .value(database.passwordEnv.value)))
+        }
+        pairs.append(("DJFLOW_JOB_ID", .raw("$(Cluster).$(Process)")))
+        for pair in input.spec.runner.environment { pairs.append((pair.key.value, .value(pair.value.value))) }
+        for (name, value) in options.environment { pairs.append((name, .value(value))) }
+        return HTCondorQuoting.environment(pairs)
+    }
+
+    private func context(description: [String], arguments: [HTCondorQuoting.Word], commands: [String], queue: String) -> TemplateContext {
+        var universe = ["universe = vanilla"]
+        if let image = options.image { universe = ["universe = container", "container_image = \(image)"] }
+        return [
+            "description": description.asLines,
+            "universe": universe.asLines,
+            "executable": HTCondorTarget.nodeScript,
+            "arguments": HTCondorQuoting.arguments(arguments),
+            "environment": Self.environment(input: input, options: options),
+            "getenv": Self.credentialNames(input: input, options: options).joined(separator: ", "),
+            "commands": commands.asLines,
+            "runner": HTCondorTarget.runnerFile,
+            "extra": options.extraLines(for: job.table).asLines,
+            "hasExtra": !options.extraLines(for: job.table).isEmpty,
+            "queue": queue,
+        ]
+    }
+}

@@ -1,0 +1,107 @@
+import DJFlowCore
+import DJFlowPlan
+import DJFlowSpec
+
+/// HTCondor: one submit file per job (`queue N`, one proc per worker), a refresh step before multi-worker
+/// tables, one DAGMan file per workflow, and `all.dag` splicing every workflow together.
+///
+/// Layout under `htcondor/` (every path relative to it: run `condor_submit_dag` from this folder):
+/// `djflow_populate.py`, `djflow_node.sh` (the executable of every node), `djflow_restrict.py`,
+/// `<log_dir>/README`, `all.dag`, and per workflow `<workflow>.dag`, `<workflow>/<job>.sub`,
+/// `<workflow>/<job>.refresh.sub`.
+public struct HTCondorTarget: SchedulerTarget {
+    public var kind: TargetKind { .htcondor }
+    static let folder = "htcondor"
+    static let runnerFile = "djflow_populate.py"
+    static let nodeScript = "djflow_node.sh"
+    static let restrictScript = "djflow_restrict.py"
+    /// The runner's usage/import error: never retried, aborts the DAG.
+    static let usageExitCode = 2
+    /// DataJoint 2.x's default job priority: DAG `PRIORITY` is this minus the table's `priority`.
+    static let dataJointDefaultPriority = 5
+
+    public init() {}
+
+    public func artifacts(for input: TargetInput, diagnostics: inout Diagnostics) -> [Artifact]? {
+        let options = HTCondorOptions.read(input.spec, diagnostics: &diagnostics)
+        checkWritable(input.spec, diagnostics: &diagnostics)
+        if diagnostics.hasErrors { return nil }
+        let plan = input.plan
+        let names = HTCondorNames(plan: plan)
+        let database = input.spec.database
+        let secretNames = [database.userEnv.value] + (options.passwordFile == nil ? [database.passwordEnv.value] : [])
+        var artifacts = [
+            Artifact(path: "\(Self.folder)/\(Self.runnerFile)", content: .file("runner/djflow_populate.py")),
+            Artifact(path: "\(Self.folder)/\(Self.nodeScript)", content: .file("htcondor/djflow_node.sh"), executable: true),
+            Artifact(path: "\(Self.folder)/\(Self.restrictScript)", content: .file("htcondor/djflow_restrict.py"), executable: true),
+            Artifact(path: "\(Self.folder)/\(options.logDir)/README", content: .template("htcondor/logs.README", context: ["logDir": options.logDir])),
+        ]
+        for workflow in plan.workflows {
+            for job in plan.jobs(of: workflow) {
+                let submit = HTCondorSubmitContext(job: job, input: input, options: options, names: names)
+                artifacts.append(Artifact(path: "\(Self.folder)/\(names.submitFile(job))", content: .template("htcondor/job.sub", context: submit.worker())))
+                if job.workers > 1 {
+                    artifacts.append(Artifact(path: "\(Self.folder)/\(names.refreshSubmitFile(job))", content: .template("htcondor/job.sub", context: submit.refresh())))
+                }
+            }
+            let dag = HTCondorDagContext(plan: plan, options: options, names: names, secretNames: secretNames)
+            artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id).dag", content: .template("htcondor/workflow.dag", context: dag.workflow(workflow))))
+        }
+        let dag = HTCondorDagContext(plan: plan, options: options, names: names, secretNames: secretNames)
+        artifacts.append(Artifact(path: "\(Self.folder)/all.dag", content: .template("htcondor/workflow.dag", context: dag.all())))
+        return artifacts
+    }
+
+    /// Values from the rest of the spec that a submit file cannot hold (line breaks).
+    private func checkWritable(_ spec: PipelineSpec, diagnostics: inout Diagnostics) {
+        var values: [(String, Located<String>)] = [("runner.python", spec.runner.python)]
+        if let host = spec.database.host { values.append(("database.host", host)) }
+        values += spec.runner.environment.map { ("runner.env.\($0.key.value)", $0.value) }
+        for (what, value) in values where !HTCondorQuoting.canWrite(value.value) {
+            diagnostics.error("\(what) may not contain a line break for the HTCondor target (submit files are line-based)", at: value.location)
+        }
+    }
+}
+
+/// DAGMan node names for jobs: `[A-Za-z0-9_-]`, never `.` or `+` (`+` separates splice names), not
+/// `PARENT`/`CHILD`/`ALL_NODES`, stable (derived from the job id only) and unique in the pipeline.
+struct HTCondorNames {
+    private var nodes: [String: String] = [:]
+    private var refreshNodes: [String: String] = [:]
+    private var workers: [String: [String]] = [:]
+    private var workflowOf: [String: String] = [:]
+
+    init(plan: ExecutionPlan) {
+        let allowed: (Unicode.Scalar) -> Bool = { $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || $0 == "_" || $0 == "-") }
+        var used = Set<String>()
+        func claim(_ wanted: String, salt: String) -> String {
+            var name = NameFitting.sanitize(wanted, allowed: allowed)
+            if !HTCondorQuoting.isNodeName(name) || used.contains(name.uppercased()) {
+                name = name + "-" + StableHash.hex(salt)
+            }
+            used.insert(name.uppercased())
+            return name
+        }
+        // Job ids first (they are what users see), then the derived names.
+        for job in plan.jobs { nodes[job.id] = claim(job.id, salt: job.table) }
+        for job in plan.jobs where job.workers > 1 { refreshNodes[job.id] = claim(nodes[job.id]! + "_refresh", salt: job.table + ".refresh") }
+        for job in plan.jobs {
+            guard let throttle = job.throttle, throttle < job.workers else { continue }
+            workers[job.id] = (0..<job.workers).map { claim(nodes[job.id]! + "_w\($0)", salt: job.table + ".w\($0)") }
+        }
+        for workflow in plan.workflows { for id in workflow.jobs { workflowOf[id] = workflow.id } }
+    }
+
+    func node(_ job: Job) -> String { nodes[job.id]! }
+    func node(id: String) -> String { nodes[id]! }
+    func refreshNode(_ job: Job) -> String? { refreshNodes[job.id] }
+    /// The worker nodes of a throttled job (one per worker, `queue 1` each), else nil.
+    func workerNodes(_ job: Job) -> [String]? { workers[job.id] }
+    /// The nodes a child of this job waits for.
+    func lastNodes(_ job: Job) -> [String] { workerNodes(job) ?? [node(job)] }
+    /// The nodes that wait for this job's parents.
+    func firstNodes(_ job: Job) -> [String] { refreshNode(job).map { [$0] } ?? lastNodes(job) }
+
+    func submitFile(_ job: Job) -> String { "\(workflowOf[job.id]!)/\(job.id).sub" }
+    func refreshSubmitFile(_ job: Job) -> String { "\(workflowOf[job.id]!)/\(job.id).refresh.sub" }
+}
