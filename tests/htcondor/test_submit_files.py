@@ -133,7 +133,7 @@ def test_vars_must_be_appended_to_override_the_submit_file(tmp_path):
     (tmp_path / "djflow.yaml").write_text("""pipeline: p
 runner: {module: m}
 tables: {S: {tier: manual}, A: {tier: computed, depends_on: [S]}}
-targets: {htcondor: {extra: ['DJFLOW_RESTRICTION = {"site": "default"}']}}
+targets: {htcondor: {extra: ['DJFLOW_RESTRICTION = site_default']}}
 """)
     result = djflow("compile", tmp_path / "djflow.yaml", "--target", "htcondor", "--out", tmp_path / "gen")
     assert "warning: 'DJFLOW_RESTRICTION' is not a submit command djflow knows" in result.stderr
@@ -142,6 +142,8 @@ targets: {htcondor: {extra: ['DJFLOW_RESTRICTION = {"site": "default"}']}}
     mine = '{""subject"": ""M1""}'  # the VARS value after DAGMan's unescaping (quotes doubled for '…')
     results, _ = parse_submits([{"name": "pre", "text": text, "prepend": {"DJFLOW_RESTRICTION": mine}},
                                 {"name": "app", "text": text, "append": {"DJFLOW_RESTRICTION": mine}}], folder, CREDENTIALS)
+    assert all(r["ok"] for r in results), results
     pre, app = (ad_arguments(r["procs"][0])[1] for r in results)
-    assert pre != '{"subject": "M1"}', "PREPEND: the submit file's own definition wins"
+    assert all(r["ok"] for r in results), results
+    assert pre == "site_default", "PREPEND: the submit file's own definition wins"
     assert app == '{"subject": "M1"}', "APPEND: the VARS value wins"
