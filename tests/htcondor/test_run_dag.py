@@ -1,0 +1,151 @@
+"""Run the ephys sample's DAGs node by node against the real MariaDB: each proc's command exactly as the job
+ad HTCondor's parser produced (Cmd + Arguments + Environment, VARS applied as DAGMan would), in PARENT/CHILD
+order, honouring RETRY/UNLESS-EXIT and ABORT-DAG-ON. No pool runs here; the order is the harness's."""
+import collections
+import json
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from condor import REPO, Dag, Harness
+from conftest import DJ_PYTHON, compile_spec
+
+AUTO_TABLES = ["Recording", "LFP", "Clustering", "CuratedClustering", "Waveforms", "QualityMetrics"]
+EPHYS = REPO / "Samples" / "ephys"
+
+
+class Run:
+    """One fresh schema, the ephys sample compiled for it, and helpers."""
+
+    def __init__(self, db_env, tmp_path):
+        self.tmp = tmp_path
+        self.schema = "djflow_htc_" + uuid.uuid4().hex[:8]
+        self.log = tmp_path / "make.jsonl"
+        # What the user exports on the access point: the credentials under the names database.secret gives.
+        self.submit_env = {"LAB_DB_USER": db_env["DJ_USER"], "LAB_DB_PASS": db_env["DJ_PASS"]}
+        self.stage_env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(EPHYS), "DJFLOW_SAMPLE_SCHEMA": self.schema,
+                          "DJFLOW_SAMPLE_LOG": str(self.log), "DJ_IGNORE_CONFIG_FILE": "true", **db_env}
+        site_env = {"PYTHONPATH": str(EPHYS), "DJFLOW_SAMPLE_SCHEMA": self.schema, "DJFLOW_SAMPLE_LOG": str(self.log),
+                    "DJFLOW_SAMPLE_SLEEP": "0", "DJ_USE_TLS": db_env.get("DJ_USE_TLS", "false")}
+        spec = (EPHYS / "djflow.yaml").read_text()
+        spec = spec.replace("host: db.example.org:3306", f"host: '{db_env['DJ_HOST']}'")
+        spec = spec.replace("python: python3", f"python: '{DJ_PYTHON}'")
+        spec = spec.replace("secret: {user_env: DJ_USER, password_env: DJ_PASS}", "secret: {user_env: LAB_DB_USER, password_env: LAB_DB_PASS}")
+        spec += "  htcondor:\n    env: " + json.dumps(site_env) + "\n"
+        assert spec.count("LAB_DB_USER") == 1 and str(DJ_PYTHON) in spec
+        (tmp_path / "djflow.yaml").write_text(spec)
+        self.folder = compile_spec(tmp_path / "djflow.yaml", tmp_path / "gen")
+
+    def stage(self, *args):
+        subprocess.run([str(DJ_PYTHON), str(EPHYS / "stage.py"), *args], env=self.stage_env, check=True,
+                       capture_output=True, timeout=120, cwd=str(self.tmp))
+
+    def run(self, dag_name, submit_env=None):
+        dag = Dag(self.folder / dag_name, root=self.folder)
+        harness = Harness(dag, self.submit_env if submit_env is None else submit_env, self.tmp / "scratch" / uuid.uuid4().hex[:6])
+        start = time.monotonic()
+        harness.run()
+        harness.seconds = time.monotonic() - start
+        return harness
+
+    def counts(self):
+        code = ("import json, datajoint as dj, ephys_pipeline as ep\nout = {}\nfor name in %r:\n"
+                "    t = getattr(ep, name)\n    remaining, total = t.progress(display=False)\n"
+                "    out[name] = {'rows': len(t()), 'remaining': remaining, 'errors': len(t.jobs.errors)}\n"
+                "print(json.dumps(out))\n") % (AUTO_TABLES,)
+        out = subprocess.run([str(DJ_PYTHON), "-c", code], env=self.stage_env, capture_output=True, text=True, check=True, cwd=str(self.tmp))
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    def made(self):
+        return [json.loads(line) for line in self.log.read_text().splitlines()] if self.log.exists() else []
+
+    def drop(self):
+        subprocess.run([str(DJ_PYTHON), "-c", "import datajoint as dj, os; dj.config['safemode']=False; "
+                        "dj.Schema(os.environ['DJFLOW_SAMPLE_SCHEMA']).drop(prompt=False)"], env=self.stage_env, cwd=str(self.tmp))
+
+
+@pytest.fixture
+def run(db_env, tmp_path):
+    assert DJ_PYTHON.exists(), "scripts/venv.sh dj2 creates the DataJoint 2.3.5 environment"
+    r = Run(db_env, tmp_path)
+    yield r
+    r.drop()
+
+
+def test_every_workflow_runs_in_order_and_fills_every_key_once(run):
+    run.stage("initial")
+    timings = {}
+    w0 = run.run("w0-recording.dag")
+    assert w0.status == {"recording_refresh": "done", "recording": "done", "lfp": "done"}, w0.runs[-1]
+    timings["w0"] = (w0.seconds, w0.parse_seconds)
+    counts = run.counts()
+    assert counts["Recording"]["rows"] == 8 and counts["LFP"]["rows"] == 8
+
+    run.stage("clustering-tasks")
+    w1 = run.run("w1-clustering_task.dag")
+    assert set(w1.status.values()) == {"done"}, w1.runs[-1]
+    assert len([r for r in w1.runs if r["node"] == "clustering"]) == 4, "queue 4: four procs"
+    timings["w1"] = (w1.seconds, w1.parse_seconds)
+
+    run.stage("curations")
+    w2 = run.run("w2-curation.dag")
+    assert set(w2.status.values()) == {"done"}, w2.runs[-1]
+    timings["w2"] = (w2.seconds, w2.parse_seconds)
+    print("\n[harness: " + ", ".join(f"{k} {s:.1f} s (parsing {p:.2f} s)" for k, (s, p) in timings.items()) + "]")
+
+    counts = run.counts()
+    for table in AUTO_TABLES:
+        assert counts[table]["remaining"] == 0 and counts[table]["rows"] > 0 and counts[table]["errors"] == 0, (table, counts)
+    made = collections.Counter((e["table"], json.dumps(e["key"], sort_keys=True)) for e in run.made())
+    assert not [k for k, n in made.items() if n > 1], "a key was made twice"
+    for table in AUTO_TABLES:
+        assert sum(1 for t, _ in made if t == table) == counts[table]["rows"]
+    runs = w0.runs + w1.runs + w2.runs
+    # Every proc ran the wrapper transferred as condor_exec.exe, with the ad's worker number and job id.
+    for r in runs:
+        assert r["argv"][0].endswith("/condor_exec.exe") and r["attempt"] == 0
+        assert r["env"]["DJFLOW_JOB_ID"].endswith(f".{r['proc']}")
+        assert "DJ_PASS" not in r["env"] and r["env"]["LAB_DB_PASS"]   # by name only
+    workers = {r["argv"][r["argv"].index("--worker") + 1] for r in w1.runs if "--worker" in r["argv"]}
+    assert workers == {"0/4", "1/4", "2/4", "3/4"}
+    assert len({e["job_id"] for e in run.made() if e["table"] == "Clustering"}) >= 1
+
+
+def test_a_failing_key_fails_its_node_after_the_retry_and_stops_its_children(run):
+    run.stage("initial", "--with-failure")
+    w0 = run.run("w0-recording.dag")
+    assert w0.status == {"recording_refresh": "done", "recording": "failed", "lfp": "not-run"}
+    assert w0.attempts["recording"] == 2, "retries: 1 in the sample"
+    retry = [r for r in w0.runs if r["node"] == "recording" and r["attempt"] == 1]
+    assert retry and all(r["argv"][1] == "1" for r in retry), "$(RETRY) reaches the wrapper"
+    assert any(r["exit"] == 1 for r in retry)
+    assert not [e for e in run.made() if e["table"] == "LFP"], "LFP must not run on broken input"
+    counts = run.counts()
+    assert counts["Recording"]["errors"] == 1 and counts["Recording"]["remaining"] == 1
+    summaries = [json.loads(l) for r in retry for l in r["stdout"].splitlines() if l.startswith("{")]
+    assert any(s["error_count"] == 1 for s in summaries), summaries
+    # The wrapper turned attempt 1 into --clear-errors: the runner reports the error rows it gave back.
+    assert any("cleared_errors" in s for s in summaries), summaries
+
+
+def test_missing_credentials_exit_2_without_retry_and_abort_the_dag(run):
+    w0 = run.run("w0-recording.dag", submit_env={})
+    assert w0.aborted == 2
+    assert w0.status["recording_refresh"] == "failed" and w0.attempts["recording_refresh"] == 1
+    assert w0.status["recording"] == "not-run" and w0.status["lfp"] == "not-run"
+    assert "LAB_DB_USER or LAB_DB_PASS is empty" in w0.runs[0]["stderr"]
+
+
+def test_a_restricted_dag_runs_one_staged_entry(run):
+    name = "mouse'3 \"ü\" $(x)"  # varchar(16)
+    run.stage("initial", "--extra-subject", name)
+    restriction = json.dumps({"subject": name})
+    subprocess.run([str(DJ_PYTHON), str(run.folder / "djflow_restrict.py"), str(run.folder / "w0-recording.dag"), restriction], check=True)
+    w0 = run.run("w0-recording.restricted.dag")
+    assert set(w0.status.values()) == {"done"}, w0.runs[-1]
+    for r in w0.runs:
+        assert r["argv"][2] == restriction, "the wrapper passes it as --restriction"
+    made = run.made()
+    assert made and all(e["key"]["subject"] == name for e in made), made
