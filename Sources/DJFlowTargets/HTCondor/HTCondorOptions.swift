@@ -184,7 +184,7 @@ struct HTCondorOptions {
             if !attribute, !knownCommands.contains(lower) {
                 let all = knownCommands + Array(managedCommands)
                 let hint = Suggestions.hint(for: lower, in: all)
-                reader.diagnostics.warning("'\(name)' is not a submit command djflow knows\(hint); HTCondor ignores unknown commands silently", at: item.location)
+                reader.diagnostics.warning("'\(name)' is not a submit command djflow knows (HTCondor ignores unknown commands silently)\(hint)", at: item.location)
             }
             lines.append(name + " = " + value)
         }
