@@ -5,6 +5,9 @@
 #   tests/cli     (pytest)          the djflow command: exit codes, --check, atomic output, shellcheck
 #   tests/runner  (pytest, 2 venvs) the populate runner against real MariaDB + DataJoint 2.3.5 and 0.14.10
 #   tests/e2e     (pytest)          the ephys sample on a real single-node SLURM cluster
+#   tests/htcondor (pytest)         HTCondor target: every submit file through HTCondor 24.12's own submit
+#                                   parser, DAGs read back against the plan, the ephys DAGs run node by node
+#                                   from the parsed job ads against MariaDB (no HTCondor pool: see README)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,6 +18,7 @@ scripts/deps.sh
 
 step "python environments"
 scripts/venv.sh
+scripts/venvs/htcondor.sh
 
 step "build"
 swift build
@@ -36,6 +40,8 @@ step "command line"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/cli
 step "end to end on SLURM"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/e2e
+step "HTCondor target (HTCondor 24.12 submit parser, DAG harness)"
+.venv/htcondor/bin/python -m pytest -q -p no:cacheprovider tests/htcondor
 step "compiler (swift test)"
 swift test 2>&1 | tail -n 25
 test "${PIPESTATUS[0]}" -eq 0

@@ -61,7 +61,7 @@ public struct HTCondorTarget: SchedulerTarget {
             diagnostics.error("\(what) may not contain a line break for the HTCondor target (submit files are line-based)", at: value.location)
         }
         // container_image is written bare: no quoting exists for it in the submit language.
-        if let image = spec.runner.image, spec.targetOptions["htcondor"]?.scalarText == nil,
+        if let image = spec.runner.image,
            image.value.unicodeScalars.contains(where: { !$0.isASCII || $0.properties.isWhitespace || "\"'$".unicodeScalars.contains($0) }) {
             diagnostics.error("runner.image must be an image reference without spaces, quotes or '$' for the HTCondor target's container_image", at: image.location)
         }
