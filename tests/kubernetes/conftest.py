@@ -57,7 +57,8 @@ def _read_env_sh(path):
 def db_env():
     assert (DJ2_BIN / "python").exists(), "run scripts/venv.sh dj2 first"
     t = time.time()
-    out = subprocess.run(["bash", str(REPO / "scripts" / "db" / "up.sh")], check=True, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(["bash", str(REPO / "scripts" / "db" / "up.sh")], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, "scripts/db/up.sh failed:\n" + out.stderr[-3000:]
     env = _read_env_sh(out.stdout.strip().splitlines()[-1])
     sys.stderr.write("\n[db up in %.2f s: %s]\n" % (time.time() - t, env["DJ_HOST"]))
     return env

@@ -148,7 +148,7 @@ class Cluster:
         self.jobs = {}
         self.tokens = {}  # token -> (namespace, service account)
         self.events = []  # (time, job, index, container, "start"|"end", exit code)
-        self.api_log = []
+        self.api_log = []  # (time, path, (namespace, service account) or None, HTTP status)
         self.log = log or (lambda message: None)
         self.cert, self.key = make_certificate(workdir)
         self._start_api()
@@ -164,6 +164,8 @@ class Cluster:
 
             def do_GET(self):
                 status, body = cluster.api_get(self.path, self.headers.get("Authorization", ""))
+                with cluster.lock:
+                    cluster.api_log[-1] = cluster.api_log[-1] + (status,)
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
