@@ -5,6 +5,9 @@
 #   tests/cli     (pytest)          the djflow command: exit codes, --check, atomic output, shellcheck
 #   tests/runner  (pytest, 2 venvs) the populate runner against real MariaDB + DataJoint 2.3.5 and 0.14.10
 #   tests/e2e     (pytest)          the ephys sample on a real single-node SLURM cluster
+#   tests/kubernetes (pytest)       Kubernetes manifests: official schemas 1.29-1.37 (kubernetes-validate
+#                                   --strict), djflow's own checks, and a harness that runs every Job's
+#                                   commands on the host against the real database
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,6 +18,7 @@ scripts/deps.sh
 
 step "python environments"
 scripts/venv.sh
+scripts/venvs/kubernetes.sh >/dev/null
 
 step "build"
 swift build
@@ -36,6 +40,8 @@ step "command line"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/cli
 step "end to end on SLURM"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/e2e
+step "Kubernetes target: schemas 1.29-1.37, checks, harness on the real database"
+.venv/kubernetes/bin/python -m pytest -q -p no:cacheprovider tests/kubernetes
 step "compiler (swift test)"
 swift test 2>&1 | tail -n 25
 test "${PIPESTATUS[0]}" -eq 0

@@ -77,7 +77,7 @@ public enum YAMLQuoting {
     private static func isLiteralSafe(_ s: Unicode.Scalar) -> Bool {
         switch s.value {
         case 0x20...0x7E: return true
-        case 0xA1...0xD7FF: return s.value != 0xFEFF
+        case 0xA1...0xD7FF: return s.value != 0x2028 && s.value != 0x2029
         case 0xE000...0xFFFD: return s.value != 0xFEFF
         case 0x10000...0x10FFFF: return true
         default: return false
