@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use, only those missing: SLURM + munge (a real single-node
-# cluster), MariaDB (the DataJoint database), shellcheck (checks generated scripts), python3-venv.
+# cluster), MariaDB (the DataJoint database), shellcheck (checks generated scripts), python3-venv, openssl.
 set -euo pipefail
 need=()
 command -v slurmctld >/dev/null || need+=(slurm-wlm)
 command -v munged >/dev/null || need+=(munge)
 command -v mariadbd >/dev/null || need+=(mariadb-server)
 command -v shellcheck >/dev/null || need+=(shellcheck)
+command -v openssl >/dev/null || need+=(openssl)   # the Kubernetes harness's API server certificate
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if (( ${#need[@]} )); then
   echo "installing: ${need[*]}"

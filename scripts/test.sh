@@ -8,6 +8,9 @@
 #   tests/htcondor (pytest)         HTCondor target: every submit file through HTCondor 24.12's own submit
 #                                   parser, DAGs read back against the plan, the ephys DAGs run node by node
 #                                   from the parsed job ads against MariaDB (no HTCondor pool: see README)
+#   tests/kubernetes (pytest)       Kubernetes manifests: official schemas 1.29-1.37 (kubernetes-validate
+#                                   --strict), djflow's own checks, and a harness that runs every Job's
+#                                   commands on the host against the real database
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,6 +22,7 @@ scripts/deps.sh
 step "python environments"
 scripts/venv.sh
 scripts/venvs/htcondor.sh
+scripts/venvs/kubernetes.sh >/dev/null
 
 step "build"
 swift build
@@ -42,6 +46,8 @@ step "end to end on SLURM"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/e2e
 step "HTCondor target (HTCondor 24.12 submit parser, DAG harness)"
 .venv/htcondor/bin/python -m pytest -q -p no:cacheprovider tests/htcondor
+step "Kubernetes target: schemas 1.29-1.37, checks, harness on the real database"
+.venv/kubernetes/bin/python -m pytest -q -p no:cacheprovider tests/kubernetes
 step "compiler (swift test)"
 swift test 2>&1 | tail -n 25
 test "${PIPESTATUS[0]}" -eq 0

@@ -4,16 +4,18 @@ import DJFlowSpec
 
 /// The schedulers djflow compiles for. The registry below maps each to its implementation.
 public enum TargetKind: String, CaseIterable, Sendable, Comparable {
-    case slurm
     case htcondor
+    case kubernetes
+    case slurm
 
     public static func < (lhs: TargetKind, rhs: TargetKind) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// The implementation for this kind.
     public var target: any SchedulerTarget {
         switch self {
-        case .slurm: return SlurmTarget()
         case .htcondor: return HTCondorTarget()
+        case .kubernetes: return KubernetesTarget()
+        case .slurm: return SlurmTarget()
         }
     }
 }
@@ -27,6 +29,17 @@ public struct TargetInput: Sendable {
 
     public init(spec: PipelineSpec, plan: ExecutionPlan, sourceName: String) {
         self.spec = spec; self.plan = plan; self.sourceName = sourceName
+    }
+}
+
+/// A context value that the renderer replaces with a template file's text (the runner), with the generated
+/// header added, passed through `encode` (e.g. a YAML block scalar). Resolved in nested contexts too.
+public struct EmbeddedFile: Sendable {
+    public var name: String
+    public var encode: @Sendable (String) -> String
+
+    public init(_ name: String, encode: @escaping @Sendable (String) -> String) {
+        self.name = name; self.encode = encode
     }
 }
 

@@ -4,8 +4,9 @@ import DJFlowPlan
 import Testing
 
 @Suite struct PlanTests {
+    /// Plans only (no target options checked).
     func plan(_ yaml: String) throws -> ExecutionPlan {
-        let analysis = analyse(yaml)
+        let analysis = CompilerPipeline.analyse(SourceFile(path: "test.yaml", text: yaml))
         #expect(!analysis.diagnostics.hasErrors, "\(printedDiagnostics(yaml))")
         return try #require(analysis.plan)
     }

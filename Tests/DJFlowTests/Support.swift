@@ -35,12 +35,13 @@ func compileFiles(_ source: SourceFile, targets: [TargetKind] = TargetKind.allCa
     return try #require(files)
 }
 
-/// A minimal valid pipeline with `tables` spliced in (indented by 2).
+/// A minimal valid pipeline with `tables` spliced in (indented by 2); valid for every target (the container
+/// targets need an image and a named Secret).
 func pipeline(_ tables: String, extra: String = "") -> String {
     """
     pipeline: test
-    runner: {module: test_pipeline}
-    database: {host: localhost, backend: mysql}
+    runner: {module: test_pipeline, image: 'registry.example/test:1'}
+    database: {host: localhost, backend: mysql, secret: {name: test-db}}
     tables:
     \(tables.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
     \(extra)
