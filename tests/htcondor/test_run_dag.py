@@ -32,7 +32,7 @@ class Run:
         spec = (EPHYS / "djflow.yaml").read_text()
         spec = spec.replace("host: db.example.org:3306", f"host: '{db_env['DJ_HOST']}'")
         spec = spec.replace("python: python3", f"python: '{DJ_PYTHON}'")
-        spec = spec.replace("secret: {user_env: DJ_USER, password_env: DJ_PASS}", "secret: {user_env: LAB_DB_USER, password_env: LAB_DB_PASS}")
+        spec = spec.replace("user_env: DJ_USER, password_env: DJ_PASS}", "user_env: LAB_DB_USER, password_env: LAB_DB_PASS}")
         spec += "  htcondor:\n    env: " + json.dumps(site_env) + "\n"
         assert spec.count("LAB_DB_USER") == 1 and str(DJ_PYTHON) in spec
         (tmp_path / "djflow.yaml").write_text(spec)

@@ -1,6 +1,7 @@
 """Every generated submit file, parsed by HTCondor's own submit code (htcondor==24.12.24 Submit().jobs())."""
 import json
 import pathlib
+import re
 import time
 
 import pytest
@@ -18,6 +19,8 @@ def requests_for(folder):
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_every_submit_file_parses_with_the_expected_ads(compiled_samples, sample):
     folder, plan = compiled_samples[sample]
+    # A sample that names runner.image runs in the container universe (vanilla + WantContainer in the ad).
+    image = re.search(r"^  image: (\S+)", (pathlib.Path(__file__).parents[2] / "Samples" / sample / "djflow.yaml").read_text(), re.M)
     requests = requests_for(folder)
     start = time.monotonic()
     results, _ = parse_submits(requests, folder, CREDENTIALS)
@@ -59,7 +62,11 @@ def test_every_submit_file_parses_with_the_expected_ads(compiled_samples, sample
             assert proc["Out"] == f"logs/{job['id']}.1.{index}.out" and proc["Err"] == f"logs/{job['id']}.1.{index}.err"
             assert proc["UserLog"].endswith(f"/logs/{job['id']}.log")
             assert proc["TransferInput"] == "djflow_populate.py"
-            assert proc["JobUniverse"] == 5 and "ContainerImage" not in proc
+            assert proc["JobUniverse"] == 5
+            if image:
+                assert proc["WantContainer"] is True and proc["ContainerImage"] == "docker://" + image.group(1)
+            else:
+                assert "ContainerImage" not in proc
         if job["workers"] > 1:
             refresh = f"{job['workflow']}/{job['id']}.refresh.sub"
             expected_files.add(refresh)
