@@ -39,6 +39,12 @@ public enum PythonSources {
         return (merge(spec, program: program, diagnostics: &diagnostics), files.map(\.source))
     }
 
+    /// The warning for a definition only run time builds, with how to state it in YAML.
+    public static func runtimeDefinitionWarning(_ name: TableName, _ why: (reason: String, location: SourceLocation)) -> Diagnostic {
+        Diagnostic(.warning, "the definition of '\(name)' cannot be read statically: \(why.reason)", at: why.location,
+                   notes: ["state its dependencies in djflow.yaml: tables: {\(name): {depends_on: [...]}} (or give its 'definition:')"])
+    }
+
     /// Python tables first (in source order), with the settings of their `tables:` entries; then the tables
     /// declared only in YAML (entries with a `tier:`).
     static func merge(_ spec: PipelineSpec, program: PythonProgram, diagnostics: inout Diagnostics) -> PipelineSpec {
@@ -111,9 +117,7 @@ public enum PythonSources {
 
         for (index, why) in runtime.enumerated() {
             guard let why else { continue }
-            let name = python[index].name
-            diagnostics.warning("the definition of '\(name)' cannot be read statically: \(why.reason)", at: why.location,
-                                notes: ["state its dependencies in djflow.yaml: tables: {\(name): {depends_on: [...]}} (or give its 'definition:')"])
+            diagnostics.append(runtimeDefinitionWarning(python[index].name, why))
         }
 
         if out.runner.modules.isEmpty {

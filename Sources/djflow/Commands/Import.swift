@@ -49,7 +49,11 @@ struct Import: ParsableCommand {
             links.append((Located(pair[0], at: at), Located(pair[1], at: at)))
         }
         let program = PythonProgram.read(files, links: links)
-        try report(program.diagnostics, files: files.map(\.source))
+        var diagnostics = program.diagnostics
+        for table in program.tables {
+            if let why = table.runtimeDefinition { diagnostics.append(PythonSources.runtimeDefinitionWarning(table.name, why)) }
+        }
+        try report(diagnostics, files: files.map(\.source))
         if format == "json" {
             print(ImportWriter.json(program), terminator: "")
             return
