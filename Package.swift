@@ -35,6 +35,6 @@ let package = Package(
         .executableTarget(
             name: "djflow",
             dependencies: ["DJFlowKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "DJFlowTests", dependencies: ["DJFlowKit"], exclude: ["Golden"]),
+        .testTarget(name: "DJFlowTests", dependencies: ["DJFlowKit", "DJFlowPython"], exclude: ["Golden"]),
     ]
 )
