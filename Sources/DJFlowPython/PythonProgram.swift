@@ -14,6 +14,8 @@ public struct PythonTable: Sendable {
     public var definition: Definition?
     /// Why the definition cannot be read statically, and where.
     public var runtimeDefinition: (reason: String, location: SourceLocation)?
+    /// Some `->` references could not be resolved (each reported).
+    public var hasUnresolvedReferences = false
     /// For a master: its parts.
     public var parts: [TableName]
 }
@@ -319,7 +321,7 @@ public struct PythonProgram {
 
     private mutating func makeTable(_ cls: PyClass, name: TableName, tier: Tier, master: PyClass?) -> PythonTable {
         var table = PythonTable(name: name, tier: tier, module: cls.module, location: cls.location,
-                                definition: nil, runtimeDefinition: nil, parts: [])
+                                definition: nil, runtimeDefinition: nil, hasUnresolvedReferences: false, parts: [])
         let module = modules[cls.module]!
         guard let source = definitionSource(of: cls) else {
             table.runtimeDefinition = ("the class has no 'definition' attribute", cls.location)
@@ -343,6 +345,7 @@ public struct PythonProgram {
                 }
             }
             for index in unresolved.reversed() { definition.references.remove(at: index) }
+            table.hasUnresolvedReferences = !unresolved.isEmpty
             table.definition = definition
         case .runtime(let reason, let location):
             table.runtimeDefinition = (reason, location)

@@ -50,7 +50,9 @@ public enum PythonSources {
     static func merge(_ spec: PipelineSpec, program: PythonProgram, diagnostics: inout Diagnostics) -> PipelineSpec {
         var out = spec
         var python = program.tables.map { table in
-            TableSpec(name: table.name, location: table.location, tier: table.tier, definition: table.definition, parts: table.parts)
+            var spec = TableSpec(name: table.name, location: table.location, tier: table.tier, definition: table.definition, parts: table.parts)
+            spec.hasUnresolvedReferences = table.hasUnresolvedReferences
+            return spec
         }
         var runtime = program.tables.map(\.runtimeDefinition)
         var matchedBy: [Int: SourceLocation] = [:]

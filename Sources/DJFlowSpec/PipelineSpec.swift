@@ -139,6 +139,9 @@ public struct TableSpec: Sendable {
     public var isListedPart = false
     /// False for a `tables:` entry without `tier:` (settings for a table read from Python).
     public var tierWritten = true
+    /// Some references were already reported as unresolvable (by the Python reader): the graph does not
+    /// report the table again for having nothing upstream.
+    public var hasUnresolvedReferences = false
 
     public init(name: TableName, location: SourceLocation, tier: Tier, definition: Definition? = nil,
                 dependsOn: [Located<String>] = [], parts: [TableName] = [], settings: TableSettings = TableSettings(),
