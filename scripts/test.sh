@@ -5,6 +5,8 @@
 #   tests/cli     (pytest)          the djflow command: exit codes, --check, atomic output, shellcheck
 #   tests/runner  (pytest, 2 venvs) the populate runner against real MariaDB + DataJoint 2.3.5 and 0.14.10
 #   tests/e2e     (pytest)          the ephys sample on a real single-node SLURM cluster
+#   tests/python_sources (pytest, .venv/elements) truth test: element-array-ephys + element-calcium-imaging
+#                                   declared in MariaDB; live reader vs static reader
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,6 +17,7 @@ scripts/deps.sh
 
 step "python environments"
 scripts/venv.sh
+scripts/venvs/elements.sh
 
 step "build"
 swift build
@@ -32,6 +35,8 @@ step "runner on DataJoint 0.14.10"
 .venv/dj014/bin/python -m pytest -q -p no:cacheprovider tests/runner
 step "runner on DataJoint 2.3.5"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/runner
+step "live vs static reader on the published elements (DataJoint 0.14.10)"
+.venv/elements/bin/python -m pytest -q -p no:cacheprovider tests/python_sources
 step "command line"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/cli
 step "end to end on SLURM"
