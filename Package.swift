@@ -3,7 +3,7 @@ import PackageDescription
 
 // djflow: a compiler from DataJoint pipeline definitions to scheduler-native artifacts.
 // Stages (each a module, dependencies point one way):
-//   DJFlowCore → DJFlowSpec (load + validate) → DJFlowPlan (graph + plan) → DJFlowTargets (contexts)
+//   DJFlowCore → DJFlowSpec (load + validate) → DJFlowPython (tables read from Python sources) → DJFlowPlan (graph + plan) → DJFlowTargets (contexts)
 //   → DJFlowTemplates (render) → DJFlowKit (pipeline, writer) → djflow (CLI)
 let package = Package(
     name: "djflow",
@@ -23,6 +23,7 @@ let package = Package(
             name: "DJFlowSpec",
             dependencies: ["DJFlowCore", .product(name: "Yams", package: "Yams")]),
         .target(name: "DJFlowPlan", dependencies: ["DJFlowCore", "DJFlowSpec"]),
+        .target(name: "DJFlowPython", dependencies: ["DJFlowCore", "DJFlowSpec"]),
         .executableTarget(name: "djflow-embed-templates", path: "Sources/EmbedTemplatesTool"),
         .plugin(name: "EmbedTemplates", capability: .buildTool(), dependencies: ["djflow-embed-templates"]),
         .target(
@@ -30,10 +31,10 @@ let package = Package(
             dependencies: ["DJFlowCore", .product(name: "Mustache", package: "swift-mustache")],
             plugins: ["EmbedTemplates"]),
         .target(name: "DJFlowTargets", dependencies: ["DJFlowCore", "DJFlowSpec", "DJFlowPlan", "DJFlowTemplates"]),
-        .target(name: "DJFlowKit", dependencies: ["DJFlowCore", "DJFlowSpec", "DJFlowPlan", "DJFlowTemplates", "DJFlowTargets"]),
+        .target(name: "DJFlowKit", dependencies: ["DJFlowCore", "DJFlowSpec", "DJFlowPython", "DJFlowPlan", "DJFlowTemplates", "DJFlowTargets"]),
         .executableTarget(
             name: "djflow",
             dependencies: ["DJFlowKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "DJFlowTests", dependencies: ["DJFlowKit"], exclude: ["Golden"]),
+        .testTarget(name: "DJFlowTests", dependencies: ["DJFlowKit", "DJFlowPython"], exclude: ["Golden"]),
     ]
 )

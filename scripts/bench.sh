@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (prints figures; never a pass/fail timing): djflow compile and plan on the samples and on
-# synthetic 300- and 1,000-table pipelines, release build, median of several runs.
+# synthetic 300- and 1,000-table pipelines, and a synthetic Python package (300 tables in 20 files) read
+# by the static reader; release build, median of several runs (each includes process start).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 swift build -c release >/dev/null
@@ -9,6 +10,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 scripts/bench/synthetic.py 300 "$work/s300.yaml"
 python3 scripts/bench/synthetic.py 1000 "$work/s1000.yaml"
+python3 scripts/bench/synthetic_python.py 300 20 "$work/py300"
 
 measure() {  # measure LABEL RUNS COMMAND...
   local label=$1 runs=$2; shift 2
@@ -30,4 +32,8 @@ measure "compile synthetic 300 tables --target slurm" 10 "$bin" compile "$work/s
 measure "plan synthetic 1000 tables" 5 "$bin" plan "$work/s1000.yaml" --format json
 measure "compile synthetic 1000 tables --target slurm" 5 "$bin" compile "$work/s1000.yaml" --target slurm --out "$work/out4"
 measure "compile --check synthetic 1000 tables" 5 "$bin" compile "$work/s1000.yaml" --target slurm --out "$work/out4" --check
+measure "read Python: 300 tables in 20 files (import)" 20 "$bin" import --format json "$work/py300/synth/*.py"
+measure "plan Python-sourced 300 tables" 20 "$bin" plan "$work/py300/djflow.yaml" --format json
+measure "compile Python-sourced 300 tables --target slurm" 10 "$bin" compile "$work/py300/djflow.yaml" --target slurm --out "$work/out5"
+"$bin" plan "$work/py300/djflow.yaml" --format text | head -n 1
 echo "files for 1000 tables: $(find "$work/out4" -type f | wc -l), $(du -sh "$work/out4" | cut -f1)"

@@ -11,6 +11,8 @@
 #   tests/kubernetes (pytest)       Kubernetes manifests: official schemas 1.29-1.37 (kubernetes-validate
 #                                   --strict), djflow's own checks, and a harness that runs every Job's
 #                                   commands on the host against the real database
+#   tests/python_sources (pytest, .venv/elements) truth test: element-array-ephys + element-calcium-imaging
+#                                   declared in MariaDB; live reader vs static reader
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -23,6 +25,7 @@ step "python environments"
 scripts/venv.sh
 scripts/venvs/htcondor.sh
 scripts/venvs/kubernetes.sh >/dev/null
+scripts/venvs/elements.sh
 
 step "build"
 swift build
@@ -40,6 +43,8 @@ step "runner on DataJoint 0.14.10"
 .venv/dj014/bin/python -m pytest -q -p no:cacheprovider tests/runner
 step "runner on DataJoint 2.3.5"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/runner
+step "live vs static reader on the published elements (DataJoint 0.14.10)"
+.venv/elements/bin/python -m pytest -q -p no:cacheprovider tests/python_sources
 step "command line"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/cli
 step "end to end on SLURM"

@@ -1,6 +1,7 @@
 import Foundation
 import DJFlowCore
 import DJFlowPlan
+import DJFlowPython
 import DJFlowSpec
 import DJFlowTargets
 import DJFlowTemplates
@@ -13,23 +14,31 @@ public enum CompilerPipeline {
         public var spec: PipelineSpec?
         public var plan: ExecutionPlan?
         public var diagnostics: Diagnostics
+        /// Every file read: the definition, then the Python sources (for the diagnostic printer).
+        public var files: [SourceFile]
     }
 
     /// Loads and plans the pipeline; every problem of the spec and its graph is in `diagnostics`.
-    public static func analyse(_ source: SourceFile) -> Analysis {
+    /// - Parameter sources: reads the files of `sources:` (the CLI's file reader); the library does no I/O.
+    public static func analyse(_ source: SourceFile, sources: PythonSources.Provider? = nil) -> Analysis {
         var (spec, diagnostics) = SpecLoader.load(source)
-        _ = spec
+        var files = [source]
+        if let loaded = spec, !loaded.sources.isEmpty {
+            let merged = PythonSources.apply(loaded, provider: sources, diagnostics: &diagnostics)
+            spec = merged.spec
+            files += merged.files
+        }
         var plan: ExecutionPlan?
         if let loaded = spec {
             plan = Planner.plan(loaded, diagnostics: &diagnostics)
         }
         if diagnostics.hasErrors { plan = nil }
-        return Analysis(spec: spec, plan: plan, diagnostics: diagnostics)
+        return Analysis(spec: spec, plan: plan, diagnostics: diagnostics, files: files)
     }
 
     /// Checks the options of `targets` too (what `validate` reports), without rendering.
-    public static func validate(_ source: SourceFile, targets: [TargetKind]) -> Analysis {
-        var analysis = analyse(source)
+    public static func validate(_ source: SourceFile, targets: [TargetKind], sources: PythonSources.Provider? = nil) -> Analysis {
+        var analysis = analyse(source, sources: sources)
         if let spec = analysis.spec, let plan = analysis.plan {
             let input = TargetInput(spec: spec, plan: plan, sourceName: source.path)
             for kind in targets { _ = kind.target.artifacts(for: input, diagnostics: &analysis.diagnostics) }
@@ -39,9 +48,10 @@ public enum CompilerPipeline {
 
     /// Every file that `compile` writes for `targets`, rendered, or nil with diagnostics.
     public static func compile(
-        _ source: SourceFile, targets: [TargetKind], templates: TemplateLibrary, sourceName: String
+        _ source: SourceFile, targets: [TargetKind], templates: TemplateLibrary, sourceName: String,
+        sources: PythonSources.Provider? = nil
     ) -> (files: [OutputFile]?, diagnostics: Diagnostics) {
-        var analysis = analyse(source)
+        var analysis = analyse(source, sources: sources)
         guard let spec = analysis.spec, let plan = analysis.plan, !analysis.diagnostics.hasErrors else {
             return (nil, analysis.diagnostics)
         }

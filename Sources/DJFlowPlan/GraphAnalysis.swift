@@ -74,7 +74,8 @@ struct TableGraph {
         var parents: [TableName: [TableName]] = [:]
         for name in masters.keys { parents[name] = (parentSets[name] ?? []).filter { masters[$0] != nil }.sorted() }
 
-        for (name, table) in masters where table.tier.isAutoPopulated && (parents[name] ?? []).isEmpty && !unresolved.contains(name) {
+        for (name, table) in masters where table.tier.isAutoPopulated && (parents[name] ?? []).isEmpty && !unresolved.contains(name)
+            && !table.hasUnresolvedReferences {
             diagnostics.error("\(table.tier.rawValue) table '\(name)' has no upstream table: populate() needs a key source; add 'depends_on' or '->' lines",
                               at: table.location)
         }

@@ -13,6 +13,10 @@ public struct PipelineSpec: Sendable {
     public var tables: [TableSpec]
     /// Target options as written (`targets.slurm`, …); each target reads its own.
     public var targetOptions: [String: SpecNode]
+    /// Python files (globs relative to the definition's folder) to read the tables from.
+    public var sources: [Located<String>] = []
+    /// Names the Python sources leave to run time, mapped to what they stand for (`Session: pkg.module.Session`).
+    public var links: [(key: Located<String>, value: Located<String>)] = []
 }
 
 /// How jobs run the populate runner.
@@ -133,6 +137,19 @@ public struct TableSpec: Sendable {
     public var targetOptions: [String: SpecNode]
     /// True for a part created from its master's `parts:` list (a `Master.Part` key may add its definition).
     public var isListedPart = false
+    /// False for a `tables:` entry without `tier:` (settings for a table read from Python).
+    public var tierWritten = true
+    /// Some references were already reported as unresolvable (by the Python reader): the graph does not
+    /// report the table again for having nothing upstream.
+    public var hasUnresolvedReferences = false
+
+    public init(name: TableName, location: SourceLocation, tier: Tier, definition: Definition? = nil,
+                dependsOn: [Located<String>] = [], parts: [TableName] = [], settings: TableSettings = TableSettings(),
+                module: Located<String>? = nil, targetOptions: [String: SpecNode] = [:], isListedPart: Bool = false) {
+        self.name = name; self.location = location; self.tier = tier; self.definition = definition
+        self.dependsOn = dependsOn; self.parts = parts; self.settings = settings; self.module = module
+        self.targetOptions = targetOptions; self.isListedPart = isListedPart
+    }
 
     /// Every dependency written for the table: `depends_on` entries, then the definition's `->` lines.
     public var references: [Located<String>] {

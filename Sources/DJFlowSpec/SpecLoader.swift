@@ -6,13 +6,15 @@ import Yams
 /// Structure and values are checked here (keys, types, tiers, names, resources); the graph (unknown
 /// dependencies, cycles, masters of parts) is checked by `DJFlowPlan`.
 public struct SpecLoader {
-    public static let topLevelKeys = ["pipeline", "runner", "database", "defaults", "tables", "targets"]
+    public static let topLevelKeys = ["pipeline", "runner", "database", "defaults", "sources", "links", "tables", "targets"]
     public static let settingsKeys = ["resources", "workers", "throttle", "retries", "priority", "on_error", "max_calls", "processes", "estimate"]
     public static let tableKeys = ["tier", "definition", "depends_on", "parts", "module", "targets"] + settingsKeys
     public static let resourceKeys = ["cpus", "memory", "gpus", "time", "disk"]
 
     private var reader = SpecReader()
     private let source: SourceFile
+    /// `sources:` is given: tables come from Python, so `tables:` entries may carry only settings.
+    private var hasSources = false
 
     private init(source: SourceFile) { self.source = source }
 
@@ -32,6 +34,25 @@ public struct SpecLoader {
         let entries = Dictionary(top.map { ($0.key.value, $0) }, uniquingKeysWith: { a, _ in a })
         let start = SourceLocation(file: source.path, line: 1, column: 1)
 
+        var sources: [Located<String>] = []
+        if let entry = entries["sources"] {
+            sources = reader.stringList(entry.value, context: "'sources'") ?? []
+            hasSources = true
+            if sources.isEmpty && !reader.diagnostics.hasErrors {
+                reader.diagnostics.error("'sources' must list at least one file or glob (like 'pipeline/**/*.py')", at: entry.key.location)
+            }
+        }
+        var links: [(key: Located<String>, value: Located<String>)] = []
+        if let entry = entries["links"] {
+            links = reader.stringMap(entry.value, context: "'links'") ?? []
+            if !hasSources {
+                reader.diagnostics.error("'links' maps names in Python sources: it needs 'sources'", at: entry.key.location)
+            }
+            for link in links where TableName(parsing: link.value.value) == nil && !Self.isPythonModulePath(link.value.value) {
+                reader.diagnostics.error("link '\(link.key.value)': '\(link.value.value)' is not a Python path like 'package.module.Class'", at: link.value.location)
+            }
+        }
+
         var name = Located("pipeline", at: start)
         if let entry = entries["pipeline"], let value = reader.string(entry.value, context: "'pipeline'") {
             name = value
@@ -45,18 +66,19 @@ public struct SpecLoader {
         var tables: [TableSpec] = []
         if let entry = entries["tables"] {
             tables = readTables(entry.value)
-            if tables.isEmpty && !reader.diagnostics.hasErrors {
+            if tables.isEmpty && !hasSources && !reader.diagnostics.hasErrors {
                 reader.diagnostics.error("'tables' must list at least one table", at: entry.key.location)
             }
-        } else {
-            reader.diagnostics.error("missing required key 'tables'", at: root.location)
+        } else if !hasSources {
+            reader.diagnostics.error("missing required key 'tables' (or 'sources' to read the tables from Python)", at: root.location)
         }
         var targetOptions: [String: SpecNode] = [:]
         if let entry = entries["targets"], let pairs = reader.openMapping(entry.value, context: "'targets'") {
             for pair in pairs { targetOptions[pair.key.value] = pair.value }
         }
         return PipelineSpec(file: source.path, name: name, runner: runner, database: database,
-                            defaults: defaults, tables: tables, targetOptions: targetOptions)
+                            defaults: defaults, tables: tables, targetOptions: targetOptions,
+                            sources: sources, links: links)
     }
 
     // MARK: YAML
@@ -114,7 +136,9 @@ public struct SpecLoader {
     private mutating func readRunner(_ node: SpecNode?, at fallback: SourceLocation) -> RunnerSpec {
         var runner = RunnerSpec(modules: [], python: Located("python3", at: fallback), image: nil, environment: [])
         guard let node else {
-            reader.diagnostics.error("missing required key 'runner' (runner.module names the Python module that defines the tables)", at: fallback)
+            if !hasSources {
+                reader.diagnostics.error("missing required key 'runner' (runner.module names the Python module that defines the tables)", at: fallback)
+            }
             return runner
         }
         guard let pairs = reader.mapping(node, allowed: ["module", "python", "image", "env"], context: "'runner'") else { return runner }
@@ -130,7 +154,7 @@ public struct SpecLoader {
             default: break
             }
         }
-        if runner.modules.isEmpty && !pairs.contains(where: { $0.key.value == "module" }) {
+        if runner.modules.isEmpty && !pairs.contains(where: { $0.key.value == "module" }) && !hasSources {
             reader.diagnostics.error("missing required key 'runner.module'", at: node.location)
         }
         return runner
@@ -228,7 +252,8 @@ public struct SpecLoader {
             }
         }
         table.settings = readSettings(node, context: "table '\(name)'", allowed: Self.tableKeys, reportUnknown: false)
-        if !tierSeen && !name.isPart {
+        table.tierWritten = tierSeen
+        if !tierSeen && !name.isPart && !hasSources {
             reader.diagnostics.error("table '\(name)' needs a 'tier' (manual, lookup, imported, computed or part)", at: location)
         }
         if name.isPart && table.tier != .part {
@@ -324,7 +349,7 @@ public struct SpecLoader {
         return scalar.location.advanced(by: (scalar.isQuoted ? 1 : 0) + offset)
     }
 
-    static func isPythonModulePath(_ text: String) -> Bool {
+    public static func isPythonModulePath(_ text: String) -> Bool {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         return !parts.isEmpty && parts.allSatisfy { part in
             guard let first = part.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }

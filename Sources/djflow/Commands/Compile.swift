@@ -35,8 +35,10 @@ struct Compile: ParsableCommand {
             printError("djflow: error: \(error)")
             throw ExitStatus.invalidPipeline
         }
-        let (files, diagnostics) = CompilerPipeline.compile(source, targets: kinds, templates: library, sourceName: source.path)
-        try report(diagnostics, files: [source])
+        let python = pipeline.pythonReader()
+        let (files, diagnostics) = CompilerPipeline.compile(source, targets: kinds, templates: library, sourceName: source.path,
+                                                            sources: python.provider)
+        try report(diagnostics, files: [source] + python.read)
         guard let files else { throw ExitStatus.invalidPipeline }
 
         let writer = ArtifactWriter(outputFolder: out)

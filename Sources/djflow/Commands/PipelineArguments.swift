@@ -22,6 +22,11 @@ struct PipelineArgument: ParsableArguments {
         return SourceFile(path: name, text: text)
     }
 
+    /// A reader for the pipeline's `sources:`, relative to the definition's folder.
+    func pythonReader() -> PythonFileReader {
+        PythonFileReader(relativeTo: (pipeline as NSString).deletingLastPathComponent)
+    }
+
     /// The path as printed in diagnostics and headers: relative as given, never absolute.
     var displayName: String {
         var path = pipeline

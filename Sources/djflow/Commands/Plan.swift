@@ -16,8 +16,9 @@ struct Plan: ParsableCommand {
 
     func run() throws {
         let source = try pipeline.source()
-        let analysis = CompilerPipeline.analyse(source)
-        try report(analysis.diagnostics, files: [source])
+        let python = pipeline.pythonReader()
+        let analysis = CompilerPipeline.analyse(source, sources: python.provider)
+        try report(analysis.diagnostics, files: analysis.files)
         guard let plan = analysis.plan else { throw ExitStatus.invalidPipeline }
         print(PlanRenderer.render(plan, as: format), terminator: "")
     }

@@ -11,8 +11,9 @@ struct Validate: ParsableCommand {
 
     func run() throws {
         let source = try pipeline.source()
-        let analysis = CompilerPipeline.validate(source, targets: try targets.kinds(defaultAll: true))
-        try report(analysis.diagnostics, files: [source])
+        let python = pipeline.pythonReader()
+        let analysis = CompilerPipeline.validate(source, targets: try targets.kinds(defaultAll: true), sources: python.provider)
+        try report(analysis.diagnostics, files: analysis.files)
         guard let plan = analysis.plan else { throw ExitStatus.invalidPipeline }
         print("\(source.path): ok: \(plan.tables.count) tables, \(plan.jobs.count) jobs, \(plan.workflows.count) workflows")
     }
