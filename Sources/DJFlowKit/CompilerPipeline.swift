@@ -30,6 +30,7 @@ public enum CompilerPipeline {
         }
         var plan: ExecutionPlan?
         if let loaded = spec {
+            checkTargetNames(loaded, source: source, diagnostics: &diagnostics)
             plan = Planner.plan(loaded, diagnostics: &diagnostics)
         }
         if diagnostics.hasErrors { plan = nil }
@@ -37,13 +38,35 @@ public enum CompilerPipeline {
     }
 
     /// Checks the options of `targets` too (what `validate` reports), without rendering.
-    public static func validate(_ source: SourceFile, targets: [TargetKind], sources: PythonSources.Provider? = nil) -> Analysis {
+    /// - Parameter targets: the targets to check; nil checks those the spec configures under `targets:`.
+    public static func validate(_ source: SourceFile, targets: [TargetKind]?, sources: PythonSources.Provider? = nil) -> Analysis {
         var analysis = analyse(source, sources: sources)
         if let spec = analysis.spec, let plan = analysis.plan {
             let input = TargetInput(spec: spec, plan: plan, sourceName: source.path)
-            for kind in targets { _ = kind.target.artifacts(for: input, diagnostics: &analysis.diagnostics) }
+            let kinds = targets ?? configuredTargets(spec)
+            for kind in kinds { _ = kind.target.artifacts(for: input, diagnostics: &analysis.diagnostics) }
         }
         return analysis
+    }
+
+    /// The targets named under `targets:` (pipeline-wide or in any table), sorted.
+    public static func configuredTargets(_ spec: PipelineSpec) -> [TargetKind] {
+        let names = Set(spec.targetOptions.keys).union(spec.tables.flatMap { $0.targetOptions.keys })
+        return names.compactMap(TargetKind.init(rawValue:)).sorted()
+    }
+
+    /// Reports target names under `targets:` that djflow does not know (a typo would silently drop options).
+    static func checkTargetNames(_ spec: PipelineSpec, source: SourceFile, diagnostics: inout Diagnostics) {
+        let known = TargetKind.allCases.map(\.rawValue)
+        let sections = [("'targets'", spec.targetOptions)] + spec.tables.map { ("'targets' of table '\($0.name)'", $0.targetOptions) }
+        for (context, options) in sections {
+            for (name, node) in options.sorted(by: { $0.key < $1.key }) where !known.contains(name) {
+                // The key sits on the value's line (flow style) or just above it (block style).
+                let location = source.locate("\(name):", from: max(1, node.location.line - 1), within: 2) ?? node.location
+                diagnostics.error("unknown target '\(name)' in \(context)\(Suggestions.hint(for: name, in: known))",
+                                  at: location, notes: ["djflow compiles for: \(known.joined(separator: ", "))"])
+            }
+        }
     }
 
     /// Every file that `compile` writes for `targets`, rendered, or nil with diagnostics.

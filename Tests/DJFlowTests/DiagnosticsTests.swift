@@ -133,3 +133,27 @@ import Testing
         #expect(printed.contains("error: unknown key 'partion' in 'targets.slurm'; did you mean 'partition'?"), "\(printed)")
     }
 }
+
+@Suite struct TargetSelectionTests {
+    @Test func unknownTargetNamesAreErrors() {
+        let printed = printedDiagnostics(pipeline("S: {tier: manual}\nA: {tier: computed, depends_on: [S], targets: {slurn: {partition: gpu}}}",
+                                                  extra: "targets:\n  kubernets:\n    namespace: x"))
+        #expect(printed.contains("error: unknown target 'slurn' in 'targets' of table 'A'; did you mean 'slurm'?"), "\(printed)")
+        #expect(printed.contains("test.yaml:8:3: error: unknown target 'kubernets' in 'targets'; did you mean 'kubernetes'?"), "\(printed)")
+    }
+
+    /// `djflow validate` checks the targets a pipeline configures, so a SLURM-only pipeline is not held to
+    /// the Kubernetes target's requirements (an image, a Secret name).
+    @Test func validateChecksTheConfiguredTargets() {
+        let yaml = """
+            pipeline: p
+            runner: {module: m}
+            tables: {S: {tier: manual}, A: {tier: computed, depends_on: [S]}}
+            targets: {slurm: {partition: compute}}
+            """
+        let configured = CompilerPipeline.validate(SourceFile(path: "p.yaml", text: yaml), targets: nil)
+        #expect(!configured.diagnostics.hasErrors, "\(configured.diagnostics.all)")
+        let explicit = CompilerPipeline.validate(SourceFile(path: "p.yaml", text: yaml), targets: [.kubernetes])
+        #expect(explicit.diagnostics.all.contains { $0.message.contains("needs 'runner.image'") })
+    }
+}
