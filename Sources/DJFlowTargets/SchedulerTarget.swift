@@ -4,6 +4,7 @@ import DJFlowSpec
 
 /// The schedulers djflow compiles for. The registry below maps each to its implementation.
 public enum TargetKind: String, CaseIterable, Sendable, Comparable {
+    case airflow
     case slurm
 
     public static func < (lhs: TargetKind, rhs: TargetKind) -> Bool { lhs.rawValue < rhs.rawValue }
@@ -11,6 +12,7 @@ public enum TargetKind: String, CaseIterable, Sendable, Comparable {
     /// The implementation for this kind.
     public var target: any SchedulerTarget {
         switch self {
+        case .airflow: return AirflowTarget()
         case .slurm: return SlurmTarget()
         }
     }
