@@ -45,7 +45,8 @@ public struct ArtifactWriter {
     /// Replaces each target folder with exactly `files`, atomically per folder.
     public func write(_ files: [OutputFile]) throws {
         try fileManager.createDirectory(at: outputFolder, withIntermediateDirectories: true)
-        let staging = outputFolder.appendingPathComponent(".djflow-staging-\(ProcessInfo.processInfo.processIdentifier)")
+        // Unique per call: writers in one process (golden tests of several targets) must not share it.
+        let staging = outputFolder.appendingPathComponent(".djflow-staging-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
         try? fileManager.removeItem(at: staging)
         defer { try? fileManager.removeItem(at: staging) }
         var created = Set<String>()
