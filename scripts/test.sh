@@ -4,6 +4,8 @@
 #   swift test                      compiler: diagnostics, plan rules, goldens, determinism, quoting
 #   tests/cli     (pytest)          the djflow command: exit codes, --check, atomic output, shellcheck
 #   tests/runner  (pytest, 2 venvs) the populate runner against real MariaDB + DataJoint 2.3.5 and 0.14.10
+#   tests/airflow (pytest, 2 venvs) generated DAGs on real Airflow 3.3.2 and 2.11.2: one-process DagBag of
+#                                   every sample against the plan, dag.test() runs of the ephys sample on MariaDB
 #   tests/e2e     (pytest)          the ephys sample on a real single-node SLURM cluster
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,6 +17,7 @@ scripts/deps.sh
 
 step "python environments"
 scripts/venv.sh
+scripts/venvs/airflow.sh
 
 step "build"
 swift build
@@ -34,6 +37,10 @@ step "runner on DataJoint 2.3.5"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/runner
 step "command line"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/cli
+step "Airflow 3.3.2: DagBag and dag.test() of the generated DAGs"
+.venv/airflow3/bin/python -m pytest -q -p no:cacheprovider tests/airflow
+step "Airflow 2.11.2: DagBag and dag.test() of the generated DAGs"
+.venv/airflow2/bin/python -m pytest -q -p no:cacheprovider tests/airflow
 step "end to end on SLURM"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/e2e
 step "compiler (swift test)"

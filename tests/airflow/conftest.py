@@ -9,10 +9,12 @@ once per session with `airflow db migrate`), no examples, and one DAG folder und
 compiles into its own subfolder (so Airflow 3's dags-folder bundle holds them all).
 """
 
+import atexit
 import json
 import os
 import pathlib
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,6 +25,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 SAMPLES = ["ephys", "tutorial"]
 
 _HOME = pathlib.Path(tempfile.mkdtemp(prefix="djflow-airflow-"))
+atexit.register(shutil.rmtree, str(_HOME), ignore_errors=True)
 DAGS = _HOME / "dags"
 DAGS.mkdir()
 os.environ.update(
