@@ -222,3 +222,39 @@ def test_a_failing_key_leaves_downstream_upstream_failed(ephys_dags, db_env, dj_
     assert tis[("recording.refresh", -1)][0] == "success"
     assert ephys.count("_recording") == 8  # every other key was populated
     assert ephys.count("__l_f_p") == 0
+
+
+def test_gated_assets_publish_when_the_upstream_workflow_succeeds(tmp_path, airflow_db, monkeypatch):
+    fake = tmp_path / "python3"
+    fake.write_text(FAKE)
+    fake.chmod(0o755)
+    spec = tmp_path / "djflow.yaml"
+    spec.write_text("""pipeline: chained
+runner: {module: m, python: %s}
+tables:
+  S: {tier: manual}
+  A: {tier: computed, depends_on: [S]}
+  B: {tier: computed, depends_on: [S]}
+  G: {tier: manual, depends_on: [A, B]}
+  C: {tier: computed, depends_on: [G]}
+targets: {airflow: {gated: assets}}
+""" % json.dumps(str(fake)))
+    folder = compile_airflow(spec, "chained")
+    monkeypatch.setenv("DJ_USER", "u")
+    monkeypatch.setenv("DJ_PASS", "p")
+    monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls.jsonl"))
+    monkeypatch.setenv("FAKE_EXITS", "{}")
+    state, tis = run_dag(folder, "chained-w0-a")
+    assert state == "success" and tis[("workflow.done", -1)][0] == "success", tis
+
+    from airflow.utils.session import create_session
+
+    try:
+        from airflow.models.asset import AssetEvent as Event, AssetModel as Model
+    except ImportError:  # Airflow 2.x
+        from airflow.models.dataset import DatasetEvent as Event, DatasetModel as Model
+    with create_session() as session:
+        events = session.query(Event).all()
+        ids = {e.asset_id if hasattr(e, "asset_id") else e.dataset_id for e in events}
+        published = {m.uri for m in session.query(Model).all() if m.id in ids}
+    assert "x-djflow://chained/w0-a" in published
