@@ -4,6 +4,8 @@
 #   swift test                      compiler: diagnostics, plan rules, goldens, determinism, quoting
 #   tests/cli     (pytest)          the djflow command: exit codes, --check, atomic output, shellcheck
 #   tests/runner  (pytest, 2 venvs) the populate runner against real MariaDB + DataJoint 2.3.5 and 0.14.10
+#   tests/airflow (pytest, 2 venvs) generated DAGs on real Airflow 3.3.2 and 2.11.2: one-process DagBag of
+#                                   every sample against the plan, dag.test() runs of the ephys sample on MariaDB
 #   tests/e2e     (pytest)          the ephys sample on a real single-node SLURM cluster
 #   tests/htcondor (pytest)         HTCondor target: every submit file through HTCondor 24.12's own submit
 #                                   parser, DAGs read back against the plan, the ephys DAGs run node by node
@@ -26,6 +28,7 @@ scripts/venv.sh
 scripts/venvs/htcondor.sh
 scripts/venvs/kubernetes.sh >/dev/null
 scripts/venvs/elements.sh
+scripts/venvs/airflow.sh
 
 step "build"
 swift build
@@ -47,6 +50,10 @@ step "live vs static reader on the published elements (DataJoint 0.14.10)"
 .venv/elements/bin/python -m pytest -q -p no:cacheprovider tests/python_sources
 step "command line"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/cli
+step "Airflow 3.3.2: DagBag and dag.test() of the generated DAGs"
+.venv/airflow3/bin/python -m pytest -q -p no:cacheprovider tests/airflow
+step "Airflow 2.11.2: DagBag and dag.test() of the generated DAGs"
+.venv/airflow2/bin/python -m pytest -q -p no:cacheprovider tests/airflow
 step "end to end on SLURM"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/e2e
 step "HTCondor target (HTCondor 24.12 submit parser, DAG harness)"

@@ -4,6 +4,7 @@ import DJFlowSpec
 
 /// The schedulers djflow compiles for. The registry below maps each to its implementation.
 public enum TargetKind: String, CaseIterable, Sendable, Comparable {
+    case airflow
     case htcondor
     case kubernetes
     case slurm
@@ -13,6 +14,7 @@ public enum TargetKind: String, CaseIterable, Sendable, Comparable {
     /// The implementation for this kind.
     public var target: any SchedulerTarget {
         switch self {
+        case .airflow: return AirflowTarget()
         case .htcondor: return HTCondorTarget()
         case .kubernetes: return KubernetesTarget()
         case .slurm: return SlurmTarget()

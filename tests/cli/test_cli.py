@@ -18,12 +18,23 @@ tables:
 """
 
 
+@pytest.mark.parametrize("target", ["slurm", "airflow"])
 @pytest.mark.parametrize("sample", SAMPLES)
-def test_compile_then_check_is_clean(djflow, tmp_path, sample):
+def test_compile_then_check_is_clean(djflow, tmp_path, sample, target):
     out = tmp_path / "gen"
-    djflow("compile", f"Samples/{sample}/djflow.yaml", "--target", "slurm", "--out", out, check=0)
-    result = djflow("compile", f"Samples/{sample}/djflow.yaml", "--target", "slurm", "--out", out, "--check", check=0)
+    djflow("compile", f"Samples/{sample}/djflow.yaml", "--target", target, "--out", out, check=0)
+    result = djflow("compile", f"Samples/{sample}/djflow.yaml", "--target", target, "--out", out, "--check", check=0)
     assert "up to date" in result.stdout
+
+
+def test_target_all_writes_every_target_folder(djflow, tmp_path):
+    out = tmp_path / "gen"
+    djflow("compile", "Samples/ephys/djflow.yaml", "--target", "all", "--out", out, check=0)
+    assert sorted(p.name for p in out.iterdir()) == ["airflow", "slurm"]
+    assert sorted(p.name for p in (out / "airflow").iterdir()) == [
+        ".airflowignore", "djflow_populate.py", "w0-recording.py", "w1-clustering_task.py", "w2-curation.py"]
+    for dag in (out / "airflow").glob("w*.py"):
+        compile(dag.read_text(), str(dag), "exec")  # valid Python
 
 
 def test_check_lists_stale_missing_and_extra_and_writes_nothing(djflow, tmp_path):

@@ -1,0 +1,263 @@
+import DJFlowCore
+import DJFlowPlan
+import DJFlowSpec
+
+/// The context of one workflow's DAG file. Every string that reaches Python is a literal made by
+/// `PythonQuoting`; every value Airflow renders with Jinja (`bash_command`, `env`) went through
+/// `JinjaQuoting`; every word of the shell command went through `ShellQuoting`.
+struct AirflowDagContext {
+    let workflow: Workflow
+    let input: TargetInput
+    let options: AirflowOptions
+    let names: AirflowNames
+
+    private var plan: ExecutionPlan { input.plan }
+    private var dagID: String { names.dagID(workflow) }
+
+    func context() -> TemplateContext {
+        let jobs = plan.jobs(of: workflow)
+        let upstreamWorkflows = self.upstreamWorkflows()
+        let publishes = options.gated == .assets && consumers().count > 0
+        let usesAssets = options.gated == .assets && (publishes || !upstreamWorkflows.isEmpty)
+        var context: TemplateContext = [
+            "comment": comment(upstreamWorkflows: upstreamWorkflows).asLines,
+            "doc": pythonLines(documentation(jobs: jobs, upstreamWorkflows: upstreamWorkflows)).asLines,
+            "environment": environment().asLines,
+            "setup": pythonLines(JinjaQuoting.wrap(setupScript())).asLines,
+            "dagID": PythonQuoting.literal(dagID),
+            "description": PythonQuoting.literal(description(jobs: jobs)),
+            "schedule": schedule(upstreamWorkflows: upstreamWorkflows),
+            "catchup": options.catchup ? "True" : "False",
+            "startDate": "\(options.startDate.year), \(options.startDate.month), \(options.startDate.day)",
+            "owner": PythonQuoting.literal(options.owner),
+            "tags": PythonQuoting.list(options.tags ?? ["djflow", plan.pipeline]),
+            "retryDelay": String(options.retryDelaySeconds),
+            "restrictionHelp": PythonQuoting.literal("A key restriction for every task, passed verbatim to djflow_populate.py --restriction: a JSON object such as {\"subject\": \"M1\"}, an array (OR) or an SQL condition string. Empty: all keys."),
+            "assets": usesAssets,
+            "publishes": publishes,
+            "tasks": jobs.flatMap(tasks),
+            "edges": edges(jobs: jobs).asLines,
+            // What JinjaQuoting.wrap does, for the runner path known only when Airflow parses the file.
+            "splitBlockStart": PythonQuoting.literal("{{% endraw %}%{% raw %}"),
+            "carriageReturn": PythonQuoting.literal("{% endraw %}{{ '\\r' }}{% raw %}"),
+        ]
+        if let paused = options.pausedUponCreation { context["paused"] = paused ? "True" : "False" }
+        if publishes {
+            context["done"] = [
+                "id": PythonQuoting.literal(AirflowNames.doneTaskID),
+                "asset": PythonQuoting.literal(names.assetURI(workflowID: workflow.id)),
+                "leaves": "[" + leaves(jobs: jobs).map { "tasks[\(PythonQuoting.literal(names.taskID($0)))]" }.joined(separator: ", ") + "]",
+            ] as TemplateContext
+        }
+        return context
+    }
+
+    // MARK: workflows around this one
+
+    /// Earlier workflows holding the nearest upstream jobs of this workflow's jobs, in run order.
+    private func upstreamWorkflows() -> [Workflow] {
+        let ids = Set(plan.jobs(of: workflow).flatMap(\.after).compactMap { plan.job($0)?.workflow })
+        return plan.workflows.filter { ids.contains($0.id) }
+    }
+
+    /// Later gated workflows that start from this one's Asset.
+    private func consumers() -> [Workflow] {
+        plan.workflows.filter { other in
+            !other.gates.isEmpty && plan.jobs(of: other).flatMap(\.after).contains { plan.job($0)?.workflow == workflow.id }
+        }
+    }
+
+    private func schedule(upstreamWorkflows: [Workflow]) -> String {
+        if workflow.gates.isEmpty {
+            return options.schedule.map(PythonQuoting.literal) ?? "None"
+        }
+        guard options.gated == .assets, !upstreamWorkflows.isEmpty else { return "None" }
+        return "[" + upstreamWorkflows.map { "Asset(\(PythonQuoting.literal(names.assetURI(workflowID: $0.id))))" }.joined(separator: ", ") + "]"
+    }
+
+    // MARK: text
+
+    private func comment(upstreamWorkflows: [Workflow]) -> [String] {
+        var lines = ["Airflow DAG \(dagID): workflow \(workflow.id) of pipeline \(plan.pipeline), for Airflow 3.x and 2.10+.",
+                     "Copy the whole folder into a DAG folder: every task runs \(AirflowTarget.runnerFile) from beside this file.",
+                     "Trigger it, optionally for some keys only (the restriction reaches the runner verbatim):",
+                     "  airflow dags trigger \(dagID) --conf '{\"restriction\": {\"subject\": \"M1\"}}'"]
+        if !workflow.gates.isEmpty {
+            switch options.gated {
+            case .manual: lines.append("Gated: trigger it once people entered data into \(workflow.gates.joined(separator: ", ")).")
+            case .assets:
+                lines.append("Gated: starts when \(upstreamWorkflows.map { names.dagID($0) }.joined(separator: " and ")) succeeded (Assets); enter data into \(workflow.gates.joined(separator: ", ")) before that.")
+            }
+        }
+        return lines
+    }
+
+    private func description(jobs: [Job]) -> String {
+        "djflow \(plan.pipeline) \(workflow.id): " + jobs.map(\.table).joined(separator: ", ")
+    }
+
+    private func documentation(jobs: [Job], upstreamWorkflows: [Workflow]) -> String {
+        var text = "# Workflow \(workflow.id) of pipeline \(plan.pipeline)\n\n"
+        text += "Populates, one task per table: " + jobs.map { "`\($0.table)`" + ($0.workers > 1 ? " (\($0.workers) workers)" : "") }.joined(separator: ", ") + ".\n\n"
+        if workflow.gates.isEmpty {
+            text += "Enter the staged data first: \(workflow.waitsOn.joined(separator: ", ")).\n\n"
+        } else if options.gated == .assets, !upstreamWorkflows.isEmpty {
+            text += "Gated by \(workflow.gates.joined(separator: ", ")): starts when \(upstreamWorkflows.map { names.dagID($0) }.joined(separator: ", ")) succeeded. People must have entered that data by then.\n\n"
+        } else {
+            text += "Gated by \(workflow.gates.joined(separator: ", ")): trigger this DAG once people entered that data.\n\n"
+        }
+        text += "Trigger with `{\"restriction\": …}` (a JSON object, array or SQL string) to run some keys only; it reaches `djflow_populate.py --restriction` verbatim.\n\n"
+        text += "Credentials: \(credentialsText()).\n"
+        return text
+    }
+
+    private func credentialsText() -> String {
+        let database = input.spec.database
+        switch options.credentials {
+        case .environment:
+            return "`\(database.userEnv.value)` and `\(database.passwordEnv.value)` from the worker's environment (tasks fail without retrying when they are missing)"
+        case .connection(let id): return "the login and password of Airflow Connection `\(id)`"
+        case .variables(let user, let password): return "Airflow Variables `\(user)` (user) and `\(password)` (password)"
+        }
+    }
+
+    /// Text as Python literal lines, each ending in `\n` except the last (implicit concatenation).
+    private func pythonLines(_ text: String) -> [String] {
+        var pieces: [String] = []
+        var current = ""
+        for scalar in text.unicodeScalars {
+            current.unicodeScalars.append(scalar)
+            if scalar == "\n" { pieces.append(current); current = "" }
+        }
+        if !current.isEmpty || pieces.isEmpty { pieces.append(current) }
+        return pieces.map(PythonQuoting.literal)
+    }
+
+    // MARK: environment and shell
+
+    /// `"NAME": value,` lines of the ENV dictionary every task gets (on top of the worker's environment).
+    private func environment() -> [String] {
+        let database = input.spec.database
+        var pairs: [(String, String)] = []  // name, Python expression
+        func plain(_ name: String, _ value: String) { pairs.append((name, PythonQuoting.literal(JinjaQuoting.verbatim(value)))) }
+        func template(_ name: String, _ jinja: String) { pairs.append((name, PythonQuoting.literal(jinja))) }
+        if let host = database.host { plain("DJ_HOST", host.value) }
+        plain("DJ_BACKEND", database.backend.rawValue)
+        switch options.credentials {
+        case .environment: break
+        case .connection(let id):
+            let conn = "conn['\(id)']"
+            template("DJ_USER", "{{ \(conn).login }}")
+            template("DJ_PASS", "{{ \(conn).password }}")
+            if database.host == nil { template("DJ_HOST", "{{ \(conn).host }}{{ (':' ~ \(conn).port) if \(conn).port else '' }}") }
+        case .variables(let user, let password):
+            template("DJ_USER", "{{ var.value['\(user)'] }}")
+            template("DJ_PASS", "{{ var.value['\(password)'] }}")
+        }
+        for pair in input.spec.runner.environment { plain(pair.key.value, pair.value.value) }
+        for (name, value) in options.environment { plain(name, value) }
+        pairs.append(("DJFLOW_RUNNER", "_verbatim(os.path.join(os.path.dirname(os.path.abspath(__file__)), \(PythonQuoting.literal(AirflowTarget.runnerFile))))"))
+        template("DJFLOW_RESTRICTION", "{{ params.restriction if params.restriction is string else params.restriction | tojson }}")
+        template("DJFLOW_TRY_NUMBER", "{{ ti.try_number }}")
+        template("DJFLOW_JOB_ID", "{{ ti.dag_id }}.{{ ti.task_id }}[{{ ti.map_index }}] try {{ ti.try_number }} of {{ ti.run_id }}")
+        return pairs.map { "\(PythonQuoting.literal($0.0)): \($0.1)," }
+    }
+
+    /// Shell lines every task runs before the runner: credentials, then the per-run arguments from `env`.
+    private func setupScript() -> String {
+        var lines = ["set -euo pipefail"]
+        if options.credentials == .environment {
+            let database = input.spec.database
+            for (target, source) in [("DJ_USER", database.userEnv.value), ("DJ_PASS", database.passwordEnv.value)] {
+                // `source` is a validated variable name, safe inside ${...}.
+                let message = ShellQuoting.quote("djflow: \(source) is not set in the Airflow worker's environment (database.secret); not retrying")
+                lines.append("if [[ -z ${\(source)+set} ]]; then echo \(message) >&2; exit 2; fi")
+                if target != source { lines.append("export \(target)=\"${\(source)}\"") }
+            }
+        }
+        lines += [
+            "args=()",
+            "if [[ -n ${DJFLOW_RESTRICTION-} ]]; then args+=(--restriction \"$DJFLOW_RESTRICTION\"); fi",
+            "if (( ${DJFLOW_TRY_NUMBER:-1} > 1 )); then args+=(--clear-errors); fi",
+            "if [[ -n ${DJFLOW_WORKER-} ]]; then args+=(--worker \"$DJFLOW_WORKER\"); fi",
+        ]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `exec python3 "$DJFLOW_RUNNER" --module M --table T …`, each value quoted for bash, wrapped for Jinja,
+    /// as a Python literal. It ends in `}`, never in `.sh`/`.bash` (which Airflow would load as a template file).
+    private func command(_ job: Job, mode: String?) -> String {
+        var words = [ShellQuoting.quote(input.spec.runner.python.value), "\"$DJFLOW_RUNNER\""]
+        var arguments = ["--module", job.module, "--table", job.runnerTable]
+        if let priority = job.priority { arguments += ["--priority", String(priority)] }
+        if let maxCalls = job.maxCalls { arguments += ["--max-calls", String(maxCalls)] }
+        if let processes = job.processes, mode != "--refresh-only" { arguments += ["--processes", String(processes)] }
+        if job.onError == .continue { arguments.append("--suppress-errors") }
+        if let mode { arguments.append(mode) }
+        words += arguments.map(ShellQuoting.quote)
+        let text = "exec " + words.joined(separator: " ") + " ${args[@]+\"${args[@]}\"}"
+        return PythonQuoting.literal(JinjaQuoting.wrap(text))
+    }
+
+    // MARK: tasks
+
+    private func placement(_ job: Job) -> AirflowOptions.Placement {
+        (options.tablePlacement[job.table] ?? .init()).over(options.placement)
+    }
+
+    private func tasks(_ job: Job) -> [TemplateContext] {
+        let placement = self.placement(job)
+        let weight = placement.priorityWeight ?? job.priority.map { 256 - $0 } ?? 1
+        func task(id: String, command: String, timeout: Int?, doc: String, workers: Int) -> TemplateContext {
+            var task: TemplateContext = [
+                "id": PythonQuoting.literal(id),
+                "command": command,
+                "retries": String(job.retries),
+                "priorityWeight": String(weight),
+                "doc": PythonQuoting.literal(doc),
+            ]
+            if let timeout { task["timeout"] = String(timeout) }
+            if let pool = placement.pool { task["pool"] = PythonQuoting.literal(pool) }
+            if let queue = placement.queue { task["queue"] = PythonQuoting.literal(queue) }
+            if workers > 1 {
+                task["mapped"] = ["workers": String(workers)] as TemplateContext
+                if let throttle = job.throttle, throttle < workers { task["throttle"] = String(throttle) }
+            }
+            return task
+        }
+        var doc = "Populates `\(job.table)` (\(job.tier.rawValue)) in workflow \(workflow.id)"
+        if !job.parts.isEmpty { doc += ", with its parts \(job.parts.map { "`\($0)`" }.joined(separator: ", "))" }
+        doc += job.workers > 1 ? ": \(job.workers) workers, one mapped task instance each, after `\(names.refreshTaskID(job))` filled the job queue." : "."
+        doc += " Retries: \(job.retries) (each retry first gives the table's failed keys back to the queue)."
+        if job.onError == .continue { doc += " `on_error: continue`: failed keys stay in the jobs table and dependents still run." }
+        guard job.workers > 1 else {
+            return [task(id: names.taskID(job), command: command(job, mode: nil), timeout: job.resources.timeSeconds, doc: doc, workers: 1)]
+        }
+        let refreshDoc = "Fills the DataJoint job queue of `\(job.table)` (\(job.tier.rawValue)) once, so its \(job.workers) workers do not each refresh it."
+        return [
+            task(id: names.refreshTaskID(job), command: command(job, mode: "--refresh-only"), timeout: min(job.resources.timeSeconds ?? 3600, 3600),
+                 doc: refreshDoc, workers: 1),
+            task(id: names.taskID(job), command: command(job, mode: "--no-refresh"), timeout: job.resources.timeSeconds, doc: doc, workers: job.workers),
+        ]
+    }
+
+    /// `tasks[a] >> tasks[b]` for the plan's nearest dependencies (and refresh → workers).
+    private func edges(jobs: [Job]) -> [String] {
+        func ref(_ id: String) -> String { "tasks[\(PythonQuoting.literal(id))]" }
+        var lines: [String] = []
+        for job in jobs {
+            let first = job.workers > 1 ? names.refreshTaskID(job) : names.taskID(job)
+            for need in job.needs {
+                guard let upstream = plan.job(need) else { continue }
+                lines.append("\(ref(names.taskID(upstream))) >> \(ref(first))")
+            }
+            if job.workers > 1 { lines.append("\(ref(names.refreshTaskID(job))) >> \(ref(names.taskID(job)))") }
+        }
+        return lines
+    }
+
+    private func leaves(jobs: [Job]) -> [Job] {
+        let needed = Set(jobs.flatMap(\.needs))
+        return jobs.filter { !needed.contains($0.id) }
+    }
+}

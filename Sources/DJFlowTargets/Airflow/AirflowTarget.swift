@@ -1,0 +1,69 @@
+import DJFlowCore
+import DJFlowPlan
+import DJFlowSpec
+
+/// Airflow: one DAG file per workflow (one task per job, N workers as a mapped task after a refresh
+/// task), the populate runner beside them, and an `.airflowignore` so Airflow does not parse the runner.
+///
+/// Layout under `airflow/`: `<workflow>.py`, `djflow_populate.py`, `.airflowignore`. The same files import
+/// and run on Airflow 3.x and 2.10+.
+public struct AirflowTarget: SchedulerTarget {
+    public var kind: TargetKind { .airflow }
+    static let folder = "airflow"
+    static let runnerFile = "djflow_populate.py"
+
+    public init() {}
+
+    public func artifacts(for input: TargetInput, diagnostics: inout Diagnostics) -> [Artifact]? {
+        let options = AirflowOptions.read(input.spec, diagnostics: &diagnostics)
+        if diagnostics.hasErrors { return nil }
+        let names = AirflowNames(plan: input.plan, options: options)
+        var artifacts = [
+            Artifact(path: "\(Self.folder)/\(Self.runnerFile)", content: .file("runner/djflow_populate.py")),
+            Artifact(path: "\(Self.folder)/.airflowignore", content: .template("airflow/airflowignore", context: [:])),
+        ]
+        for workflow in input.plan.workflows {
+            let context = AirflowDagContext(workflow: workflow, input: input, options: options, names: names)
+            artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id).py", content: .template("airflow/dag.py", context: context.context())))
+        }
+        return artifacts
+    }
+}
+
+/// DAG ids, task ids and Asset URIs: valid for Airflow (`^[\w.-]+$`, at most 250 characters), unique, stable.
+struct AirflowNames {
+    private var dagIDs: [String: String] = [:]
+    private var taskIDs: [String: String] = [:]
+    let pipeline: String
+
+    init(plan: ExecutionPlan, options: AirflowOptions) {
+        pipeline = plan.pipeline
+        let prefix = options.dagIDPrefix ?? "\(plan.pipeline)-"
+        var used = Set<String>()
+        for workflow in plan.workflows {
+            var id = NameFitting.fit(prefix + workflow.id, limit: AirflowOptions.idLimit)
+            if used.contains(id) { id = NameFitting.fit(prefix + workflow.id + "-" + StableHash.hex(workflow.id), limit: AirflowOptions.idLimit) }
+            used.insert(id)
+            dagIDs[workflow.id] = id
+        }
+        // Job ids are `[a-z0-9_-]+` and unique; suffixes with a dot (`.refresh`, `.done`) cannot collide with them.
+        used = []
+        for job in plan.jobs {
+            var id = NameFitting.fit(job.id, limit: AirflowOptions.idLimit - ".refresh".count)
+            if used.contains(id) { id = NameFitting.fit(job.id + "-" + StableHash.hex(job.id), limit: AirflowOptions.idLimit - 16) }
+            used.insert(id)
+            taskIDs[job.id] = id
+        }
+    }
+
+    func dagID(_ workflow: Workflow) -> String { dagIDs[workflow.id]! }
+    func dagID(workflowID: String) -> String { dagIDs[workflowID]! }
+    /// The mapped (or single) worker task of a job.
+    func taskID(_ job: Job) -> String { taskIDs[job.id]! }
+    /// The task that fills a multi-worker job's queue first.
+    func refreshTaskID(_ job: Job) -> String { taskIDs[job.id]! + ".refresh" }
+    /// The last task of a workflow that publishes its Asset (`gated: assets`).
+    static let doneTaskID = "workflow.done"
+    /// The Asset (2.x: Dataset) a workflow publishes when every job succeeded.
+    func assetURI(workflowID: String) -> String { "x-djflow://\(pipeline)/\(workflowID)" }
+}
