@@ -209,7 +209,13 @@ import Testing
         let cron = printedDiagnostics(pipeline("S: {tier: manual}", extra: "targets: {airflow: {schedule: '61 * *', credentials: enviroment}}"))
         #expect(cron.contains("error: 'schedule' must be none, a preset like '@daily' or a cron expression of five fields, found '61 * *'"), "\(cron)")
         #expect(cron.contains("error: unknown credentials 'enviroment'; did you mean 'environment'?"), "\(cron)")
-        let noName = printedDiagnostics(pipeline("S: {tier: manual}", extra: "targets: {airflow: {credentials: connection}}"))
+        let noName = printedDiagnostics("""
+            pipeline: test
+            runner: {module: m}
+            database: {host: localhost}
+            tables: {S: {tier: manual}}
+            targets: {airflow: {credentials: connection}}
+            """)
         #expect(noName.contains("'credentials: connection' takes the Connection id from 'database.secret.name'"), "\(noName)")
     }
 }

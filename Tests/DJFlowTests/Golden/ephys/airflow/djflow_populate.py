@@ -52,6 +52,14 @@ Options
     --describe            resolve the table, print its summary (tier, full
                           name, master, progress) and exit 0; populates nothing.
 
+Live reader (prints YAML instead of the JSON summary; exit 0, 2 usage, 75 transient):
+    python3 djflow_populate.py --introspect --schema S [--schema S2 ...] [--module M ...]
+                          imports the modules (which may activate schemas), loads
+                          DataJoint's dependency graph and prints djflow YAML:
+                          every table of the schemas (and the upstream tables they
+                          reference) with tier, parts and foreign-key parents,
+                          named module.Class (schema.Class without a Python class).
+
 Connection comes from the environment only: DJ_HOST (may be host:port),
 DJ_PORT, DJ_USER, DJ_PASS, DJ_BACKEND, DJ_DATABASE_NAME, DJ_USE_TLS, ...
 DJ_IGNORE_CONFIG_FILE defaults to true (2.x reads no datajoint.json). On 0.14,
@@ -628,9 +636,203 @@ def _json_safe(value):
     return json.loads(json.dumps(value, default=str))
 
 
+# ---------------------------------------------------------------------------
+# --introspect: the live reader
+# ---------------------------------------------------------------------------
+
+_TIER_PREFIXES = (("__", "computed"), ("_", "imported"), ("#", "lookup"))
+
+
+def _split_full_name(full):
+    """`db`.`tbl` or "db"."tbl" -> (db, tbl)."""
+    q = full[0]
+    db, _, tbl = full.partition(q + "." + q)
+    return db.strip(q), tbl.strip(q)
+
+
+def _camel(snake):
+    """DataJoint's to_camel_case: l_f_p -> LFP, curated_clustering -> CuratedClustering."""
+    import re
+
+    return re.sub(r"(^|[_\W])+[a-zA-Z]", lambda m: m.group(0)[-1].upper(), snake)
+
+
+def _parse_table_name(tbl):
+    """(tier, master snake name, part snake name or None) from a table name; None for hidden tables."""
+    if tbl.startswith("~"):
+        return None
+    tier = "manual"
+    for prefix, name in _TIER_PREFIXES:
+        if tbl.startswith(prefix):
+            tier, tbl = name, tbl[len(prefix):]
+            break
+    master, sep, part = tbl.partition("__")
+    return ("part" if sep else tier), master, (part or None), tier
+
+
+def _class_names(dj, schemas):
+    """{(db, table_name): (module, class path)} from the classes of every imported module."""
+    names = {}
+    for mod_name, mod in sorted(sys.modules.items()):
+        if mod is None or mod_name == "__main__":
+            continue
+        try:
+            members = list(vars(mod).values())
+        except TypeError:
+            continue
+        for obj in members:
+            if not (isinstance(obj, type) and issubclass(obj, dj.Table)) or issubclass(obj, dj.Part):
+                continue
+            db = getattr(obj, "database", None)
+            if db not in schemas or obj.__module__ != mod_name:
+                continue
+            try:
+                master_name = obj.table_name
+            except Exception:
+                continue
+            names.setdefault((db, master_name), (mod_name, obj.__name__))
+            for attr in dir(obj):
+                part = getattr(obj, attr, None)
+                if attr[:1].isupper() and isinstance(part, type) and issubclass(part, dj.Part):
+                    try:
+                        names.setdefault((db, part.table_name), (mod_name, obj.__name__ + "." + part.__name__))
+                    except Exception:
+                        pass
+    return names
+
+
+def _yaml_scalar(text):
+    if text and all(c.isalnum() or c in "._-" for c in text) and not text[0].isdigit():
+        return text
+    return json.dumps(text)
+
+
+def introspect(argv):
+    """The live graph of the given schemas as djflow YAML text."""
+    p = _Parser(prog="djflow_populate.py --introspect",
+                description="Print the tables, tiers, parts and foreign keys of live schemas as djflow YAML.")
+    p.add_argument("--introspect", action="store_true", required=True)
+    p.add_argument("--schema", action="append", required=True, metavar="S", help="database schema (repeatable)")
+    p.add_argument("--module", action="append", default=[], metavar="M",
+                   help="module to import first (activates schemas, names tables by their classes)")
+    p.add_argument("--pipeline", default="introspected", metavar="NAME")
+    args = p.parse_args(argv)
+    schemas = [s.strip() for item in args.schema for s in item.split(",") if s.strip()]
+    dj, major = import_datajoint()
+    import_modules([m.strip() for item in args.module for m in item.split(",") if m.strip()])
+    conn = dj.conn()
+    existing = set(conn.query("SELECT schema_name FROM information_schema.schemata").fetchall())
+    existing = {row[0] for row in existing}
+    missing = [s for s in schemas if s not in existing]
+    if missing:
+        raise UsageError("no such schema: %s" % ", ".join(missing))
+    for schema in schemas:
+        # registers the schema with the connection's dependency graph (virtual: no classes needed)
+        dj.Schema(schema, create_schema=False, create_tables=False, connection=conn) if major >= 2 \
+            else dj.Schema(schema, create_schema=False, create_tables=False)
+    graph = conn.dependencies
+    graph.load()
+    classes = _class_names(dj, set(schemas))
+
+    def parents_of(node):
+        found = graph.parents(node)  # 0.14: {name: props}; 2.x: [(name, props)]
+        return list(found.keys()) if isinstance(found, dict) else [item[0] for item in found]
+
+    def real(node):
+        # renamed foreign keys (.proj) put numeric alias nodes between parent and child
+        while node.isdigit():
+            node = parents_of(node)[0]
+        return node
+
+    def name_of(node):
+        db, tbl = _split_full_name(node)
+        known = classes.get((db, tbl))
+        if known:
+            return known[0] + "." + known[1]
+        parsed = _parse_table_name(tbl)
+        path = _camel(parsed[1]) + ("." + _camel(parsed[2]) if parsed[2] else "")
+        return db + "." + path
+
+    wanted = []
+    for node in graph.topo_sort() if hasattr(graph, "topo_sort") else __import__("networkx").topological_sort(graph):
+        if node.isdigit():
+            continue
+        db, tbl = _split_full_name(node)
+        if db in schemas and _parse_table_name(tbl) is not None:
+            wanted.append(node)
+    # upstream tables of other schemas are listed too, so the YAML is complete
+    closure, stack = set(wanted), list(wanted)
+    while stack:
+        for parent in parents_of(stack.pop()):
+            parent = real(parent)
+            if parent not in closure and _parse_table_name(_split_full_name(parent)[1]) is not None:
+                closure.add(parent)
+                stack.append(parent)
+    entries = {}
+    for node in closure:
+        db, tbl = _split_full_name(node)
+        tier, master_snake, part_snake, master_tier = _parse_table_name(tbl)
+        name = name_of(node)
+        parents = sorted({name_of(real(x)) for x in parents_of(node)})
+        if part_snake:
+            master = name.rsplit(".", 1)[0]
+            parents = [x for x in parents if x != master]
+        entries[name] = {"tier": tier, "parents": parents, "parts": [], "schema": db}
+    for name, entry in entries.items():
+        if entry["tier"] == "part":
+            master, part = name.rsplit(".", 1)
+            if master in entries:
+                entries[master]["parts"].append(part)
+    modules = sorted({n.rsplit(".", 2 if entries[n]["tier"] == "part" else 1)[0] for n in entries})
+    out = ["# Live graph of %s, read by djflow_populate.py --introspect (DataJoint %s)."
+           % (", ".join(schemas), dj.__version__),
+           "# Tables are named module.Class (the Python class when --module imported it, else schema.Class).",
+           "pipeline: %s" % _yaml_scalar(args.pipeline),
+           "runner:",
+           "  module: [%s]" % ", ".join(_yaml_scalar(m) for m in modules),
+           "tables:"]
+    for name in sorted(entries):
+        entry = entries[name]
+        fields = [] if entry["tier"] == "part" else ["tier: %s" % entry["tier"]]
+        if entry["parents"]:
+            fields.append("depends_on: [%s]" % ", ".join(_yaml_scalar(x) for x in entry["parents"]))
+        if entry["parts"]:
+            fields.append("parts: [%s]" % ", ".join(sorted(entry["parts"])))
+        out.append("  %s: {%s}%s" % (_yaml_scalar(name), ", ".join(fields), "  # schema %s" % entry["schema"]))
+    return "\n".join(out) + "\n"
+
+
+def introspect_main(argv):
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s djflow %(levelname)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    sys.stdout.flush()
+    real_stdout = os.dup(1)
+    os.dup2(2, 1)  # pipeline modules and DataJoint print to stderr; stdout carries only the YAML
+    try:
+        text = introspect(argv)
+        os.write(real_stdout, text.encode("utf-8"))
+        return EXIT_OK
+    except UsageError as e:
+        log.error("usage: %s", e)
+        return EXIT_USAGE
+    except BaseException as e:  # noqa: B902
+        kind = classify(e)
+        log.error("%s: %s", type(e).__name__, e)
+        if kind == "transient":
+            return EXIT_TRANSIENT
+        if kind in ("usage-db", "sql"):
+            return EXIT_USAGE
+        return EXIT_ERRORS
+
+
 def main(argv=None):
     started = time.time()
     argv = sys.argv[1:] if argv is None else list(argv)
+    if "--introspect" in argv:
+        return introspect_main(argv)
     if "-h" in argv or "--help" in argv:  # plain help on stdout, no JSON summary
         try:
             parse_args(argv)
