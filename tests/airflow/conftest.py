@@ -13,7 +13,6 @@ import atexit
 import json
 import os
 import pathlib
-import shlex
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,8 @@ import time
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+import testdb  # noqa: E402  (shared test database helpers)
 SAMPLES = ["ephys", "tutorial"]
 
 _HOME = pathlib.Path(tempfile.mkdtemp(prefix="djflow-airflow-"))
@@ -171,50 +172,14 @@ def run_dag(folder, dag_id, conf=None):
 # --- database -------------------------------------------------------------
 
 
-def _read_env_sh(path):
-    env = {}
-    for line in pathlib.Path(path).read_text().splitlines():
-        line = line.strip()
-        if line.startswith("export "):
-            for token in shlex.split(line[len("export "):]):
-                name, _, value = token.partition("=")
-                env[name] = value
-    return env
-
-
 @pytest.fixture(scope="session")
 def db_env():
     """DJ_* variables of the running test database (scripts/db/up.sh reuses a running server)."""
-    out = subprocess.run(["bash", str(REPO / "scripts" / "db" / "up.sh")], check=True, capture_output=True,
-                         text=True, timeout=600)
-    env = _read_env_sh(out.stdout.strip().splitlines()[-1])
-    env.setdefault("DJ_USE_TLS", "false")
-    env["DJ_IGNORE_CONFIG_FILE"] = "true"
+    env = testdb.start()
     prefix = "djflow_af%s_%d_" % (AIRFLOW_VERSION.split(".")[0], os.getpid())
     env["_SCHEMA_PREFIX"] = prefix
     yield env
-    drop_schemas(env, prefix)
-
-
-def connect(env):
-    import pymysql
-
-    host, _, port = env["DJ_HOST"].partition(":")
-    return pymysql.connect(host=host, port=int(port or 3306), user=env["DJ_USER"], password=env["DJ_PASS"],
-                           charset="utf8mb4", autocommit=True)
-
-
-def drop_schemas(env, prefix):
-    conn = connect(env)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SHOW DATABASES")
-            names = [r[0] for r in cur.fetchall() if r[0].startswith(prefix)]
-            cur.execute("SET FOREIGN_KEY_CHECKS=0")
-            for name in names:
-                cur.execute("DROP DATABASE IF EXISTS `%s`" % name)
-    finally:
-        conn.close()
+    testdb.drop_schemas(env, prefix)
 
 
 @pytest.fixture(scope="session")
@@ -223,3 +188,6 @@ def dj_python():
     path = REPO / ".venv" / "dj2" / "bin" / "python"
     assert path.exists(), "create the DataJoint venv first: scripts/venv.sh dj2"
     return str(path)
+
+
+connect = testdb.connect

@@ -18,7 +18,7 @@ tables:
 """
 
 
-@pytest.mark.parametrize("target", ["slurm", "airflow"])
+@pytest.mark.parametrize("target", ["slurm", "airflow", "htcondor", "kubernetes"])
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_compile_then_check_is_clean(djflow, tmp_path, sample, target):
     out = tmp_path / "gen"
@@ -30,7 +30,7 @@ def test_compile_then_check_is_clean(djflow, tmp_path, sample, target):
 def test_target_all_writes_every_target_folder(djflow, tmp_path):
     out = tmp_path / "gen"
     djflow("compile", "Samples/ephys/djflow.yaml", "--target", "all", "--out", out, check=0)
-    assert sorted(p.name for p in out.iterdir()) == ["airflow", "slurm"]
+    assert sorted(p.name for p in out.iterdir()) == ["airflow", "htcondor", "kubernetes", "slurm"]
     assert sorted(p.name for p in (out / "airflow").iterdir()) == [
         ".airflowignore", "djflow_populate.py", "w0-recording.py", "w1-clustering_task.py", "w2-curation.py"]
     for dag in (out / "airflow").glob("w*.py"):

@@ -12,24 +12,16 @@ sys.path.insert(0, str(HERE))
 
 import slurm_cluster  # noqa: E402
 
-
-def read_env_sh(path: str) -> dict:
-    env = {}
-    # Evaluate with bash so quoting in env.sh is honoured.
-    out = subprocess.run(["bash", "-c", f"set -a; source {path}; env -0"], capture_output=True, check=True).stdout
-    for item in out.split(b"\0"):
-        if b"=" in item:
-            key, _, value = item.decode().partition("=")
-            env[key] = value
-    return env
+sys.path.insert(0, str(REPO / "tests"))
+import testdb  # noqa: E402  (shared test database helpers)
 
 
 @pytest.fixture(scope="session")
 def cluster_env(tmp_path_factory):
     """A real SLURM cluster and a real MariaDB, with a fresh schema for this run."""
-    db_env_sh = subprocess.run([str(REPO / "scripts/db/up.sh")], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+    db_env = testdb.start()
     env = slurm_cluster.up()
-    env.update({k: v for k, v in read_env_sh(db_env_sh).items() if k.startswith("DJ_")})
+    env.update({k: v for k, v in db_env.items() if k.startswith("DJ_")})
     venv_bin = str(pathlib.Path(sys.executable).parent)
     env["PATH"] = venv_bin + os.pathsep + env["PATH"]          # jobs inherit the venv's python3
     env["PYTHONPATH"] = str(REPO / "Samples/ephys")

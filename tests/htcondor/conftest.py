@@ -7,7 +7,6 @@ harness execute with the interpreter named in the compiled spec (.venv/dj2's pyt
 import json
 import os
 import pathlib
-import shlex
 import subprocess
 import sys
 
@@ -17,6 +16,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from condor import REPO  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))
+import testdb  # noqa: E402  (shared test database helpers)
 
 SAMPLES = ["ephys", "tutorial"]
 DJ_PYTHON = REPO / ".venv" / "dj2" / "bin" / "python"
@@ -55,20 +56,7 @@ def compiled_samples(tmp_path_factory):
     return out
 
 
-def _read_env_sh(path):
-    env = {}
-    for line in pathlib.Path(path).read_text().splitlines():
-        if line.startswith("export "):
-            for token in shlex.split(line[len("export "):]):
-                name, _, value = token.partition("=")
-                env[name] = value
-    return env
-
-
 @pytest.fixture(scope="session")
 def db_env():
     """DJ_* of the running test MariaDB (scripts/db/up.sh reuses a running server)."""
-    out = subprocess.run(["bash", str(REPO / "scripts" / "db" / "up.sh")], check=True, capture_output=True, text=True, timeout=600)
-    env = _read_env_sh(out.stdout.strip().splitlines()[-1])
-    env.setdefault("DJ_USE_TLS", "false")
-    return env
+    return testdb.start()

@@ -6,7 +6,6 @@ scripts/db/up.sh (DJFLOW_STATE is passed through, so a running server is reused)
 
 import os
 import pathlib
-import shlex
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+import testdb  # noqa: E402  (shared test database helpers)
 sys.path.insert(0, str(HERE))
 
 DJ2_BIN = REPO / ".venv" / "dj2" / "bin"
@@ -42,24 +43,11 @@ def compile_spec(djflow_bin, tmp_path_factory):
     return compile_
 
 
-def _read_env_sh(path):
-    env = {}
-    for line in pathlib.Path(path).read_text().splitlines():
-        line = line.strip()
-        if line.startswith("export "):
-            for token in shlex.split(line[len("export "):]):
-                name, _, value = token.partition("=")
-                env[name] = value
-    return env
-
-
 @pytest.fixture(scope="session")
 def db_env():
     assert (DJ2_BIN / "python").exists(), "run scripts/venv.sh dj2 first"
     t = time.time()
-    out = subprocess.run(["bash", str(REPO / "scripts" / "db" / "up.sh")], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, "scripts/db/up.sh failed:\n" + out.stderr[-3000:]
-    env = _read_env_sh(out.stdout.strip().splitlines()[-1])
+    env = testdb.start()
     sys.stderr.write("\n[db up in %.2f s: %s]\n" % (time.time() - t, env["DJ_HOST"]))
     return env
 

@@ -15,7 +15,6 @@ that carries a prepended comment header (as the djflow compiler emits it).
 import itertools
 import json
 import os
-import shlex
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ import pytest
 os.environ.setdefault("DJ_IGNORE_CONFIG_FILE", "true")  # for datajoint imported in-process (2.x)
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+import testdb  # noqa: E402  (shared test database helpers)
 RUNNER_TEMPLATE = REPO / "Templates" / "runner" / "djflow_populate.py"
 EPHYS_DIR = REPO / "Samples" / "ephys"
 TUTORIAL_DIR = REPO / "Samples" / "tutorial"
@@ -50,52 +51,14 @@ def pytest_configure(config):
     config.addinivalue_line("filterwarnings", "ignore:.*deprecated.*:DeprecationWarning")
 
 
-def _read_env_sh(path):
-    env = {}
-    for line in Path(path).read_text().splitlines():
-        line = line.strip()
-        if not line.startswith("export "):
-            continue
-        for token in shlex.split(line[len("export "):]):
-            name, _, value = token.partition("=")
-            env[name] = value
-    return env
-
-
 @pytest.fixture(scope="session")
 def db_env():
     """DJ_* variables of the running test database (starts it if needed)."""
     t = time.time()
-    out = subprocess.run(["bash", str(REPO / "scripts" / "db" / "up.sh")], check=True,
-                         capture_output=True, text=True, timeout=600)
-    env_sh = out.stdout.strip().splitlines()[-1]
-    env = _read_env_sh(env_sh)
-    env.setdefault("DJ_USE_TLS", "false")
-    env["DJ_IGNORE_CONFIG_FILE"] = "true"
+    env = testdb.start()
     sys.stderr.write("\n[db up in %.2f s: %s]\n" % (time.time() - t, env["DJ_HOST"]))
     yield env
-    _drop_schemas(env, SCHEMA_PREFIX)
-
-
-def _connect(env):
-    import pymysql
-
-    host, _, port = env["DJ_HOST"].partition(":")
-    return pymysql.connect(host=host, port=int(port or env.get("DJ_PORT", 3306)), user=env["DJ_USER"],
-                           password=env["DJ_PASS"], charset="utf8mb4", autocommit=True)
-
-
-def _drop_schemas(env, prefix):
-    conn = _connect(env)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SHOW DATABASES")
-            names = [r[0] for r in cur.fetchall() if r[0].startswith(prefix)]
-            cur.execute("SET FOREIGN_KEY_CHECKS=0")
-            for name in names:
-                cur.execute("DROP DATABASE IF EXISTS `%s`" % name)
-    finally:
-        conn.close()
+    testdb.drop_schemas(env, SCHEMA_PREFIX)
 
 
 @pytest.fixture(scope="session")
@@ -174,7 +137,7 @@ class Pipeline:
     @property
     def db(self):
         if self._db is None:
-            self._db = _connect(self.env)
+            self._db = testdb.connect(self.env)
         return self._db
 
     def query(self, sql, args=None):
@@ -211,7 +174,7 @@ class Pipeline:
     def close(self):
         if self._db is not None:
             self._db.close()
-        _drop_schemas(self.env, self.schema)
+        testdb.drop_schemas(self.env, self.schema)
 
 
 @pytest.fixture
