@@ -22,8 +22,8 @@ public struct ExecutionPlan: Codable, Sendable {
 
     /// The jobs of a workflow, in its order.
     public func jobs(of workflow: Workflow) -> [Job] {
-        let byID = Dictionary(uniqueKeysWithValues: jobs.map { ($0.id, $0) })
-        return workflow.jobs.compactMap { byID[$0] }
+        // `jobs` is in global topological order and a workflow's order is that order restricted to it.
+        jobs.filter { $0.workflow == workflow.id }
     }
 }
 

@@ -110,7 +110,7 @@ public enum Planner {
         var workflows: [Workflow] = []
         for (index, skeleton) in workflowSkeletons.enumerated() {
             let ids = skeleton.jobs.map { ids[$0]! }
-            let members = jobs.filter { ids.contains($0.id) }
+            let members = jobs.filter { $0.workflow == skeleton.id }
             let waits = Set(skeleton.jobs.flatMap { staged[$0]! })
             workflows.append(Workflow(
                 id: skeleton.id, index: index, level: skeleton.level, jobs: ids,
