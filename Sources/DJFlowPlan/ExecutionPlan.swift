@@ -59,8 +59,12 @@ public struct Job: Codable, Sendable {
     public var tier: Tier
     /// Parts filled by this job's make().
     public var parts: [String]
-    /// The Python module the runner imports, and the name it resolves inside it.
-    public var module: String
+    /// The Python modules the runner imports first, in order, for their side effects (schema activation,
+    /// linking modules, `dj.config`): `runner.module`, or every module that defines tables.
+    public var modules: [String]
+    /// The table as the runner resolves it after those imports: a class path in one of them (`Recording`,
+    /// `sub.Table`) or the full dotted path of the module that defines it
+    /// (`element_array_ephys.ephys_acute.Clustering`).
     public var runnerTable: String
     /// The workflow (id) this job belongs to.
     public var workflow: String
@@ -83,6 +87,12 @@ public struct Job: Codable, Sendable {
 
     /// All nearest upstream jobs: `needs` then `after`.
     public var upstream: [String] { needs + after }
+
+    /// The runner arguments that select the table, the same on every target:
+    /// `--module M1 [--module M2 …] --table T`.
+    public var runnerSelection: [String] {
+        modules.flatMap { ["--module", $0] } + ["--table", runnerTable]
+    }
 }
 
 /// Resources of one worker, fully resolved (defaults applied). Nil means "the scheduler's default".

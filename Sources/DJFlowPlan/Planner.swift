@@ -87,11 +87,11 @@ public enum Planner {
         for name in jobNames {
             let table = graph.tables[name]!
             let settings = resolvedSettings(spec, table)
-            let (module, runnerTable) = runnerTarget(for: table, spec: spec)
+            let (modules, runnerTable) = runnerTarget(for: table, spec: spec)
             let nearest = reduced[name]!
             jobs.append(Job(
                 id: ids[name]!, table: name.description, tier: table.tier,
-                parts: (graph.parts[name] ?? []).map(\.description), module: module, runnerTable: runnerTable,
+                parts: (graph.parts[name] ?? []).map(\.description), modules: modules, runnerTable: runnerTable,
                 workflow: workflowOf[name]!,
                 needs: nearest.filter { workflowOf[$0] == workflowOf[name] }.map { ids[$0]! },
                 after: nearest.filter { workflowOf[$0] != workflowOf[name] }.map { ids[$0]! },
@@ -135,16 +135,24 @@ public enum Planner {
         table.settings.over(spec.defaults)
     }
 
-    /// The module the runner imports for a table and the name it looks up there. A table qualified by a
-    /// module whose last segment names one of `runner.module` runs with that module.
-    static func runnerTarget(for table: TableSpec, spec: PipelineSpec) -> (module: String, table: String) {
-        if let module = table.module { return (module.value, table.name.classPath) }
+    /// The modules the runner imports for a table, and the name it resolves after importing them.
+    ///
+    /// Every job imports all of `runner.module`, in order: those modules may activate schemas (DataJoint
+    /// Elements), link modules or configure DataJoint, and a table class is usable only after that. The
+    /// table is then named where it is defined: by its class path when the only runner module defines it,
+    /// else by the full dotted path of its module (the table's `module:`, or a runner module whose last
+    /// segments match the table's module qualifier). Without a known module, the class path is looked up
+    /// through the runner modules' attributes.
+    static func runnerTarget(for table: TableSpec, spec: PipelineSpec) -> (modules: [String], table: String) {
         let modules = spec.runner.modules.map(\.value)
+        var home = table.module?.value
         let qualifier = table.name.module
-        if !qualifier.isEmpty, let match = modules.first(where: { $0 == qualifier || $0.hasSuffix("." + qualifier) }) {
-            return (match, table.name.classPath)
+        if home == nil, !qualifier.isEmpty {
+            home = modules.first(where: { $0 == qualifier || $0.hasSuffix("." + qualifier) })
         }
-        return (modules.first ?? "", table.name.description)
+        guard let home else { return (modules, table.name.description) }
+        if modules == [home] { return (modules, table.name.classPath) }
+        return (modules.isEmpty ? [home] : modules, home + "." + table.name.classPath)
     }
 
     /// Stable, unique job ids from table names.

@@ -102,9 +102,42 @@ import Testing
             """
         let plan = try plan(yaml)
         let sorting = try #require(plan.job("ephys-sorting"))
-        #expect(sorting.module == "lab.ephys")
-        #expect(sorting.runnerTable == "Sorting")
+        // every runner module is imported, in order; the table is named where it is defined
+        #expect(sorting.modules == ["lab.subject", "lab.ephys"])
+        #expect(sorting.runnerTable == "lab.ephys.Sorting")
+        #expect(sorting.runnerSelection == ["--module", "lab.subject", "--module", "lab.ephys", "--table", "lab.ephys.Sorting"])
         #expect(sorting.needs == ["ephys-recording"])
+    }
+
+    @Test func elementsTablesImportTheActivatingModuleFirst() throws {
+        // The Elements pattern: the workflow module activates the element's schemas; the classes are
+        // defined in the element's module. Jobs import the workflow module, then resolve the class
+        // in its defining module by full path.
+        let yaml = """
+            pipeline: lab
+            runner: {module: mylab.pipeline}
+            tables:
+              Session: {tier: manual}
+              Clustering: {tier: computed, depends_on: [Session], module: element_array_ephys.ephys_acute}
+              LabScore: {tier: computed, depends_on: [Clustering]}
+            """
+        let plan = try plan(yaml)
+        let clustering = try #require(plan.job("clustering"))
+        #expect(clustering.runnerSelection == ["--module", "mylab.pipeline", "--table", "element_array_ephys.ephys_acute.Clustering"])
+        let own = try #require(plan.job("lab_score"))
+        #expect(own.runnerSelection == ["--module", "mylab.pipeline", "--table", "LabScore"])
+    }
+
+    @Test func aSingleRunnerModuleThatDefinesTheTableKeepsTheClassPath() throws {
+        let yaml = """
+            pipeline: one
+            runner: {module: lab.pipeline}
+            tables:
+              S: {tier: manual}
+              A: {tier: computed, depends_on: [S], module: lab.pipeline}
+            """
+        let a = try #require(try plan(yaml).job("a"))
+        #expect(a.runnerSelection == ["--module", "lab.pipeline", "--table", "A"])
     }
 
     @Test func criticalPathCountsJobsWithoutEstimates() throws {

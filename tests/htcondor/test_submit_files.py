@@ -52,7 +52,8 @@ def test_every_submit_file_parses_with_the_expected_ads(compiled_samples, sample
                 assert proc["AllowedExecuteDuration"] == res["timeSeconds"]
             args = ad_arguments(proc)
             assert args[:2] == ["0", ""], args          # attempt 0 and no restriction outside DAGMan
-            assert args[args.index("--module") + 1] == job["module"] and args[args.index("--table") + 1] == job["runnerTable"]
+            selection = [w for m in job["modules"] for w in ("--module", m)] + ["--table", job["runnerTable"]]
+            assert args[3:3 + len(selection)] == selection, args   # after attempt, restriction, interpreter
             assert args[args.index("--worker") + 1] == (f"0/{job['workers']}" if throttled else f"{index}/{job['workers']}")
             assert ("--no-refresh" in args) == (job["workers"] > 1)
             env = ad_environment(proc)

@@ -9,6 +9,8 @@ import json
 import os
 import shlex
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -430,3 +432,75 @@ def test_describe_reports_progress(ephys):
     d = res.summary["describe"]
     assert d["tier"] == "imported" and d["remaining"] == 4 and d["total"] == 4
     assert ephys.count("_recording") == 0
+
+
+ELEMENT_MODULE = '''
+import datajoint as dj
+
+schema = dj.Schema() if hasattr(dj, "Schema") else dj.schema()   # deferred: activated by the workflow
+
+
+def activate(name, linking_module=None):
+    schema.activate(name, create_schema=True, create_tables=True, add_objects=linking_module.__dict__)
+
+
+@schema
+class Source(dj.Manual):
+    definition = """
+    source_id: int
+    """
+
+
+@schema
+class Doubled(dj.Computed):
+    definition = """
+    -> Source
+    ---
+    value: int
+    """
+
+    def make(self, key):
+        self.insert1(dict(key, value=2 * key["source_id"]))
+'''
+
+WORKFLOW_MODULE = '''
+import os
+from mylab_element import element as element
+
+element.activate(os.environ["DJFLOW_SAMPLE_SCHEMA"], linking_module=__import__(__name__))
+'''
+
+
+def test_elements_activation_runs_through_the_workflow_module(ephys):
+    t = ephys.tmp_path
+    (t / "mylab_element").mkdir()
+    (t / "mylab_element" / "__init__.py").write_text("")
+    (t / "mylab_element" / "element.py").write_text(ELEMENT_MODULE)
+    (t / "mylab_workflow.py").write_text(WORKFLOW_MODULE)
+    proc = subprocess.run([sys.executable, "-c", "import mylab_workflow, mylab_element.element as e; "
+                           "e.Source.insert([(1,), (2,), (3,)])"], env=ephys.env, cwd=str(t),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # what djflow generates for an element table: import the activating module, resolve by full path
+    r = ephys.run("--table", "mylab_element.element.Doubled", module="mylab_workflow")
+    assert r.rc == 0 and r.summary["success_count"] == 3, r
+    assert r.summary["full_table_name"].startswith(("`%s`." % ephys.schema, '"%s".' % ephys.schema)), r
+    assert sorted(v for (v,) in ephys.query("SELECT value FROM `%s`.`__doubled`" % ephys.schema)) == [2, 4, 6]
+    # several runner modules: all imported, in order
+    r = ephys.run("--table", "mylab_element.element.Doubled", module="mylab_element.element,mylab_workflow")
+    assert r.rc == 0 and r.summary["success_count"] == 0, r
+
+
+def test_a_table_never_activated_is_a_usage_error_naming_runner_module(ephys):
+    t = ephys.tmp_path
+    (t / "mylab_element").mkdir()
+    (t / "mylab_element" / "__init__.py").write_text("")
+    (t / "mylab_element" / "element.py").write_text(ELEMENT_MODULE)
+    # the bug users met: only the defining module is imported, nothing activates its schema
+    r = ephys.run("--table", "Doubled", module="mylab_element.element")
+    assert r.rc == 2, r
+    message = r.summary["errors"][0]
+    assert "not declared" in message and "mylab_element.element" in message and "runner.module" in message, message
+    assert r.summary["status"] == "usage"
+    r = ephys.run("--table", "mylab_element.element.Doubled", module="mylab_element.element")
+    assert r.rc == 2 and "runner.module" in r.summary["errors"][0], r

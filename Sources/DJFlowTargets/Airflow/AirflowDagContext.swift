@@ -188,7 +188,7 @@ struct AirflowDagContext {
     /// as a Python literal. It ends in `}`, never in `.sh`/`.bash` (which Airflow would load as a template file).
     private func command(_ job: Job, mode: String?) -> String {
         var words = [ShellQuoting.quote(input.spec.runner.python.value), "\"$DJFLOW_RUNNER\""]
-        var arguments = ["--module", job.module, "--table", job.runnerTable]
+        var arguments = job.runnerSelection
         if let priority = job.priority { arguments += ["--priority", String(priority)] }
         if let maxCalls = job.maxCalls { arguments += ["--max-calls", String(maxCalls)] }
         if let processes = job.processes, mode != "--refresh-only" { arguments += ["--processes", String(processes)] }

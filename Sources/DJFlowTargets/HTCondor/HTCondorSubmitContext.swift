@@ -41,8 +41,8 @@ struct HTCondorSubmitContext {
     /// `djflow_node.sh ATTEMPT RESTRICTION PYTHON RUNNER-ARGUMENTS…`: the attempt comes from DAGMan's
     /// `$(RETRY)` and the restriction from `VARS … APPEND DJFLOW_RESTRICTION=…` (empty: every key).
     private func runnerArguments() -> [HTCondorQuoting.Word] {
-        var words: [HTCondorQuoting.Word] = [.raw("$(RETRY:0)"), .raw("'$(DJFLOW_RESTRICTION:)'"), .value(input.spec.runner.python.value),
-                                             .value("--module"), .value(job.module), .value("--table"), .value(job.runnerTable)]
+        var words: [HTCondorQuoting.Word] = [.raw("$(RETRY:0)"), .raw("'$(DJFLOW_RESTRICTION:)'"), .value(input.spec.runner.python.value)]
+        words += job.runnerSelection.map(HTCondorQuoting.Word.value)
         if let priority = job.priority { words += [.value("--priority"), .value(String(priority))] }
         if let maxCalls = job.maxCalls { words += [.value("--max-calls"), .value(String(maxCalls))] }
         if let processes = job.processes { words += [.value("--processes"), .value(String(processes))] }

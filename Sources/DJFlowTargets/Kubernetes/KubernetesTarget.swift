@@ -209,8 +209,8 @@ struct KubernetesWorkflowContext {
             ])])))
         }
 
-        var args: [YAMLValue] = [.string(python), .string("\(KubernetesTarget.mountPath)/\(KubernetesTarget.runnerFile)"),
-                                 "--module", .string(job.module), "--table", .string(job.runnerTable)]
+        var args: [YAMLValue] = [.string(python), .string("\(KubernetesTarget.mountPath)/\(KubernetesTarget.runnerFile)")]
+        args += job.runnerSelection.map(YAMLValue.string)
         if let priority = job.priority { args += ["--priority", .string(String(priority))] }
         if unit.role == .populate {
             if let maxCalls = job.maxCalls { args += ["--max-calls", .string(String(maxCalls))] }

@@ -81,8 +81,7 @@ struct SlurmJobContext {
             words += apptainer.options
             words.append(apptainer.image)
         }
-        words += [input.spec.runner.python.value, Self.rootMarker + "/" + SlurmTarget.runnerFile,
-                  "--module", job.module, "--table", job.runnerTable]
+        words += [input.spec.runner.python.value, Self.rootMarker + "/" + SlurmTarget.runnerFile] + job.runnerSelection
         if let priority = job.priority { words += ["--priority", String(priority)] }
         if let maxCalls = job.maxCalls { words += ["--max-calls", String(maxCalls)] }
         if let processes = job.processes { words += ["--processes", String(processes)] }
