@@ -128,8 +128,8 @@ public enum PythonSources {
             let at = spec.sources.first?.location ?? SourceLocation(file: spec.file, line: 1, column: 1)
             out.runner.modules = modules.map { Located($0, at: at) }
         }
-        let defaultModule = out.runner.modules.first?.value
-        for index in python.indices where python[index].module == nil && program.tables[index].module != defaultModule {
+        // Where each table is defined: jobs import the runner modules, then resolve the table there.
+        for index in python.indices where python[index].module == nil {
             python[index].module = Located(program.tables[index].module, at: python[index].location)
         }
         out.tables = python + yamlOnly

@@ -21,7 +21,8 @@ public struct PipelineSpec: Sendable {
 
 /// How jobs run the populate runner.
 public struct RunnerSpec: Sendable {
-    /// Python import paths of the modules that define the tables; the first is the default.
+    /// Python import paths of the modules every job imports first, in order (they may activate schemas,
+    /// link modules or configure DataJoint); tables without a `module` are looked up through them.
     public var modules: [Located<String>]
     /// The interpreter on the workers.
     public var python: Located<String>
@@ -131,7 +132,7 @@ public struct TableSpec: Sendable {
     /// For a master: the names of its parts (qualified `Master.Part`).
     public var parts: [TableName]
     public var settings: TableSettings
-    /// Overrides `runner.module` for this table.
+    /// The module that defines this table's class; jobs still import `runner.module` first.
     public var module: Located<String>?
     /// Per-table target options (`targets: {slurm: {partition: gpu}}`).
     public var targetOptions: [String: SpecNode]
