@@ -13,14 +13,20 @@ standard library and datajoint (2.x or 0.14). Python 3.9+.
 
 Options
     --module M            Python import path of a pipeline module. Repeatable; a
-                          comma-separated list is accepted too. The current
-                          directory is put on sys.path (like ``python -m``);
-                          use PYTHONPATH for anything else.
+                          comma-separated list is accepted too. Every module is
+                          imported first, in order, for its side effects
+                          (schema activation of DataJoint Elements, linking
+                          modules, dj.config). The current directory is put on
+                          sys.path (like ``python -m``); use PYTHONPATH for
+                          anything else.
     --table T             Table class: ``Recording``; ``Master.Part`` (resolved,
                           but parts are filled by their master, so only
                           --describe accepts one); schema-qualified ``sub.Table``
                           (``getattr(module, 'sub')``, else module ``M.sub``,
-                          else module ``sub``).
+                          else module ``sub``); or the full path of the module
+                          that defines it (``element_array_ephys.ephys_acute.
+                          Clustering``). The class must be declared (its schema
+                          activated) once the modules are imported.
     --restriction JSON    JSON object = dict restriction (keys must be attributes
                           of the table's key_source); array = OR-list of objects
                           and/or SQL strings; string = SQL condition. Passed as
@@ -90,6 +96,7 @@ Exit codes
     0    every key done (or --suppress-errors, or --refresh-only/--describe)
     1    some keys failed (see the jobs table), or an unexpected error
     2    usage: bad arguments, import error, unknown or non-populatable table,
+         a table class whose schema is not activated by the imported modules,
          bad JSON restriction, restriction naming unknown attributes, SQL error
          in a string restriction, database credentials/TLS rejected, and
          (0.14 only) a dict value containing '"', which DataJoint 0.14.10
@@ -323,6 +330,28 @@ def resolve_table(modules, spec, dj):
     return found
 
 
+def check_declared(cls, spec, modules, dj):
+    """A class whose schema was never applied or activated cannot be used: a usage error (exit 2, never
+    retried) that says which modules were imported and what to list in runner.module."""
+    database, reason = None, None
+    try:
+        database = getattr(cls, "database", None)
+        if database:
+            cls.full_table_name  # raises when the class is still not declared
+    except Exception as e:  # DataJointError: "Class X is not properly declared (schema decorator not applied?)"
+        if classify(e) not in (None, "sql"):
+            raise
+        database, reason = None, "%s: %s" % (type(e).__name__, e)
+    if database:
+        return
+    raise UsageError(
+        "table %s (%s.%s) is not declared: its schema is not activated after importing %s%s. List the module "
+        "that activates it (the workflow module calling element.activate(...), or the one applying the schema "
+        "decorator) in runner.module; djflow imports those modules first, in order"
+        % (spec, cls.__module__, cls.__qualname__, ", ".join(m.__name__ for m in modules),
+           " (%s)" % reason if reason else ""))
+
+
 def table_info(cls, dj):
     part = issubclass(cls, dj.Part)
     info = {
@@ -543,6 +572,7 @@ def run(argv, summary, held):
 
     modules = import_modules(args.modules)
     cls = resolve_table(modules, args.table, dj)
+    check_declared(cls, args.table, modules, dj)
     summary.update(full_table_name=cls.full_table_name)
 
     if args.describe:
