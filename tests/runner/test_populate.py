@@ -477,8 +477,11 @@ def test_elements_activation_runs_through_the_workflow_module(ephys):
     (t / "mylab_element" / "__init__.py").write_text("")
     (t / "mylab_element" / "element.py").write_text(ELEMENT_MODULE)
     (t / "mylab_workflow.py").write_text(WORKFLOW_MODULE)
-    proc = subprocess.run([sys.executable, "-c", "import mylab_workflow, mylab_element.element as e; "
-                           "e.Source.insert([(1,), (2,), (3,)])"], env=ephys.env, cwd=str(t),
+    code = ("import datajoint as dj\n"
+            "if not DJ2: dj.config['database.use_tls'] = False  # 0.14 reads no DJ_USE_TLS\n"
+            "import mylab_workflow, mylab_element.element as e\n"
+            "e.Source.insert([(1,), (2,), (3,)])\n").replace("DJ2", repr(DJ2))
+    proc = subprocess.run([sys.executable, "-c", code], env=ephys.env, cwd=str(t),
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     # what djflow generates for an element table: import the activating module, resolve by full path
