@@ -143,7 +143,7 @@ public enum Planner {
     /// else by the full dotted path of its module (the table's `module:`, or a runner module whose last
     /// segments match the table's module qualifier). Without a known module, the class path is looked up
     /// through the runner modules' attributes.
-    static func runnerTarget(for table: TableSpec, spec: PipelineSpec) -> (modules: [String], table: String) {
+    public static func runnerTarget(for table: TableSpec, spec: PipelineSpec) -> (modules: [String], table: String) {
         let modules = spec.runner.modules.map(\.value)
         var home = table.module?.value
         let qualifier = table.name.module

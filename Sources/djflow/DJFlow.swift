@@ -16,7 +16,7 @@ struct DJFlow: ParsableCommand {
               64  bad command-line usage
               74  a file could not be read or written
             """,
-        subcommands: [Compile.self, Validate.self, Plan.self, Import.self, Templates.self])
+        subcommands: [Compile.self, Validate.self, Plan.self, Status.self, Import.self, Templates.self])
 }
 
 /// Exit codes shared by every command.

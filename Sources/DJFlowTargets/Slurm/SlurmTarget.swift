@@ -41,6 +41,12 @@ public struct SlurmTarget: SchedulerTarget {
                                   executable: true))
         return artifacts
     }
+
+    /// The SLURM job name of every job (`--job-name`; a refresh step adds `.refresh`), by job id.
+    public static func jobNames(_ plan: ExecutionPlan) -> [String: String] {
+        let names = SlurmNames(plan: plan)
+        return Dictionary(uniqueKeysWithValues: plan.jobs.map { ($0.id, names.jobName($0)) })
+    }
 }
 
 /// SLURM job names for jobs: `pipeline-job`, fitted to the alphabet and length limit, unique.
