@@ -5,14 +5,16 @@
 #   tests/cli     (pytest)          the djflow command: exit codes, --check, atomic output, shellcheck
 #   tests/runner  (pytest, 2 venvs) the populate runner against real MariaDB + DataJoint 2.3.5 and 0.14.10
 #   tests/airflow (pytest, 2 venvs) generated DAGs on real Airflow 3.3.2 and 2.11.2: one-process DagBag of
-#                                   every sample against the plan, dag.test() runs of the ephys sample on MariaDB
-#   tests/e2e     (pytest)          the ephys sample on a real single-node SLURM cluster
+#                                   every sample against the plan, dag.test() runs of the ephys sample and the
+#                                   Elements workflow (tests/elements_workflow, .venv/elements) on MariaDB
+#   tests/e2e     (pytest)          the ephys sample and the Elements workflow on a real single-node SLURM cluster
 #   tests/htcondor (pytest)         HTCondor target: every submit file through HTCondor 24.12's own submit
 #                                   parser, DAGs read back against the plan, the ephys DAGs run node by node
-#                                   from the parsed job ads against MariaDB (no HTCondor pool: see README)
+#                                   from the parsed job ads against MariaDB (no HTCondor pool: see README);
+#                                   the Elements workflow's DAGs the same way
 #   tests/kubernetes (pytest)       Kubernetes manifests: official schemas 1.29-1.37 (kubernetes-validate
 #                                   --strict), djflow's own checks, and a harness that runs every Job's
-#                                   commands on the host against the real database
+#                                   commands on the host against the real database (ephys sample, Elements workflow)
 #   tests/python_sources (pytest, .venv/elements) truth test: element-array-ephys + element-calcium-imaging
 #                                   declared in MariaDB; live reader vs static reader
 set -euo pipefail

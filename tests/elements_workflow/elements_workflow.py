@@ -34,8 +34,9 @@ def site_packages():
     return out.stdout.strip()
 
 
-def prepare(folder, db_env, targets_yaml=None):
-    """Lays out the workflow in `folder` with a fresh schema prefix; returns (spec path, job env)."""
+def prepare(folder, db_env, targets_yaml=None, python=None):
+    """Lays out the workflow in `folder` with a fresh schema prefix; returns (spec path, job env).
+    `targets_yaml` replaces the spec's targets section; `python` sets runner.python (default python3)."""
     folder = pathlib.Path(folder)
     assert PYTHON.exists(), "scripts/venvs/elements.sh creates .venv/elements"
     prefix = "djflow_el%s_" % uuid.uuid4().hex[:6]
@@ -46,6 +47,9 @@ def prepare(folder, db_env, targets_yaml=None):
     assert "MYLAB_DB_PREFIX: mylab_" in spec
     spec = spec.replace("MYLAB_DB_PREFIX: mylab_", "MYLAB_DB_PREFIX: %s" % prefix)
     spec = spec.replace("  backend: mysql\n", "  backend: mysql\n  host: '%s'\n" % db_env["DJ_HOST"])
+    if python is not None:
+        assert "  module: mylab.pipeline\n" in spec and "  python:" not in spec
+        spec = spec.replace("  module: mylab.pipeline\n", "  module: mylab.pipeline\n  python: %s\n" % json.dumps(str(python)))
     if targets_yaml is not None:
         spec = spec[:spec.index("targets:")] + targets_yaml
     (folder / "djflow.yaml").write_text(spec)
@@ -102,4 +106,11 @@ def assert_complete(folder, env):
 
 
 def drop(env):
+    """Drops the run's schemas; through .venv/elements when this venv has no pymysql (htcondor, kubernetes)."""
+    try:
+        import pymysql  # noqa: F401
+    except ImportError:
+        code = "import os, sys; sys.path.insert(0, %r); import testdb; testdb.drop_schemas(os.environ, os.environ['MYLAB_DB_PREFIX'])"
+        subprocess.run([str(PYTHON), "-c", code % str(REPO / "tests")], env=env, check=True, capture_output=True, timeout=120)
+        return
     testdb.drop_schemas(env, env["MYLAB_DB_PREFIX"])
