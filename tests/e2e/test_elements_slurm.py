@@ -2,6 +2,7 @@
 PyPI, activated by the lab's workflow module, plus the lab's own SessionAge) compiled from its Python
 sources and run on the real SLURM cluster: every job of every workflow imports the workflow module,
 finds its table in the Element that defines it, and exits 0; SessionAge fills every key once."""
+import json
 import os
 import pathlib
 import subprocess
@@ -50,3 +51,14 @@ def test_every_job_of_every_workflow_runs_and_the_lab_table_fills(workflow):
     assert {"EphysRecording", "LFP", "Clustering", "CuratedClustering", "WaveformSet", "QualityMetrics",
             "SessionAge"} <= {label.split()[0] for label in seen}, seen
     ew.assert_complete(folder, env)
+
+    # djflow status: complete (exit 0), each table's SLURM jobs listed by name from squeue/sacct
+    djflow_bin = os.environ.get("DJFLOW_BIN") or str(REPO / ".build" / "debug" / "djflow")
+    out = subprocess.run([djflow_bin, "status", "djflow.yaml", "--format", "json", "--scheduler", "slurm"], cwd=folder,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    tables = {t["table"]: t for w in json.loads(out.stdout)["workflows"] for t in w["tables"]}
+    assert tables["SessionAge"]["done"] == ew.SESSIONS and tables["SessionAge"]["state"] == "done"
+    for name, table in tables.items():
+        assert table["scheduler"], (name, table)
+        assert all(job["state"] == "COMPLETED" for job in table["scheduler"]), (name, table["scheduler"])
