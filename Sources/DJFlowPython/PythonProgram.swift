@@ -171,7 +171,12 @@ public struct PythonProgram {
                 if case .external(let path, _) = callee { return .external(path + "()", location) }
                 return .value(value, reason: "the result of a call at run time", location)
             case .name(let path):
-                return resolve(path, in: module, depth: depth)
+                let target = resolve(path, in: module, depth: depth)
+                if case .unbound = target {
+                    // `Session = linking_module.Session`: a value the sources do not define.
+                    return .value(value, reason: "assigned from '\(path.joined(separator: "."))', which the sources do not define", location)
+                }
+                return target
             case .none:
                 return .value(value, reason: "None here and assigned at run time", location)
             case .string, .concat:

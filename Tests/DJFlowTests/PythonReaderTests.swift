@@ -484,10 +484,12 @@ func analyseWithPython(_ yaml: String, _ files: [(String, String)]) -> (Compiler
         from mice import Cage
         from lab import vm
         import lab
+        Device = linking_module.Device
 
         @schema
         class Session(dj.Manual):
             definition = \"\"\"
+            -> Device
             -> mice.Mice
             -> Cage
             -> vm.Rig
@@ -504,19 +506,20 @@ func analyseWithPython(_ yaml: String, _ files: [(String, String)]) -> (Compiler
         let out = printed(program, files)
         #expect(!program.diagnostics.hasErrors, "\(out)")
         for line in [
-            "pipe.py:11:8: warning: 'mice.Mice' is not defined in module 'mice': it is supplied there at run time ('spawn_missing_classes' at mice.py:3:8); read as the pipeline table 'mice.Mice'",
-            "pipe.py:12:8: warning: 'Cage' is not defined in module 'mice': it is supplied there at run time ('spawn_missing_classes' at mice.py:3:8)",
-            "pipe.py:13:8: warning: 'vm' is a virtual module created at run time (line 3); read 'vm.Rig' as a pipeline table name",
-            "pipe.py:14:8: warning: 'lab' is a virtual module created at run time",
+            "pipe.py:13:8: warning: 'mice.Mice' is not defined in module 'mice': it is supplied there at run time ('spawn_missing_classes' at mice.py:3:8); read as the pipeline table 'mice.Mice'",
+            "pipe.py:14:8: warning: 'Cage' is not defined in module 'mice': it is supplied there at run time ('spawn_missing_classes' at mice.py:3:8)",
+            "pipe.py:15:8: warning: 'vm' is a virtual module created at run time (line 3); read 'vm.Rig' as a pipeline table name",
+            "pipe.py:16:8: warning: 'lab' is a virtual module created at run time",
+            "pipe.py:12:8: warning: 'Device' is assigned from 'linking_module.Device', which the sources do not define (line 7); read 'Device' as a pipeline table name",
         ] { #expect(out.contains(line), "missing: \(line)\n\(out)") }
-        #expect(program.runtimeNames.map(\.name) == ["mice", "Cage", "vm", "lab"])
+        #expect(program.runtimeNames.map(\.name) == ["Device", "mice", "Cage", "vm", "lab"])
 
         // In a pipeline they read as staged tables outside it; a link states one of them.
         let yaml = pipeline("Score: {workers: 2}", extra: "sources: ['*.py']\nlinks: {Cage: lab.Housing}")
         let (analysis, printedOut) = analyseWithPython(yaml, files)
         #expect(!analysis.diagnostics.hasErrors, "\(printedOut)")
         let plan = try #require(analysis.plan)
-        #expect(plan.tables.first { $0.name == "Session" }?.parents == ["Housing", "lab.archive.Box", "mice.Mice", "vm.Rig"])
+        #expect(plan.tables.first { $0.name == "Session" }?.parents == ["Device", "Housing", "lab.archive.Box", "mice.Mice", "vm.Rig"])
         #expect(plan.tables.first { $0.name == "mice.Mice" }?.role == .staged)
         #expect(plan.jobs.map(\.table) == ["Score"])
     }
