@@ -87,7 +87,7 @@ def table(name, tier, definition):
 def test_import_reads_folders_and_names_modules_from_the_root_given(djflow, tmp_path):
     import json
     root = tmp_path / "pipeline"           # no __init__.py: a folder of modules
-    write(root / "lab.py", HEADER + table("Session", "Manual", "session: int"))
+    write(root / "lab.py", HEADER + table("Session", "Manual", "session: int") + table("Bad", "Manul", "b: int"))
     write(root / "sub" / "ephys.py", HEADER + "from lab import Session\n\n"
           + table("Recording", "Imported", "-> Session\nrec: int"))
     write(root / "pkg" / "__init__.py", "")
@@ -109,7 +109,9 @@ def test_import_reads_folders_and_names_modules_from_the_root_given(djflow, tmp_
     err = result.stderr
     assert "pipeline/broken.py:8:5: error: '(' was never closed" in err
     assert "other/lab.py:1:1: warning: module name 'lab' is given by 2 files" in err
-    assert "djflow import: 4 tables from 5 files (1 file skipped: syntax errors)" in err
+    # A broken class is reported at its place and left out; the rest of the graph is printed (exit 0).
+    assert "pipeline/lab.py:9:11: error: unknown base class 'dj.Manul' of table 'Bad'" in err
+    assert "djflow import: 4 tables from 5 files (1 file skipped: syntax errors); 2 errors, " in err
     assert "skip.py" not in err
 
     # Without the clash, the folder's modules keep their names from the root.
