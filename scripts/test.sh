@@ -15,8 +15,11 @@
 #   tests/kubernetes (pytest)       Kubernetes manifests: official schemas 1.29-1.37 (kubernetes-validate
 #                                   --strict), djflow's own checks, and a harness that runs every Job's
 #                                   commands on the host against the real database (ephys sample, Elements workflow)
-#   tests/python_sources (pytest, .venv/elements) truth test: element-array-ephys + element-calcium-imaging
-#                                   declared in MariaDB; live reader vs static reader
+#                                   commands on the host against the real database
+#   tests/python_sources (pytest, .venv/elements) static reader on every DataJoint Element on PyPI that
+#                                   declares tables (sources downloaded, never installed or imported); truth
+#                                   test: element-array-ephys + element-calcium-imaging declared in MariaDB,
+#                                   live reader vs static reader; the Elements workflow, live vs static
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -30,6 +33,7 @@ scripts/venv.sh
 scripts/venvs/htcondor.sh
 scripts/venvs/kubernetes.sh >/dev/null
 scripts/venvs/elements.sh
+scripts/venvs/element-sources.sh >/dev/null
 scripts/venvs/airflow.sh
 
 step "build"
@@ -48,8 +52,10 @@ step "runner on DataJoint 0.14.10"
 .venv/dj014/bin/python -m pytest -q -p no:cacheprovider tests/runner
 step "runner on DataJoint 2.3.5"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/runner
+step "static reader on every DataJoint Element on PyPI that declares tables"
+.venv/elements/bin/python -m pytest -q -p no:cacheprovider tests/python_sources/test_elements_static.py
 step "live vs static reader on the published elements (DataJoint 0.14.10)"
-.venv/elements/bin/python -m pytest -q -p no:cacheprovider tests/python_sources
+.venv/elements/bin/python -m pytest -q -p no:cacheprovider tests/python_sources/test_truth.py tests/python_sources/test_truth_elements_workflow.py
 step "command line"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/cli
 step "Airflow 3.3.2: DagBag and dag.test() of the generated DAGs"

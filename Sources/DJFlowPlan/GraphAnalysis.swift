@@ -11,6 +11,8 @@ struct TableGraph {
     var parents: [TableName: [TableName]]
     /// All masters in deterministic topological order (ties by name).
     var order: [TableName]
+    /// Imported or computed tables with nothing upstream: populate() has no key source, so they get no job.
+    var unpopulatable: Set<TableName> = []
 
     /// Builds and checks the graph: unknown or ambiguous references, parts without masters, cycles,
     /// auto-populated tables with nothing upstream.
@@ -42,15 +44,30 @@ struct TableGraph {
         var parentSets: [TableName: Set<TableName>] = [:]
         var unresolved = Set<TableName>()
         var edgeLocation: [TableName: [TableName: SourceLocation]] = [:]
+        // Tables outside the pipeline that the Python sources name (supplied at run time, or imported from
+        // modules that are not sources): staged tables, unless the pipeline declares them.
+        var outside: [TableName: TableSpec] = [:]
+        // Masters with a table upstream through their own primary key (what populate() takes keys from).
+        var keyed = Set<TableName>()
         for name in index.names {
             guard let table = index.tables[name] else { continue }
             let owner = name.master
-            for reference in table.references {
-                switch index.resolve(reference.value, from: name) {
+            let written = table.dependsOn.map { ($0, true) } + (table.definition?.references ?? []).map { ($0.name, $0.isPrimary) }
+            for (reference, isPrimary) in written {
+                var resolution = index.resolve(reference.value, from: name)
+                if case .unknown = resolution, table.externalReferences.contains(reference.value),
+                   let external = TableName(parsing: reference.value) {
+                    if outside[external.master] == nil {
+                        outside[external.master] = TableSpec(name: external.master, location: reference.location, tier: .manual)
+                    }
+                    resolution = .found(external)
+                }
+                switch resolution {
                 case .found(let target):
                     let parent = target.master
                     if parent == owner && (name.isPart || target.isPart) { continue } // a part and its master
                     parentSets[owner, default: []].insert(parent)
+                    if isPrimary && !name.isPart { keyed.insert(owner) }
                     if edgeLocation[owner]?[parent] == nil { edgeLocation[owner, default: [:]][parent] = reference.location }
                 case .unknown(let suggestion):
                     unresolved.insert(owner)
@@ -71,13 +88,17 @@ struct TableGraph {
                 }
             }
         }
+        for (name, table) in outside where masters[name] == nil { masters[name] = table }
         var parents: [TableName: [TableName]] = [:]
         for name in masters.keys { parents[name] = (parentSets[name] ?? []).filter { masters[$0] != nil }.sorted() }
 
-        for (name, table) in masters where table.tier.isAutoPopulated && (parents[name] ?? []).isEmpty && !unresolved.contains(name)
-            && !table.hasUnresolvedReferences {
-            diagnostics.error("\(table.tier.rawValue) table '\(name)' has no upstream table: populate() needs a key source; add 'depends_on' or '->' lines",
-                              at: table.location)
+        var unpopulatable = Set<TableName>()
+        for (name, table) in masters.sorted(by: { $0.key < $1.key }) where table.tier.isAutoPopulated && !keyed.contains(name)
+            && !unresolved.contains(name) && !table.hasUnresolvedReferences {
+            unpopulatable.insert(name)
+            diagnostics.warning("\(table.tier.rawValue) table '\(name)' cannot be auto-populated: nothing in its primary key comes from another table; it gets no job",
+                                at: table.location,
+                                notes: ["populate() needs a key source: add '->' lines (or 'depends_on') if it has upstream tables, or make it a manual table"])
         }
 
         guard let order = topologicalOrder(masters.keys, parents: parents) else {
@@ -90,7 +111,7 @@ struct TableGraph {
             return nil
         }
         guard diagnostics.errorCount == errorsBefore else { return nil }
-        return TableGraph(tables: masters, parts: parts, parents: parents, order: order)
+        return TableGraph(tables: masters, parts: parts, parents: parents, order: order, unpopulatable: unpopulatable)
     }
 
     /// Kahn's algorithm, always taking the smallest ready name: the same order on every run.

@@ -21,7 +21,7 @@ public enum Planner {
 
     static func plan(_ spec: PipelineSpec, graph: TableGraph) -> ExecutionPlan {
         let order = graph.order
-        let isJob: (TableName) -> Bool = { graph.tables[$0]!.tier.isAutoPopulated }
+        let isJob: (TableName) -> Bool = { graph.tables[$0]!.tier.isAutoPopulated && !graph.unpopulatable.contains($0) }
 
         // Gates and levels, in topological order.
         var hasJobAbove: [TableName: Bool] = [:]

@@ -5,7 +5,8 @@ import DJFlowSpec
 public enum ImportWriter {
     /// A starting djflow.yaml: `sources:` as given, `links:` placeholders for names only run time supplies,
     /// defaults, and one settings entry per job (imported and computed tables).
-    public static func yaml(_ program: PythonProgram, sources: [String], pipeline: String) -> String {
+    /// - Parameter links: the links given on the command line (`--link NAME=TARGET`), written as they are.
+    public static func yaml(_ program: PythonProgram, sources: [String], pipeline: String, links: [(String, String)] = []) -> String {
         var modules: [String] = []
         for table in program.tables where !modules.contains(table.module) { modules.append(table.module) }
         var out: [String] = []
@@ -21,19 +22,29 @@ public enum ImportWriter {
         out.append("  secret: {user_env: DJ_USER, password_env: DJ_PASS}")
         out.append("sources:")
         for source in sources { out.append("  - \(quoted(source))") }
-        if !program.runtimeNames.isEmpty {
+        if !program.runtimeNames.isEmpty || !links.isEmpty {
             out.append("links:")
-            out.append("  # names the sources receive at run time: map each to the class it stands for")
-            var seen = Set<String>()
-            for name in program.runtimeNames where seen.insert(name.name).inserted {
-                out.append("  # \(name.name): package.module.\(name.name)    # used in \(name.module) (\(name.location))")
+            for (name, target) in links { out.append("  \(quoted(name)): \(quoted(target))") }
+            var seen = Set(links.map(\.0))
+            let unstated = program.runtimeNames.filter { seen.insert($0.name).inserted }
+            if !unstated.isEmpty {
+                out.append("  # names the sources receive at run time, read as tables outside the pipeline until a link")
+                out.append("  # maps them to a module or table class of the sources (or to a table of this file):")
+                for name in unstated {
+                    let target = name.isModule ? "package.module" : "package.module.\(name.name)"
+                    out.append("  # \(name.name): \(target)    # used in \(name.module) (\(name.location))")
+                }
             }
         }
         out.append("defaults:")
         out.append("  resources: {cpus: 1, memory: 4G, time: \"1:00:00\"}")
         out.append("  workers: 1")
         out.append("  retries: 0")
-        let jobs = program.tables.filter { $0.tier.isAutoPopulated }
+        // Jobs: auto-populated tables with a table upstream in their key (or whose definition is not read).
+        let jobs = program.tables.filter { table in
+            table.tier.isAutoPopulated && (table.definition == nil || table.hasUnresolvedReferences
+                || table.definition!.references.contains { $0.isPrimary && $0.name.value != "master" })
+        }
         out.append(jobs.isEmpty ? "tables: {}" : "tables:")
         for table in jobs {
             let parents = parentNames(table, in: program)

@@ -290,15 +290,24 @@ struct PythonLexer {
         var text: String { String(String.UnicodeScalarView(scalars)) }
     }
 
+    /// An f-string replacement field: `{expression}` at scalar `offset` (of the `{`), whose value goes at
+    /// index `position` of the decoded text.
+    struct Interpolation {
+        var expression: String
+        var offset: Int
+        var position: Int
+    }
+
     /// Decodes the literal `token` (escapes unless raw; `{{`/`}}` in f-strings) and appends it to `out`.
-    /// - Returns: the offset of the first interpolation `{` of an f-string, if any.
-    func decode(_ token: PyToken, into out: inout DecodedString) -> Int? {
+    /// The replacement fields of an f-string are left out of `out` and returned, each with where its value goes.
+    @discardableResult
+    func decode(_ token: PyToken, into out: inout DecodedString) -> [Interpolation] {
         let prefixLength = token.text.unicodeScalars.count
         var k = token.start + prefixLength + token.quoteLength
         let end = max(k, token.end - token.quoteLength)
         let raw = token.text.contains("r")
         let fString = token.text.contains("f")
-        var interpolation: Int?
+        var interpolations: [Interpolation] = []
         func append(_ c: Unicode.Scalar, at offset: Int) {
             out.scalars.append(c)
             out.locations.append(location(offset))
@@ -307,7 +316,24 @@ struct PythonLexer {
             let c = scalars[k]
             if fString && (c == "{" || c == "}") {
                 if k + 1 < end && scalars[k + 1] == c { append(c, at: k); k += 2; continue }
-                if c == "{" && interpolation == nil { interpolation = k }
+                if c == "{" {
+                    // The field runs to the matching `}` (brackets and quotes inside it are skipped).
+                    var j = k + 1, depth = 0
+                    var quote: Unicode.Scalar?
+                    while j < end {
+                        let d = scalars[j]
+                        if let q = quote { if d == q { quote = nil } }
+                        else if d == "'" || d == "\"" { quote = d }
+                        else if d == "(" || d == "[" || d == "{" { depth += 1 }
+                        else if d == ")" || d == "]" { depth -= 1 }
+                        else if d == "}" { if depth == 0 { break }; depth -= 1 }
+                        j += 1
+                    }
+                    let text = String(String.UnicodeScalarView(scalars[(k + 1)..<min(j, end)]))
+                    interpolations.append(Interpolation(expression: text, offset: k, position: out.scalars.count))
+                    k = min(end, j + 1)
+                    continue
+                }
                 append(c, at: k); k += 1
                 continue
             }
@@ -347,7 +373,7 @@ struct PythonLexer {
                 append(c, at: k); k += 1
             }
         }
-        return interpolation
+        return interpolations
     }
 
     private static func hexValue(_ c: Unicode.Scalar) -> UInt32? {

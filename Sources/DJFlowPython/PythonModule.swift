@@ -13,6 +13,51 @@ public struct PythonFile: Sendable {
     }
 }
 
+extension PythonFile {
+    /// The files with distinct module names: files that would share one (`a/x.py` and `b/x.py`, both `x`)
+    /// are named by as much of their folder path as tells them apart (`a.x`, `b.x`), with a warning.
+    public static func uniquelyNamed(_ files: [PythonFile], diagnostics: inout Diagnostics) -> [PythonFile] {
+        var byModule: [String: [Int]] = [:]
+        for (index, file) in files.enumerated() { byModule[file.module, default: []].append(index) }
+        var out = files
+        for (module, indices) in byModule.sorted(by: { $0.key < $1.key }) where indices.count > 1 {
+            let paths = indices.map { index -> [String] in
+                var segments = files[index].source.path.split(separator: "/").map(String.init).filter { $0 != "." && $0 != ".." }
+                if let last = segments.last { segments[segments.count - 1] = String(last.dropLast(last.hasSuffix(".py") ? 3 : 0)) }
+                if segments.last == "__init__" { segments.removeLast() }
+                return segments
+            }
+            let depth = module.split(separator: ".").count
+            var length = depth + 1
+            let longest = paths.map(\.count).max() ?? 0
+            while length < longest && Set(paths.map { $0.suffix(length) }).count < paths.count { length += 1 }
+            for (k, index) in indices.enumerated() {
+                let name = paths[k].suffix(max(length, depth)).joined(separator: ".")
+                out[index].module = name
+            }
+            let names = indices.map { "'\(out[$0].module)' (\(files[$0].source.path))" }.joined(separator: ", ")
+            for index in indices.dropFirst() {
+                diagnostics.warning("module name '\(module)' is given by \(indices.count) files: they are named \(names)",
+                                    at: SourceLocation(file: files[index].source.path, line: 1, column: 1),
+                                    notes: ["a table's runner imports its module by this name; give each folder its own root or package"])
+            }
+        }
+        return out
+    }
+}
+
+/// One operand of a string built from pieces (`Base.definition + "..."`, `f"-> {self.table}"`).
+enum PyPiece {
+    case string(PythonLexer.DecodedString)
+    /// A dotted name: a module constant, `Base.definition`, `self.userinfo_table`.
+    case name([String], SourceLocation)
+    /// `super().attribute`.
+    case superAttribute(String, SourceLocation)
+    /// An f-string field: its dotted path (`UPSTREAM`, `self.table`, `Table.__name__`), nil when it is not
+    /// a plain name; the expression as written; the location of its `{`.
+    case interpolation([String]?, String, SourceLocation)
+}
+
 /// What a right-hand side is, as far as a static reader can tell.
 enum PyValue {
     case string(PythonLexer.DecodedString)
@@ -23,6 +68,9 @@ enum PyValue {
     case none
     /// Built at run time: why, and where.
     case runtime(String, SourceLocation)
+    /// A string joined from pieces that name other values (`+`, implicit concatenation, f-string fields):
+    /// the program resolves the names.
+    case concat([PyPiece])
 }
 
 /// A class statement: its bases, decorators, nested classes and `definition`.
@@ -37,6 +85,10 @@ final class PyClass {
     var nested: [PyClass] = []
     weak var outer: PyClass?
     var definition: (value: PyValue, location: SourceLocation)?
+    /// Class attributes (`userinfo_table = UserInfo`) and properties with a readable `return`.
+    var attributes: [String: (value: PyValue, location: SourceLocation)] = [:]
+    /// For a part inherited from a base class's nested class: that class (its definition and bases are copied).
+    var inheritedFrom: PyClass?
 
     init(name: String, location: SourceLocation, module: String) {
         self.name = name; self.location = location; self.module = module
@@ -318,46 +370,119 @@ struct PythonModuleReader {
             range = range.lowerBound + 1..<range.upperBound - 1
         }
         guard let first = range.first else { return .runtime("an empty expression", location(at: full.lowerBound)) }
-        if tokens[first].kind == .string {
-            // Adjacent literals (implicit concatenation), optionally joined by `+`.
-            var decoded = PythonLexer.DecodedString()
-            var j = first
-            var lastWasString = false
-            while j < range.upperBound {
-                let t = tokens[j]
-                if t.kind == .string {
-                    if t.text.contains("b") {
-                        return .runtime("a bytes literal (a definition must be a str)", location(t))
-                    }
-                    if let brace = lexer.decode(t, into: &decoded) {
-                        return .runtime("an f-string that interpolates values", lexer.location(brace))
-                    }
-                    lastWasString = true
-                    j += 1
-                    continue
-                }
-                if t.kind == .op && t.text == "+" && lastWasString { lastWasString = false; j += 1; continue }
-                if t.kind == .op && t.text == "." && j + 1 < range.upperBound && tokens[j + 1].kind == .name {
-                    let method = tokens[j + 1].text
-                    return .runtime(method == "format" ? "'.format()' fills it in at run time" : "'.\(method)()' computes it at run time",
-                                    location(at: j + 1))
-                }
-                if t.kind == .op && t.text == "%" {
-                    return .runtime("'%' formatting fills it in at run time", location(t))
-                }
-                return .runtime("an expression evaluated at run time", location(t))
-            }
-            return .string(decoded)
-        }
         if let path = dottedName(range) {
             if path == ["None"] { return .none }
             return .name(path)
         }
         if tokens[first].kind == .name, let open = (range.lowerBound..<range.upperBound).first(where: { isOp($0, "(") }),
-           let path = dottedName(range.lowerBound..<open), matching(open, before: range.upperBound) == range.upperBound - 1 {
+           let path = dottedName(range.lowerBound..<open), path != ["super"], matching(open, before: range.upperBound) == range.upperBound - 1 {
             return .call(path)
         }
-        return .runtime("an expression evaluated at run time", location(at: first))
+        return stringExpression(range)
+    }
+
+    /// Operands joined by `+` (string literals, adjacent ones concatenated; dotted names; `super().x`;
+    /// parenthesized operands), or why it is not one.
+    private func stringExpression(_ range: Range<Int>) -> PyValue {
+        var pieces: [PyPiece] = []
+        var j = range.lowerBound
+        var expectOperand = true
+        while j < range.upperBound {
+            let t = tokens[j]
+            if expectOperand {
+                expectOperand = false
+                if t.kind == .string {
+                    while j < range.upperBound, tokens[j].kind == .string {
+                        if tokens[j].text.contains("b") {
+                            return .runtime("a bytes literal (a definition must be a str)", location(at: j))
+                        }
+                        var decoded = PythonLexer.DecodedString()
+                        let fields = lexer.decode(tokens[j], into: &decoded)
+                        pieces += split(decoded, at: fields)
+                        j += 1
+                    }
+                    continue
+                }
+                if t.kind == .name {
+                    if t.text == "super", j + 4 < range.upperBound, isOp(j + 1, "("), isOp(j + 2, ")"), isOp(j + 3, "."), tokens[j + 4].kind == .name {
+                        pieces.append(.superAttribute(tokens[j + 4].text, location(at: j + 4)))
+                        j += 5
+                        continue
+                    }
+                    var path = [t.text]
+                    let nameStart = j
+                    var last = j
+                    j += 1
+                    while j + 1 < range.upperBound, isOp(j, "."), tokens[j + 1].kind == .name {
+                        path.append(tokens[j + 1].text)
+                        last = j + 1
+                        j += 2
+                    }
+                    if j < range.upperBound, isOp(j, "(") {
+                        if path.count > 1 { return Self.methodValue(path.last!, location(at: last)) }
+                        return .runtime("the result of a call is known at run time", location(at: last))
+                    }
+                    pieces.append(.name(path, location(at: nameStart)))
+                    continue
+                }
+                if isOp(j, "("), let close = matching(j, before: range.upperBound) {
+                    switch classify(j..<close + 1) {
+                    case .string(let text): pieces.append(.string(text))
+                    case .concat(let inner): pieces += inner
+                    case .name(let path): pieces.append(.name(path, location(at: j + 1)))
+                    case .runtime(let reason, let at): return .runtime(reason, at)
+                    default: return .runtime("an expression evaluated at run time", location(at: j))
+                    }
+                    j = close + 1
+                    continue
+                }
+                return .runtime("an expression evaluated at run time", location(t))
+            }
+            if isOp(j, "+") { expectOperand = true; j += 1; continue }
+            if isOp(j, "."), j + 1 < range.upperBound, tokens[j + 1].kind == .name {
+                return Self.methodValue(tokens[j + 1].text, location(at: j + 1))
+            }
+            if isOp(j, "%") { return .runtime("'%' formatting fills it in at run time", location(t)) }
+            return .runtime("an expression evaluated at run time", location(t))
+        }
+        if expectOperand { return .runtime("an expression evaluated at run time", location(at: max(range.lowerBound, range.upperBound - 1))) }
+        var literal = PythonLexer.DecodedString()
+        for piece in pieces {
+            guard case .string(let text) = piece else { return .concat(pieces) }
+            literal.scalars += text.scalars
+            literal.locations += text.locations
+        }
+        return .string(literal)
+    }
+
+    private static func methodValue(_ method: String, _ at: SourceLocation) -> PyValue {
+        .runtime(method == "format" ? "'.format()' fills it in at run time" : "'.\(method)()' computes it at run time", at)
+    }
+
+    /// A decoded f-string cut at its fields: literal pieces and field pieces in order.
+    private func split(_ decoded: PythonLexer.DecodedString, at fields: [PythonLexer.Interpolation]) -> [PyPiece] {
+        guard !fields.isEmpty else { return [.string(decoded)] }
+        var pieces: [PyPiece] = []
+        var start = 0
+        for field in fields {
+            if field.position > start {
+                pieces.append(.string(PythonLexer.DecodedString(scalars: Array(decoded.scalars[start..<field.position]),
+                                                               locations: Array(decoded.locations[start..<field.position]))))
+            }
+            start = field.position
+            var text = field.expression.trimmingSpaces
+            if text.hasSuffix("!s") { text = String(text.dropLast(2)).trimmingSpaces }
+            let segments = text.split(separator: ".", omittingEmptySubsequences: false).map { String($0).trimmingSpaces }
+            let plain = !segments.isEmpty && segments.allSatisfy { segment in
+                guard let c = segment.unicodeScalars.first, PythonLexer.isNameStart(c) else { return false }
+                return segment.unicodeScalars.allSatisfy(PythonLexer.isNameContinue)
+            }
+            pieces.append(.interpolation(plain ? segments : nil, field.expression, lexer.location(field.offset)))
+        }
+        if start < decoded.scalars.count {
+            pieces.append(.string(PythonLexer.DecodedString(scalars: Array(decoded.scalars[start...]), locations: Array(decoded.locations[start...]))))
+        }
+        return pieces
     }
 
     // MARK: Classes
@@ -402,21 +527,106 @@ struct PythonModuleReader {
             }
         case "def", "async":
             let nameIndex = first + (tokens[first].text == "async" ? 2 : 1)
-            if nameIndex < range.upperBound, isName(nameIndex, "definition") {
-                let why = statement.decorators.isEmpty ? "a method" : "a property"
-                cls.definition = (.runtime("\(why) computes it at run time", location(at: nameIndex)), location(at: nameIndex))
+            guard nameIndex < range.upperBound, tokens[nameIndex].kind == .name else { return }
+            let name = tokens[nameIndex].text
+            let isProperty = statement.decorators.contains { decorator in
+                decorator.contains { tokens[$0].kind == .name && (tokens[$0].text == "property" || tokens[$0].text == "cached_property") }
+            }
+            if name == "definition" {
+                let value = isProperty ? propertyValue(statement, at: location(at: nameIndex)) : .runtime("a method computes it at run time", location(at: nameIndex))
+                cls.definition = (value, location(at: nameIndex))
+            } else if isProperty {
+                cls.attributes[name] = (propertyValue(statement, at: location(at: nameIndex)), location(at: nameIndex))
             }
         case "if", "elif", "else", "try", "except", "finally", "with", "for", "while":
             for inner in statement.body { classBodyStatement(inner, in: cls) }
-        case "definition":
-            var j = first + 1
-            if j < range.upperBound, isOp(j, ":") {
-                while j < range.upperBound, !isOp(j, "=") { j += 1 }
-            }
-            guard j < range.upperBound, isOp(j, "=") else { return }
-            cls.definition = (classify(j + 1..<range.upperBound), location(at: first))
         default:
-            break
+            guard let (name, value) = simpleAssignment(range) else { return }
+            if name == "definition" {
+                cls.definition = (classify(value), location(at: first))
+            } else {
+                cls.attributes[name] = (classify(value), location(at: first))
+            }
         }
+    }
+
+    /// `name = value` or `name: annotation = value` (the last `=` of a chain): the name and the value's range.
+    private func simpleAssignment(_ range: Range<Int>) -> (String, Range<Int>)? {
+        guard let first = range.first, tokens[first].kind == .name, first + 1 < range.upperBound else { return nil }
+        var j = first + 1
+        if isOp(j, ":") {
+            while j < range.upperBound, !isOp(j, "=") { j += 1 }
+        }
+        guard j < range.upperBound, isOp(j, "=") else { return nil }
+        var value = j + 1..<range.upperBound
+        // `a = b = value`: the value is after the last top-level `=`.
+        var depth = 0
+        for k in value where tokens[k].kind == .op {
+            switch tokens[k].text {
+            case "(", "[", "{": depth += 1
+            case ")", "]", "}": depth -= 1
+            case "=" where depth == 0: value = k + 1..<range.upperBound
+            default: break
+            }
+        }
+        return (tokens[first].text, value)
+    }
+
+    /// What a property returns, when its body is assignments to local names and one `return` at its top
+    /// level (`definition = """..."""; return definition`); why not otherwise.
+    private func propertyValue(_ statement: PyStatement, at: SourceLocation) -> PyValue {
+        func why(_ reason: String, _ location: SourceLocation) -> PyValue {
+            .runtime("a property computes it at run time (\(reason))", location)
+        }
+        var locals: [String: PyValue] = [:]
+        var result: PyValue?
+        func containsReturn(_ statements: [PyStatement]) -> Bool {
+            statements.contains { s in
+                (s.tokens.first.map { tokens[$0].kind == .name && tokens[$0].text == "return" } ?? false) || containsReturn(s.body)
+            }
+        }
+        for inner in statement.body {
+            guard let head = inner.tokens.first else { continue }
+            if tokens[head].kind == .name && tokens[head].text == "return" {
+                if result != nil { return why("it returns in more than one place", location(at: head)) }
+                let expression = head + 1..<inner.tokens.upperBound
+                var value = classify(expression)
+                if case .name(let path) = value, path.count == 1, let local = locals[path[0]] { value = local }
+                if case .concat(let pieces) = value {
+                    // Pieces naming local variables take their values.
+                    var substituted: [PyPiece] = []
+                    for piece in pieces {
+                        if case .name(let path, _) = piece, path.count == 1, let local = locals[path[0]] {
+                            switch local {
+                            case .string(let text): substituted.append(.string(text))
+                            case .concat(let more): substituted += more
+                            default: substituted.append(piece)
+                            }
+                        } else {
+                            substituted.append(piece)
+                        }
+                    }
+                    value = .concat(substituted)
+                }
+                if case .runtime(let reason, let location) = value { return why(reason, location) }
+                result = value
+            } else if tokens[head].kind == .name && ["if", "for", "while", "try", "with"].contains(tokens[head].text) {
+                if containsReturn(inner.body) { return why("it returns from inside '\(tokens[head].text)'", location(at: head)) }
+            } else if let (name, value) = simpleAssignment(inner.tokens) {
+                locals[name] = classify(value)
+            }
+        }
+        guard let result else { return .runtime("a property computes it at run time", at) }
+        return result
+    }
+}
+
+extension String {
+    /// Without leading and trailing spaces and tabs.
+    var trimmingSpaces: String {
+        var view = Substring(self)
+        while let c = view.first, c == " " || c == "\t" { view.removeFirst() }
+        while let c = view.last, c == " " || c == "\t" { view.removeLast() }
+        return String(view)
     }
 }

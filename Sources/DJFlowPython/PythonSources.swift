@@ -34,7 +34,9 @@ public enum PythonSources {
                 for file in matched where seen.insert(file.source.path).inserted { files.append(file) }
             }
         }
-        let program = PythonProgram.read(files, links: spec.links)
+        files = PythonFile.uniquelyNamed(files, diagnostics: &diagnostics)
+        let yamlTables = spec.tables.filter { $0.tierWritten }.map(\.name.description)
+        let program = PythonProgram.read(files, links: spec.links, yamlTables: yamlTables)
         diagnostics.append(contentsOf: program.diagnostics)
         return (merge(spec, program: program, diagnostics: &diagnostics), files.map(\.source))
     }
@@ -52,6 +54,7 @@ public enum PythonSources {
         var python = program.tables.map { table in
             var spec = TableSpec(name: table.name, location: table.location, tier: table.tier, definition: table.definition, parts: table.parts)
             spec.hasUnresolvedReferences = table.hasUnresolvedReferences
+            spec.externalReferences = table.externalReferences
             return spec
         }
         var runtime = program.tables.map(\.runtimeDefinition)

@@ -143,6 +143,9 @@ public struct TableSpec: Sendable {
     /// Some references were already reported as unresolvable (by the Python reader): the graph does not
     /// report the table again for having nothing upstream.
     public var hasUnresolvedReferences = false
+    /// References to tables outside the sources (names supplied at run time, imports from modules that are
+    /// not sources): the graph takes one that nothing declares as a staged table outside the pipeline.
+    public var externalReferences: Set<String> = []
 
     public init(name: TableName, location: SourceLocation, tier: Tier, definition: Definition? = nil,
                 dependsOn: [Located<String>] = [], parts: [TableName] = [], settings: TableSettings = TableSettings(),

@@ -15,18 +15,36 @@ final class PythonFileReader {
     /// The provider handed to the library.
     var provider: PythonSources.Provider { { [self] pattern in self.match(pattern) } }
 
+    /// The files of one `sources:` entry or `djflow import` argument: a file, a folder (every `*.py` below
+    /// it, hidden folders and `__pycache__` left out) or a glob (folders it matches are read like folders).
+    /// Modules are named by their dotted path from the root the user gave: the folder, the glob's folder
+    /// before its first wildcard, or a file's own folder; a root inside packages (`__init__.py`) starts
+    /// with their names.
     func match(_ pattern: String) -> PythonSources.Match {
         let full = pattern.hasPrefix("/") || folder.isEmpty ? pattern : folder + "/" + pattern
-        var paths = Glob.expand(full)
-        paths = paths.filter { path in
-            var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
-        }
-        if paths.isEmpty && !Glob.hasWildcards(pattern) {
-            return .failure("cannot read '\(pattern)': no such file (patterns are relative to the folder of the pipeline definition)")
+        var found: [(path: String, root: String)] = []
+        if Glob.hasWildcards(pattern) {
+            let segments = full.split(separator: "/", omittingEmptySubsequences: true)
+            let literal = segments.prefix { !Glob.hasWildcards(String($0)) }
+            let root = (full.hasPrefix("/") ? "/" : "") + literal.joined(separator: "/")
+            for path in Glob.expand(full) {
+                if Glob.isDirectory(path) {
+                    found += Self.pythonFiles(under: path).map { ($0, root.isEmpty ? "." : root) }
+                } else if path.hasSuffix(".py") || !pattern.hasSuffix("*") {
+                    found.append((path, root.isEmpty ? "." : root))
+                }
+            }
+        } else if Glob.isDirectory(full) {
+            let root = Glob.normalized(full)
+            found = Self.pythonFiles(under: root).map { ($0, root.isEmpty ? "." : root) }
+        } else if FileManager.default.fileExists(atPath: full) {
+            let parent = (Glob.normalized(full) as NSString).deletingLastPathComponent
+            found = [(full, parent.isEmpty ? "." : parent)]
+        } else {
+            return .failure("cannot read '\(pattern)': no such file or folder (paths are relative to the folder of the pipeline definition)")
         }
         var files: [PythonFile] = []
-        for path in paths.sorted() {
+        for (path, root) in found.sorted(by: { $0.path < $1.path }) {
             guard let data = FileManager.default.contents(atPath: path) else {
                 return .failure("cannot read '\(path)'")
             }
@@ -38,25 +56,50 @@ final class PythonFileReader {
             if display.hasPrefix(cwd + "/") { display.removeFirst(cwd.count + 1) }
             let source = SourceFile(path: display, text: text)
             read.append(source)
-            let (module, isPackage) = Self.moduleName(of: path)
+            let (module, isPackage) = Self.moduleName(of: path, root: root)
             files.append(PythonFile(source: source, module: module, isPackage: isPackage))
         }
         return .files(files)
     }
 
-    /// `pkg/sub/mod.py` → `pkg.sub.mod` while the folders hold `__init__.py`; `pkg/__init__.py` → `pkg`.
-    static func moduleName(of path: String) -> (String, Bool) {
-        let url = URL(fileURLWithPath: path).standardizedFileURL
-        var stem = url.deletingPathExtension().lastPathComponent
-        var folder = url.deletingLastPathComponent()
-        var parts: [String] = []
-        let isPackage = stem == "__init__"
-        if !isPackage { parts.append(stem) }
-        stem = ""
-        while FileManager.default.fileExists(atPath: folder.appendingPathComponent("__init__.py").path), folder.path != "/" {
-            parts.insert(folder.lastPathComponent, at: 0)
-            folder = folder.deletingLastPathComponent()
+    /// Every `*.py` below `folder`, sorted; hidden folders and `__pycache__` are skipped.
+    static func pythonFiles(under folder: String) -> [String] {
+        var out: [String] = []
+        let entries = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
+        for entry in entries where !entry.hasPrefix(".") {
+            let path = folder.hasSuffix("/") ? folder + entry : folder + "/" + entry
+            if Glob.isDirectory(path) {
+                if entry != "__pycache__" { out += pythonFiles(under: path) }
+            } else if entry.hasSuffix(".py") {
+                out.append(path)
+            }
         }
+        return out
+    }
+
+    /// The import path of `path` read from `root`: the packages holding `root` (folders with
+    /// `__init__.py`, outermost first), then the folders from `root` to the file, then its stem;
+    /// `pkg/__init__.py` is the package `pkg` itself.
+    static func moduleName(of path: String, root: String) -> (String, Bool) {
+        let file = URL(fileURLWithPath: path).standardizedFileURL
+        var base = URL(fileURLWithPath: root, isDirectory: true).standardizedFileURL
+        let stem = file.deletingPathExtension().lastPathComponent
+        let isPackage = stem == "__init__"
+        var folders = file.deletingLastPathComponent().pathComponents
+        let rootComponents = base.pathComponents
+        if folders.count >= rootComponents.count && Array(folders.prefix(rootComponents.count)) == rootComponents {
+            folders.removeFirst(rootComponents.count)
+        } else {
+            // Not below the root (cannot happen for matched files): name it from its own folder.
+            folders = []
+            base = file.deletingLastPathComponent()
+        }
+        var prefix: [String] = []
+        while FileManager.default.fileExists(atPath: base.appendingPathComponent("__init__.py").path), base.path != "/" {
+            prefix.insert(base.lastPathComponent, at: 0)
+            base = base.deletingLastPathComponent()
+        }
+        let parts = prefix + folders + (isPackage ? [] : [stem])
         return (parts.joined(separator: "."), isPackage)
     }
 }
@@ -116,7 +159,7 @@ enum Glob {
         (try? FileManager.default.contentsOfDirectory(atPath: base.isEmpty ? "." : base)) ?? []
     }
 
-    private static func isDirectory(_ path: String) -> Bool {
+    static func isDirectory(_ path: String) -> Bool {
         var flag: ObjCBool = false
         return FileManager.default.fileExists(atPath: path.isEmpty ? "." : path, isDirectory: &flag) && flag.boolValue
     }

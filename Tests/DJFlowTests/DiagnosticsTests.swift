@@ -74,10 +74,27 @@ import Testing
         #expect(printed.contains("test.yaml:7:3: error: part table 'Loose' has no master"), "\(printed)")
     }
 
-    @Test func autoPopulatedTableWithoutUpstream() {
-        let printed = printedDiagnostics(pipeline("A: {tier: computed}\nB: {tier: imported, definition: 'id: int'}"))
-        #expect(printed.contains("test.yaml:5:3: error: computed table 'A' has no upstream table"), "\(printed)")
-        #expect(printed.contains("test.yaml:6:3: error: imported table 'B' has no upstream table"), "\(printed)")
+    @Test func autoPopulatedTableWithoutUpstreamIsAWarningAndGetsNoJob() {
+        let yaml = pipeline("""
+            A: {tier: computed}
+            B: {tier: imported, definition: 'id: int'}
+            S: {tier: manual}
+            C: {tier: computed, definition: "c: int\\n---\\n-> S"}
+            D: {tier: computed, depends_on: [S, A]}
+            """)
+        let analysis = analyse(yaml)
+        let printed = DiagnosticPrinter(files: [SourceFile(path: "test.yaml", text: yaml)]).format(analysis.diagnostics)
+        #expect(!analysis.diagnostics.hasErrors, "\(printed)")
+        #expect(printed.contains("test.yaml:5:3: warning: computed table 'A' cannot be auto-populated: nothing in its primary key comes from another table; it gets no job"), "\(printed)")
+        #expect(printed.contains("test.yaml:6:3: warning: imported table 'B' cannot be auto-populated"), "\(printed)")
+        // A foreign key below '---' is not part of the key: populate() still has no key source.
+        #expect(printed.contains("test.yaml:8:3: warning: computed table 'C' cannot be auto-populated"), "\(printed)")
+        #expect(analysis.diagnostics.all.count == 3, "\(printed)")
+        // The rest of the plan goes on: D is a job, waiting on A like on any staged table.
+        let plan = try! #require(analysis.plan)
+        #expect(plan.jobs.map(\.table) == ["D"])
+        #expect(plan.jobs[0].waitsOn == ["A", "S"])
+        #expect(plan.tables.first { $0.name == "A" }?.role == .staged)
     }
 
     @Test(arguments: [

@@ -68,3 +68,105 @@ def test_python_errors_exit_2_with_locations_and_write_nothing(djflow, tmp_path)
     assert "djflow.yaml:4:3: error: no table 'Bee' in the Python sources; did you mean 'B'?" in err
     assert "class A(dj.Manul):\n        ^" in err
     assert tree_bytes(out) == {"slurm/keep": (b"previous output", (out / "slurm" / "keep").stat().st_mode)}
+
+
+# --- real code (issue #9): folders, module names, skipped files, links -------------------------------
+
+HEADER = "import datajoint as dj\nschema = dj.Schema('s')\n\n"
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def table(name, tier, definition):
+    return "@schema\nclass %s(dj.%s):\n    definition = %r\n\n" % (name, tier, definition)
+
+
+def test_import_reads_folders_and_names_modules_from_the_root_given(djflow, tmp_path):
+    import json
+    root = tmp_path / "pipeline"           # no __init__.py: a folder of modules
+    write(root / "lab.py", HEADER + table("Session", "Manual", "session: int") + table("Bad", "Manul", "b: int"))
+    write(root / "sub" / "ephys.py", HEADER + "from lab import Session\n\n"
+          + table("Recording", "Imported", "-> Session\nrec: int"))
+    write(root / "pkg" / "__init__.py", "")
+    write(root / "pkg" / "analysis.py", HEADER + "from sub import ephys\n\n"
+          + table("Score", "Computed", "-> ephys.Recording"))
+    write(root / "broken.py", HEADER + table("Broken", "Manual", "b: int") + "x = (1,\n")
+    write(root / ".hidden" / "skip.py", "this is not python")
+    write(root / "__pycache__" / "skip.py", "this is not python")
+    write(tmp_path / "other" / "lab.py", HEADER + table("Lab", "Lookup", "lab: int"))
+
+    result = djflow("import", "--format", "json", "pipeline", "other/", cwd=tmp_path, check=0)
+    graph = json.loads(result.stdout)
+    modules = {t["name"]: t["module"] for t in graph["tables"]}
+    # Two files named lab.py: each is named by as much of its folder as tells them apart.
+    assert modules == {"Session": "pipeline.lab", "Recording": "sub.ephys", "Score": "pkg.analysis", "Lab": "other.lab"}
+    parents = {t["name"]: t["parents"] for t in graph["tables"]}
+    assert parents["Recording"] == [] or parents["Recording"] == ["Session"]
+    assert parents["Score"] == ["Recording"]
+    err = result.stderr
+    assert "pipeline/broken.py:8:5: error: '(' was never closed" in err
+    assert "other/lab.py:1:1: warning: module name 'lab' is given by 2 files" in err
+    # A broken class is reported at its place and left out; the rest of the graph is printed (exit 0).
+    assert "pipeline/lab.py:9:11: error: unknown base class 'dj.Manul' of table 'Bad'" in err
+    assert "djflow import: 4 tables from 5 files (1 file skipped: syntax errors); 2 errors, " in err
+    assert "skip.py" not in err
+
+    # Without the clash, the folder's modules keep their names from the root.
+    (tmp_path / "other" / "lab.py").unlink()
+    result = djflow("import", "--format", "json", "pipeline", cwd=tmp_path, check=0)
+    modules = {t["name"]: t["module"] for t in json.loads(result.stdout)["tables"]}
+    assert modules == {"Session": "lab", "Recording": "sub.ephys", "Score": "pkg.analysis"}
+    assert {t["name"]: t["parents"] for t in json.loads(result.stdout)["tables"]}["Recording"] == ["Session"]
+
+
+def test_a_folder_in_sources_reads_its_python_files(djflow, tmp_path):
+    write(tmp_path / "lab" / "__init__.py", "")
+    write(tmp_path / "lab" / "subject.py", HEADER + table("Subject", "Manual", "subject: int"))
+    write(tmp_path / "lab" / "ephys" / "__init__.py", "")
+    write(tmp_path / "lab" / "ephys" / "acute.py", HEADER + "from .. import subject\n\n"
+          + table("Recording", "Imported", "-> subject.Subject\nr: int"))
+    (tmp_path / "djflow.yaml").write_text("pipeline: lab\nsources: [lab]\ntables:\n  Recording: {workers: 3}\n")
+    plan = djflow("plan", "--format", "json", cwd=tmp_path, check=0)
+    assert '"module" : "lab.ephys.acute"' in plan.stdout.replace('": "', '" : "')
+    assert '"workers" : 3' in plan.stdout.replace('": ', '" : ')
+
+
+def test_import_writes_links_and_its_yaml_validates_as_printed(djflow, tmp_path):
+    write(tmp_path / "pipe" / "element.py", HEADER
+          + "def activate(linking_module):\n    schema.activate('e', add_objects=linking_module.__dict__)\n\n"
+          + table("Recording", "Imported", "-> Session\n-> Device\nr: int")
+          + table("Standalone", "Computed", "x: int"))
+    write(tmp_path / "pipe" / "lab.py", HEADER + table("Session", "Manual", "s: int"))
+    result = djflow("import", "pipe", "--link", "Session=lab.Session", cwd=tmp_path, check=0)
+    out = result.stdout
+    assert "links:\n  Session: lab.Session\n" in out
+    assert "  # Device: package.module.Device    # used in element (pipe/element.py:" in out
+    assert "pipe/element.py:9:34: warning: 'Device' is not defined in module 'element': it is supplied at run time" in result.stderr
+    assert "Standalone" not in out.split("tables:")[1]  # no job: nothing upstream in its key
+    (tmp_path / "djflow.yaml").write_text(out)
+    # Validates with no edits: Device reads as a staged table outside the pipeline until linked.
+    check = djflow("validate", cwd=tmp_path, check=0)
+    assert "ok: 4 tables, 1 jobs, 1 workflows" in check.stdout
+    assert "warning: computed table 'Standalone' cannot be auto-populated" in check.stderr
+    plan = djflow("plan", cwd=tmp_path, check=0)
+    assert "Device" in plan.stdout
+
+    # A --link to nothing in the sources is a usage error with a suggestion.
+    bad = djflow("import", "pipe", "--link", "Session=lab.Sesion", cwd=tmp_path, check=64)
+    assert "djflow: error: --link Session=lab.Sesion: link 'Session': 'lab.Sesion' is neither a module nor a table " \
+           "of the sources, nor a table of djflow.yaml; did you mean 'lab.Session'?" in bad.stderr
+
+
+def test_links_in_djflow_yaml_are_checked_at_their_line(djflow, tmp_path):
+    write(tmp_path / "element.py", HEADER + "def activate(m):\n    schema.activate('e', add_objects=m.__dict__)\n\n"
+          + table("Recording", "Imported", "-> Session"))
+    write(tmp_path / "lab.py", HEADER + table("Session", "Manual", "s: int"))
+    (tmp_path / "djflow.yaml").write_text(
+        "pipeline: p\nsources: ['*.py']\nlinks:\n  Session: lab.Sesion\n  Unused: lab.Session\n")
+    result = djflow("validate", cwd=tmp_path, check=2)
+    assert "djflow.yaml:4:12: error: link 'Session': 'lab.Sesion' is neither a module nor a table of the sources, " \
+           "nor a table of djflow.yaml; did you mean 'lab.Session'?\n  Session: lab.Sesion\n           ^" in result.stderr
+    assert "djflow.yaml:5:3: warning: link 'Unused' is not used" in result.stderr
