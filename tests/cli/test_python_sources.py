@@ -130,8 +130,9 @@ def test_a_folder_in_sources_reads_its_python_files(djflow, tmp_path):
           + table("Recording", "Imported", "-> subject.Subject\nr: int"))
     (tmp_path / "djflow.yaml").write_text("pipeline: lab\nsources: [lab]\ntables:\n  Recording: {workers: 3}\n")
     plan = djflow("plan", "--format", "json", cwd=tmp_path, check=0)
-    assert '"module" : "lab.ephys.acute"' in plan.stdout.replace('": "', '" : "')
-    assert '"workers" : 3' in plan.stdout.replace('": ', '" : ')
+    recording = [job for job in json.loads(plan.stdout)["jobs"] if job["table"] == "Recording"][0]
+    assert recording["runnerTable"] == "lab.ephys.acute.Recording", recording   # module named from the root given
+    assert recording["workers"] == 3
 
 
 def test_import_writes_links_and_its_yaml_validates_as_printed(djflow, tmp_path):
