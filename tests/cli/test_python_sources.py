@@ -1,5 +1,6 @@
 """The djflow command with tables read from Python sources: sources: globs, djflow import, errors."""
 
+import json
 import shutil
 
 from conftest import REPO, tree_bytes
