@@ -55,7 +55,7 @@ step "runner on DataJoint 2.3.5"
 step "static reader on every DataJoint Element on PyPI that declares tables"
 .venv/elements/bin/python -m pytest -q -p no:cacheprovider tests/python_sources/test_elements_static.py
 step "live vs static reader on the published elements (DataJoint 0.14.10)"
-.venv/elements/bin/python -m pytest -q -p no:cacheprovider tests/python_sources/test_truth.py tests/python_sources/test_truth_elements_workflow.py
+.venv/elements/bin/python -m pytest -q -p no:cacheprovider tests/python_sources/test_truth.py tests/python_sources/test_truth_elements_workflow.py tests/python_sources/test_truth_more.py
 step "command line"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/cli
 step "Airflow 3.3.2: DagBag and dag.test() of the generated DAGs"
