@@ -3,6 +3,7 @@
     python stage.py initial [--with-failure] [--extra-subject NAME]   Subject, Session, Probe, ProbeInsertion, ClusteringParams
     python stage.py clustering-tasks           ClusteringTask for every Recording x paramset
     python stage.py curations                  one Curation per Clustering
+    python stage.py fix-failure                the "corrupt" session of --with-failure is fixed (note "ok")
 
 Every step uses skip_duplicates, so reruns are harmless. The connection comes from
 the environment (DJ_HOST, DJ_USER, DJ_PASS, ...; see scripts/db/up.sh) and the
@@ -74,6 +75,13 @@ def initial(with_failure=False):
         )
 
 
+def fix_failure():
+    """Fix the cause of the deliberate failure: the corrupt session's note becomes "ok", so Recording.make
+    succeeds for it once its error row is given back (--clear-errors, a workflow's --retry-failed)."""
+    subject, session_id = FAILING_SESSION
+    ep.Session.update1(dict(subject=subject, session_id=session_id, session_note="ok"))
+
+
 def extra_subject(name):
     """One more subject (any name, e.g. with quotes or unicode) with one session and one insertion:
     lets tests run a single staged entry through a workflow with a restriction."""
@@ -99,7 +107,7 @@ def curations():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=["initial", "clustering-tasks", "curations"])
+    parser.add_argument("step", choices=["initial", "clustering-tasks", "curations", "fix-failure"])
     parser.add_argument("--with-failure", action="store_true", help="add a 'corrupt' session (initial only)")
     parser.add_argument("--extra-subject", metavar="NAME", help="add one subject with one session (initial only)")
     args = parser.parse_args(argv)
@@ -107,6 +115,8 @@ def main(argv=None):
         initial(with_failure=args.with_failure)
         if args.extra_subject:
             extra_subject(args.extra_subject)
+    elif args.step == "fix-failure":
+        fix_failure()
     elif args.step == "clustering-tasks":
         print("clustering tasks: %d" % clustering_tasks())
     else:

@@ -53,7 +53,9 @@ Options
     --clear-errors        before populating, give this table's error rows (within
                           the restriction) back to the queue: a retry attempt.
                           2.x deletes them and refreshes those keys as pending;
-                          0.14 deletes them (a missing row means "to do").
+                          0.14 deletes them (a missing row means "to do"). With
+                          --refresh-only too: the refresh step is the first
+                          step of a multi-worker table (--retry-failed).
     --worker N/M          informational (reported in the summary).
     --describe            resolve the table, print its summary (tier, full
                           name, master, progress) and exit 0; populates nothing.
@@ -65,6 +67,13 @@ Live reader (prints YAML instead of the JSON summary; exit 0, 2 usage, 75 transi
                           every table of the schemas (and the upstream tables they
                           reference) with tier, parts and foreign-key parents,
                           named module.Class (schema.Class without a Python class).
+
+Progress of several tables in one start (``submit.sh --skip-done``; exit 0, 2 usage, 75 transient):
+    python3 djflow_populate.py --describe-tables --module M [--module M2 ...] --table T [--table T2 ...]
+                          [--restriction JSON]
+                          prints one line per table, in order: REMAINING TOTAL TABLE
+                          (keys of the restricted key source not yet in the
+                          table, keys in total, the --table value).
 
 Connection comes from the environment only: DJ_HOST (may be host:port),
 DJ_PORT, DJ_USER, DJ_PASS, DJ_BACKEND, DJ_DATABASE_NAME, DJ_USE_TLS, ...
@@ -540,6 +549,16 @@ def clear_errors(table, major, restrictions):
     return count
 
 
+def clear_errors_before_refresh(table, major, restrictions, summary):
+    """--clear-errors with --refresh-only: the first step of a multi-worker table gives the error rows back
+    (a workflow's --retry-failed), so its --no-refresh workers find those keys pending (2.x) or without a
+    row (0.14)."""
+    if major < 2:
+        check_014_quoting(restrictions)
+    summary["cleared_errors"] = clear_errors(table, major, restrictions)
+    log.info("retry: %d error row(s) given back to the queue", summary["cleared_errors"])
+
+
 def server_now(table, major):
     """The database server's clock (reservation times are server times)."""
     expr = "CURRENT_TIMESTAMP(3)" if major >= 2 else "CURRENT_TIMESTAMP"
@@ -588,6 +607,8 @@ def run(argv, summary, held):
     check_populatable(cls, args.table, dj)
     table = cls()
     check_restriction_attributes(table, restrictions)
+    if args.refresh_only and args.clear_errors:
+        clear_errors_before_refresh(table, major, restrictions, summary)
 
     if major < 2:
         check_014_quoting(restrictions)
@@ -832,7 +853,47 @@ def introspect(argv):
     return "\n".join(out) + "\n"
 
 
+def describe_tables(argv):
+    """Progress of several tables in one start: one line ``REMAINING TOTAL TABLE`` per --table, in order.
+
+    For ``submit.sh --skip-done``: REMAINING counts the keys of the restricted key source not yet in the
+    table (keys in error included), as --describe reports them. Each table must be populatable.
+    """
+    p = _Parser(prog="djflow_populate.py --describe-tables",
+                description="Print the keys left and the keys in total of each table, one line per table.")
+    p.add_argument("--describe-tables", action="store_true", required=True)
+    p.add_argument("--module", action="append", required=True, metavar="M",
+                   help="pipeline module import path (repeatable, or comma-separated)")
+    p.add_argument("--table", action="append", required=True, metavar="T", help="table class (repeatable)")
+    p.add_argument("--restriction", metavar="JSON", help="JSON object, array (OR) or SQL string")
+    args = p.parse_args(argv)
+    modules = [m.strip() for item in args.module for m in item.split(",") if m.strip()]
+    if not modules:
+        raise UsageError("--module is empty")
+    restrictions = parse_restriction(args.restriction)
+    dj, major = import_datajoint()
+    imported = import_modules(modules)
+    lines = []
+    for spec in args.table:
+        cls = resolve_table(imported, spec, dj)
+        check_declared(cls, spec, imported, dj)
+        check_populatable(cls, spec, dj)
+        table = cls()
+        check_restriction_attributes(table, restrictions)
+        if major < 2:
+            check_014_quoting(restrictions)
+        remaining, total = checked_progress(table, restrictions)
+        lines.append("%d %d %s" % (remaining, total, spec))
+    return "\n".join(lines) + "\n"
+
+
 def introspect_main(argv):
+    return _text_main(introspect, argv)
+
+
+def _text_main(produce, argv):
+    """Modes that print text instead of the JSON summary (--introspect, --describe-tables): exit 0, 2 usage,
+    75 transient, 1 otherwise; messages on stderr."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s djflow %(levelname)s: %(message)s"))
     log.addHandler(handler)
@@ -840,9 +901,9 @@ def introspect_main(argv):
     log.propagate = False
     sys.stdout.flush()
     real_stdout = os.dup(1)
-    os.dup2(2, 1)  # pipeline modules and DataJoint print to stderr; stdout carries only the YAML
+    os.dup2(2, 1)  # pipeline modules and DataJoint print to stderr; stdout carries only the text
     try:
-        text = introspect(argv)
+        text = produce(argv)
         os.write(real_stdout, text.encode("utf-8"))
         return EXIT_OK
     except UsageError as e:
@@ -863,6 +924,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if "--introspect" in argv:
         return introspect_main(argv)
+    if "--describe-tables" in argv:
+        return _text_main(describe_tables, argv)
     if "-h" in argv or "--help" in argv:  # plain help on stdout, no JSON summary
         try:
             parse_args(argv)
