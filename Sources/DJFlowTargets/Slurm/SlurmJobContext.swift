@@ -72,23 +72,30 @@ struct SlurmJobContext {
 
     /// The runner invocation as bash array elements (each already quoted), before per-run arguments.
     private func runnerCommand(gpus: Int) -> [String] {
+        var words = job.runnerSelection
+        if let priority = job.priority { words += ["--priority", String(priority)] }
+        if let maxCalls = job.maxCalls { words += ["--max-calls", String(maxCalls)] }
+        if let processes = job.processes { words += ["--processes", String(processes)] }
+        if job.onError == .continue { words.append("--suppress-errors") }
+        return Self.interpreter(input: input, options: options, gpus: gpus) + words.map(ShellQuoting.quote)
+    }
+
+    /// `[apptainer exec … IMAGE] PYTHON "$root"/djflow_populate.py` as bash words (each already quoted): how
+    /// jobs start the runner, and how `submit.sh --skip-done` asks it for the tables' progress.
+    static func interpreter(input: TargetInput, options: SlurmOptions, gpus: Int) -> [String] {
         var words: [String] = []
         if let apptainer = options.apptainer {
             words += ["apptainer", "exec"]
             if gpus > 0 { words.append("--nv") }
             for bind in apptainer.binds { words += ["--bind", bind] }
-            words += ["--bind", Self.rootMarker]
+            words += ["--bind", rootMarker]
             words += apptainer.options
             words.append(apptainer.image)
         }
-        words += [input.spec.runner.python.value, Self.rootMarker + "/" + SlurmTarget.runnerFile] + job.runnerSelection
-        if let priority = job.priority { words += ["--priority", String(priority)] }
-        if let maxCalls = job.maxCalls { words += ["--max-calls", String(maxCalls)] }
-        if let processes = job.processes { words += ["--processes", String(processes)] }
-        if job.onError == .continue { words.append("--suppress-errors") }
+        words += [input.spec.runner.python.value, rootMarker + "/" + SlurmTarget.runnerFile]
         return words.map { word in
-            guard word.hasPrefix(Self.rootMarker) else { return ShellQuoting.quote(word) }
-            let rest = String(word.dropFirst(Self.rootMarker.count))
+            guard word.hasPrefix(rootMarker) else { return ShellQuoting.quote(word) }
+            let rest = String(word.dropFirst(rootMarker.count))
             return "\"$root\"" + (rest.isEmpty ? "" : ShellQuoting.quote(rest))
         }
     }

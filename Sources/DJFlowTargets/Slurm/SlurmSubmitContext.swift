@@ -15,21 +15,33 @@ struct SlurmSubmitContext {
     func context() -> TemplateContext {
         let single = all ? nil : workflows.first
         let inScript = Set(workflows.flatMap(\.jobs))
+        let jobs = workflows.flatMap { plan.jobs(of: $0) }
+        var upstreamOf: [String: [String]] = [:]
         var submissions: [TemplateContext] = []
-        for workflow in workflows {
-            for job in plan.jobs(of: workflow) {
-                let upstream = (single == nil ? job.upstream : job.needs).filter(inScript.contains)
-                let script = "\(workflow.id)/\(job.id)"
-                var arrayUpstream = upstream
-                if job.workers > 1 {
-                    submissions.append(submission(key: "\(job.id).refresh", label: "\(job.table) (refresh)", script: "\(script).refresh.sbatch",
-                                                  upstream: upstream, chunks: []))
-                    arrayUpstream = ["\(job.id).refresh"]
-                }
-                let chunks = SlurmArrays.chunks(workers: job.workers, throttle: job.throttle, maxArraySize: options.maxArraySize)
-                submissions.append(submission(key: job.id, label: job.table, script: "\(script).sbatch", upstream: arrayUpstream, chunks: chunks))
+        for job in jobs {
+            let upstream = (single == nil ? job.upstream : job.needs).filter(inScript.contains)
+            upstreamOf[job.id] = upstream
+            let script = "\(job.workflow)/\(job.id)"
+            var arrayUpstream = upstream
+            if job.workers > 1 {
+                submissions.append(submission(key: "\(job.id).refresh", job: job.id, label: "\(job.table) (refresh)", script: "\(script).refresh.sbatch",
+                                              upstream: upstream, first: true, chunks: []))
+                arrayUpstream = ["\(job.id).refresh"]
             }
+            let chunks = SlurmArrays.chunks(workers: job.workers, throttle: job.throttle, maxArraySize: options.maxArraySize)
+            submissions.append(submission(key: job.id, job: job.id, label: job.table, script: "\(script).sbatch", upstream: arrayUpstream,
+                                          first: job.workers == 1, chunks: chunks))
         }
+        // Per job: its id, its table name, the jobs from it on in this script (itself and everything that
+        // depends on it here, for --from), and the table as the runner resolves it (for --skip-done).
+        var table: [String] = []
+        for job in jobs {
+            var from: Set<String> = [job.id]
+            for other in jobs where upstreamOf[other.id]!.contains(where: from.contains) { from.insert(other.id) }
+            let fromIDs = jobs.map(\.id).filter(from.contains)
+            table.append([job.id, job.table, fromIDs.joined(separator: " "), job.runnerTable].map(ShellQuoting.quote).joined(separator: " "))
+        }
+        let tableNames = jobs.map { $0.table == $0.id ? $0.id : "\($0.table) (\($0.id))" }.joined(separator: ", ")
         var description: [String]
         if let workflow = single {
             description = ["Submits workflow \(workflow.id) of pipeline \(plan.pipeline): \(workflow.jobs.joined(separator: ", "))."]
@@ -51,12 +63,21 @@ struct SlurmSubmitContext {
             "logDirText": options.logDir,
             "killOnInvalidDependency": options.killOnInvalidDependency,
             "submissions": submissions,
+            "jobs": table.asLines,
+            "tableNames": tableNames,
+            "describeCommand": (SlurmJobContext.interpreter(input: input, options: options, gpus: 0) + ["--describe-tables"]
+                + (jobs.first?.modules ?? []).flatMap { ["--module", ShellQuoting.quote($0)] }).joined(separator: " "),
+            "setup": options.setup.asLines,
+            "hasSetup": !options.setup.isEmpty,
+            "environment": SlurmEnvironment.lines(input: input, options: options).asLines,
         ]
     }
 
-    private func submission(key: String, label: String, script: String, upstream: [String], chunks: [SlurmArrays.Chunk]) -> TemplateContext {
-        var words = [key, label, script, upstream.joined(separator: " ")].map(ShellQuoting.quote)
-        if upstream.isEmpty { words[3] = "''" }
+    private func submission(key: String, job: String, label: String, script: String, upstream: [String], first: Bool,
+                            chunks: [SlurmArrays.Chunk]) -> TemplateContext {
+        var words = [key, job, label, script, upstream.joined(separator: " "), first ? "first" : ""].map(ShellQuoting.quote)
+        if upstream.isEmpty { words[4] = "''" }
+        if !first { words[5] = "''" }
         for chunk in chunks { words += [ShellQuoting.quote("--array=\(chunk.range)"), String(chunk.offset)] }
         return ["arguments": words.joined(separator: " ")]
     }

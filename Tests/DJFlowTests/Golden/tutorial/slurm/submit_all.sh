@@ -3,19 +3,32 @@
 # Submits every workflow of pipeline tutorial at once, in order: w0-neuron.
 # Later workflows wait on gates (tables people fill); submit them all only when that data is already entered.
 #
-# usage: submit_all.sh [--restriction JSON] [--after JOBID[:JOBID...]] [--dry-run]
+# usage: submit_all.sh [--restriction JSON] [--after JOBID[:JOBID...]] [--only T[,T...]] [--from T[,T...]]
+#          [--skip-done] [--retry-failed] [--dry-run]
 #   --restriction JSON  run only the keys matching this DataJoint restriction, e.g. '{"subject": "M1"}'
 #   --after JOBIDS      start only after these SLURM jobs succeeded
+#   --only T[,T...]     submit only these tables (table names or job ids)
+#   --from T[,T...]     submit these tables and every table here that depends on them
+#   --skip-done         leave out tables with no key left to do (within the restriction) unless something
+#                       they depend on here is submitted; asks the database first, with the jobs' runner
+#   --retry-failed      the first step of each table gives its failed keys (error rows) back to the queue
 #   --dry-run           print the sbatch commands instead of running them
+# Tables: Neuron (neuron), ActivityStatistics (activity_statistics), Spikes (spikes).
+# A table left out passes its dependencies on: what depends on it waits for what it would have waited for.
 # Jobs run in the current directory (logs go to logs under it).
-# Prints a table of table -> job id. Exit codes: 0 submitted, 1 an sbatch failed (jobs already
-# submitted are cancelled), 2 bad arguments.
+# Prints a table of table -> job id. Exit codes: 0 submitted (or nothing left to submit), 1 an sbatch failed
+# (jobs already submitted are cancelled), 2 bad arguments or unknown tables; --skip-done: the runner's exit
+# code (2 usage or import error, 75 database unreachable) when it cannot read the progress, before any sbatch.
 set -euo pipefail
 
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 restriction=""
 after=""
 dry_run=0
+skip_done=0
+retry_failed=0
+only=()
+from=()
 
 usage() {
   sed -n 's/^# \{0,1\}//; /^usage:/,/^Prints/p' "${BASH_SOURCE[0]}" | sed '$d'
@@ -27,6 +40,12 @@ while (( $# )); do
     --restriction=*) restriction=${1#--restriction=}; shift ;;
     --after) (( $# >= 2 )) || { echo "submit: --after needs job ids" >&2; exit 2; }; after=$2; shift 2 ;;
     --after=*) after=${1#--after=}; shift ;;
+    --only) (( $# >= 2 )) || { echo "submit: --only needs table names" >&2; exit 2; }; only+=("$2"); shift 2 ;;
+    --only=*) only+=("${1#--only=}"); shift ;;
+    --from) (( $# >= 2 )) || { echo "submit: --from needs table names" >&2; exit 2; }; from+=("$2"); shift 2 ;;
+    --from=*) from+=("${1#--from=}"); shift ;;
+    --skip-done) skip_done=1; shift ;;
+    --retry-failed) retry_failed=1; shift ;;
     --dry-run) dry_run=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "submit: unknown argument: $1" >&2; usage >&2; exit 2 ;;
@@ -36,10 +55,98 @@ if [[ -n $after && ! $after =~ ^[0-9]+(:[0-9]+)*$ ]]; then
   echo "submit: --after takes SLURM job ids separated by ':', got: $after" >&2
   exit 2
 fi
+if (( ${#only[@]} && ${#from[@]} )); then
+  echo "submit: give --only or --from, not both" >&2
+  exit 2
+fi
+
+# The tables of this script, four words each: job id, table name, the job ids from it on (itself and what
+# depends on it here), the table as the runner resolves it.
+jobs=(
+  neuron Neuron 'neuron activity_statistics spikes' Neuron
+  activity_statistics ActivityStatistics activity_statistics ActivityStatistics
+  spikes Spikes spikes Spikes
+)
+
+# Which jobs run: every one, or those named by --only / --from. Names are compared as strings only.
+declare -A chosen=()
+if (( ${#only[@]} + ${#from[@]} )); then
+  names=()
+  for list in ${only[@]+"${only[@]}"} ${from[@]+"${from[@]}"}; do
+    while :; do
+      names+=("${list%%,*}")
+      [[ $list == *,* ]] || break
+      list=${list#*,}
+    done
+  done
+  unknown=0
+  for name in "${names[@]}"; do
+    found=""
+    for (( i = 0; i < ${#jobs[@]}; i += 4 )); do
+      if [[ $name == "${jobs[i]}" || $name == "${jobs[i + 1]}" ]]; then found=$i; break; fi
+    done
+    if [[ -z $found ]]; then
+      printf 'submit: unknown table: %q\n' "$name" >&2
+      unknown=1
+    elif (( ${#only[@]} )); then
+      chosen[${jobs[found]}]=1
+    else
+      for id in ${jobs[found + 2]}; do chosen[$id]=1; done
+    fi
+  done
+  if (( unknown )); then
+    echo "submit: the tables of this script (name or job id): Neuron (neuron), ActivityStatistics (activity_statistics), Spikes (spikes)" >&2
+    exit 2
+  fi
+else
+  for (( i = 0; i < ${#jobs[@]}; i += 4 )); do chosen[${jobs[i]}]=1; done
+fi
+
+# progress TABLE...: one start of the runner, with the jobs' interpreter and environment, printing
+# "LEFT TOTAL TABLE" per table (keys of the restricted key source not in the table yet, keys in total).
+progress() (
+  export DJ_HOST=localhost:3306
+  export DJ_BACKEND=mysql
+  if [[ -z ${DJ_USER+set} ]]; then echo 'djflow: DJ_USER is not set: export it where you run submit.sh (the job inherits it)' >&2; exit 2; fi
+  if [[ -z ${DJ_PASS+set} ]]; then echo 'djflow: DJ_PASS is not set: export it where you run submit.sh (the job inherits it)' >&2; exit 2; fi
+  command=(python3 "$root"/djflow_populate.py --describe-tables --module tutorial_pipeline)
+  for table; do command+=(--table "$table"); done
+  if [[ -n $restriction ]]; then command+=(--restriction "$restriction"); fi
+  exec "${command[@]}"
+)
+
+declare -A left=()
+if (( skip_done )); then
+  tables=()
+  for (( i = 0; i < ${#jobs[@]}; i += 4 )); do
+    if [[ -n ${chosen[${jobs[i]}]-} ]]; then tables+=("${jobs[i + 3]}"); fi
+  done
+  if (( ${#tables[@]} )); then
+    status=0
+    report=$(progress "${tables[@]}") || status=$?
+    if (( status )); then
+      echo "submit: --skip-done: the runner could not read the tables' progress (exit $status); nothing submitted" >&2
+      exit "$status"
+    fi
+    while read -r count total table; do
+      for (( i = 0; i < ${#jobs[@]}; i += 4 )); do
+        if [[ $table == "${jobs[i + 3]}" && $count =~ ^[0-9]+$ ]]; then left[${jobs[i]}]=$count; echo "submit: ${jobs[i + 1]}: $count of $total keys to do" >&2; fi
+      done
+    done <<< "$report"
+    for table in "${tables[@]}"; do
+      for (( i = 0; i < ${#jobs[@]}; i += 4 )); do
+        if [[ $table == "${jobs[i + 3]}" && -z ${left[${jobs[i]}]-} ]]; then
+          echo "submit: --skip-done: no progress reported for ${jobs[i + 1]}; nothing submitted" >&2
+          exit 1
+        fi
+      done
+    done
+  fi
+fi
 
 mkdir -p -- logs
 
-declare -A ids=()
+declare -A ids=() ran=() decided=()
 submitted=()
 summary=()
 
@@ -52,12 +159,40 @@ fail() {
   exit 1
 }
 
-# submit KEY LABEL SCRIPT "UPSTREAM KEYS" [ARRAY_OPTION FIRST_WORKER]...
+# add_ids A:B...: appends these SLURM job ids to deps, each once.
+add_ids() {
+  local id rest=$1
+  while [[ -n $rest ]]; do
+    id=${rest%%:*}
+    if [[ $rest == *:* ]]; then rest=${rest#*:}; else rest=""; fi
+    [[ :$deps: == *:"$id":* ]] || deps+="${deps:+:}$id"
+  done
+}
+
+# submit KEY JOB LABEL SCRIPT "UPSTREAM KEYS" FIRST [ARRAY_OPTION FIRST_WORKER]...
+# A job left out (not chosen, or done with --skip-done) submits nothing and passes its dependencies on.
 submit() {
-  local key=$1 label=$2 script=$3 upstream=$4 dep deps="" out
-  shift 4
-  for dep in $upstream; do deps+="${deps:+:}${ids[$dep]}"; done
+  local key=$1 job=$2 label=$3 script=$4 upstream=$5 first=$6 dep deps="" out runs=0
+  shift 6
+  for dep in $upstream; do
+    add_ids "${ids[$dep]}"
+    if [[ -n ${ran[$dep]-} ]]; then runs=1; fi
+  done
   if [[ -z $upstream && -n $after ]]; then deps=$after; fi
+  if [[ -z ${decided[$job]-} ]]; then
+    if [[ -z ${chosen[$job]-} ]]; then
+      decided[$job]=out
+    elif (( skip_done && ! runs )) && [[ ${left[$job]-} == 0 ]]; then
+      decided[$job]=skip
+      echo "submit: ${label% (refresh)}: nothing to do, not submitted" >&2
+    else
+      decided[$job]=run
+    fi
+  fi
+  if [[ ${decided[$job]} != run ]]; then
+    ids[$key]=$deps
+    return 0
+  fi
   local options=(--parsable --chdir="$PWD")
   if [[ -n $deps ]]; then
     options+=("--dependency=afterok:$deps")
@@ -69,6 +204,7 @@ submit() {
     local command=(sbatch "${options[@]}")
     if [[ -n $1 ]]; then command+=("$1"); fi
     command+=("$root/$script" "$root" "$restriction" "$2")
+    if [[ -n $first ]] && (( retry_failed )); then command+=(retry-failed); fi
     shift 2
     if (( dry_run )); then
       printf '%q ' "${command[@]}"; printf '\n'
@@ -82,15 +218,17 @@ submit() {
     got+="${got:+:}$out"
   done
   ids[$key]=$got
+  ran[$key]=1
   summary+=("$label" "$got")
 }
 
-submit neuron Neuron w0-neuron/neuron.sbatch '' --array=0 0
-submit activity_statistics ActivityStatistics w0-neuron/activity_statistics.sbatch neuron --array=0 0
-submit spikes.refresh 'Spikes (refresh)' w0-neuron/spikes.refresh.sbatch neuron
-submit spikes Spikes w0-neuron/spikes.sbatch spikes.refresh --array=0-1 0
+submit neuron neuron Neuron w0-neuron/neuron.sbatch '' first --array=0 0
+submit activity_statistics activity_statistics ActivityStatistics w0-neuron/activity_statistics.sbatch neuron first --array=0 0
+submit spikes.refresh spikes 'Spikes (refresh)' w0-neuron/spikes.refresh.sbatch neuron first
+submit spikes spikes Spikes w0-neuron/spikes.sbatch spikes.refresh '' --array=0-1 0
 
 printf '%-40s %s\n' "table" "job id"
 for (( i = 0; i < ${#summary[@]}; i += 2 )); do
   printf '%-40s %s\n' "${summary[i]}" "${summary[i + 1]}"
 done
+if (( ${#summary[@]} == 0 )); then echo "submit: nothing to submit" >&2; fi
