@@ -224,6 +224,59 @@ def test_a_failing_key_leaves_downstream_upstream_failed(ephys_dags, db_env, dj_
     assert ephys.count("__l_f_p") == 0
 
 
+def test_retry_failed_conf_reaches_the_first_task_of_each_table_only(tmp_path, airflow_db, monkeypatch):
+    """{"retry_failed": true}: the refresh task of a multi-worker table and single-worker tasks pass --clear-errors on
+    their first try; the mapped workers behind a refresh do not (their refresh gave the keys back)."""
+    fake = tmp_path / "python3"
+    fake.write_text(FAKE)
+    fake.chmod(0o755)
+    spec = tmp_path / "djflow.yaml"
+    spec.write_text("""pipeline: retry
+runner: {module: m, python: %s}
+tables:
+  S: {tier: manual}
+  A: {tier: computed, depends_on: [S]}
+  B: {tier: computed, depends_on: [A], workers: 2}
+targets: {airflow: {retry_delay: 0}}
+""" % json.dumps(str(fake)))
+    folder = compile_airflow(spec, "retry")
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("DJ_USER", "u")
+    monkeypatch.setenv("DJ_PASS", "p")
+    monkeypatch.setenv("FAKE_LOG", str(log))
+    monkeypatch.setenv("FAKE_EXITS", "{}")
+    monkeypatch.setenv("DJFLOW_RETRY_FAILED", "from the worker's environment: ignored")
+    for conf, first_steps_clear in [({"retry_failed": True}, True), ({}, False), ({"retry_failed": False}, False)]:
+        if log.exists():
+            log.unlink()
+        state, tis = run_dag(folder, "retry-w0-a", conf=conf)
+        assert state == "success", tis
+        calls = [json.loads(line)["argv"] for line in log.read_text().splitlines()]
+        assert len(calls) == 4
+        for argv in calls:
+            first_step = "--no-refresh" not in argv
+            assert ("--clear-errors" in argv) == (first_steps_clear and first_step), (conf, argv)
+
+
+def test_retry_failed_conf_computes_a_fixed_key_exactly_once(ephys_dags, db_env, dj_python, tmp_path, airflow_db, monkeypatch):
+    ephys = Ephys(db_env, dj_python, tmp_path, "retry")
+    ephys.use(monkeypatch)
+    ephys.stage("initial", "--with-failure")
+    state, tis = run_dag(ephys_dags, "ephys-w0-recording")
+    assert state == "failed" and tis[("lfp", -1)][0] == "upstream_failed", tis
+    assert ephys.remaining("Recording") == (1, 9)
+
+    ephys.stage("fix-failure")
+    state, tis = run_dag(ephys_dags, "ephys-w0-recording", conf={"retry_failed": True})
+    assert state == "success", tis
+    assert all(s == ("success", 1) for s in tis.values()), tis  # first tries: the refresh task cleared the error
+    assert ephys.remaining("Recording") == (0, 9) and ephys.remaining("LFP") == (0, 9)
+    fixed = [r for r in ephys.made("Recording") if r["key"]["session_id"] == 99]
+    assert len(fixed) == 1, fixed
+    keys = [json.dumps(r["key"], sort_keys=True) for r in ephys.made("Recording")]
+    assert len(keys) == len(set(keys)) == 9
+
+
 def test_gated_assets_publish_when_the_upstream_workflow_succeeds(tmp_path, airflow_db, monkeypatch):
     fake = tmp_path / "python3"
     fake.write_text(FAKE)

@@ -33,6 +33,8 @@ struct AirflowDagContext {
             "tags": PythonQuoting.list(options.tags ?? ["djflow", plan.pipeline]),
             "retryDelay": String(options.retryDelaySeconds),
             "restrictionHelp": PythonQuoting.literal("A key restriction for every task, passed verbatim to djflow_populate.py --restriction: a JSON object such as {\"subject\": \"M1\"}, an array (OR) or an SQL condition string. Empty: all keys."),
+            "retryFailedHelp": PythonQuoting.literal("Give each table's failed keys (error rows in its jobs table, within the restriction) back to the queue before it runs: the first task of each table passes --clear-errors."),
+            "retryFailed": PythonQuoting.literal(Self.retryFailedTemplate),
             "assets": usesAssets,
             "publishes": publishes,
             "tasks": jobs.flatMap(tasks),
@@ -81,7 +83,8 @@ struct AirflowDagContext {
         var lines = ["Airflow DAG \(dagID): workflow \(workflow.id) of pipeline \(plan.pipeline), for Airflow 3.x and 2.10+.",
                      "Copy the whole folder into a DAG folder: every task runs \(AirflowTarget.runnerFile) from beside this file.",
                      "Trigger it, optionally for some keys only (the restriction reaches the runner verbatim):",
-                     "  airflow dags trigger \(dagID) --conf '{\"restriction\": {\"subject\": \"M1\"}}'"]
+                     "  airflow dags trigger \(dagID) --conf '{\"restriction\": {\"subject\": \"M1\"}}'",
+                     "Failed keys again, after fixing their cause: --conf '{\"retry_failed\": true}'."]
         if !workflow.gates.isEmpty {
             switch options.gated {
             case .manual: lines.append("Gated: trigger it once people entered data into \(workflow.gates.joined(separator: ", ")).")
@@ -107,6 +110,7 @@ struct AirflowDagContext {
             text += "Gated by \(workflow.gates.joined(separator: ", ")): trigger this DAG once people entered that data.\n\n"
         }
         text += "Trigger with `{\"restriction\": …}` (a JSON object, array or SQL string) to run some keys only; it reaches `djflow_populate.py --restriction` verbatim.\n\n"
+        text += "Trigger with `{\"retry_failed\": true}` to give the failed keys (error rows) back to the queue first: the first task of each table passes `--clear-errors`.\n\n"
         text += "Credentials: \(credentialsText()).\n"
         return text
     }
@@ -158,10 +162,14 @@ struct AirflowDagContext {
         for (name, value) in options.environment { plain(name, value) }
         pairs.append(("DJFLOW_RUNNER", "_verbatim(os.path.join(os.path.dirname(os.path.abspath(__file__)), \(PythonQuoting.literal(AirflowTarget.runnerFile))))"))
         template("DJFLOW_RESTRICTION", "{{ params.restriction if params.restriction is string else params.restriction | tojson }}")
+        plain("DJFLOW_RETRY_FAILED", "")
         template("DJFLOW_TRY_NUMBER", "{{ ti.try_number }}")
         template("DJFLOW_JOB_ID", "{{ ti.dag_id }}.{{ ti.task_id }}[{{ ti.map_index }}] try {{ ti.try_number }} of {{ ti.run_id }}")
         return pairs.map { "\(PythonQuoting.literal($0.0)): \($0.1)," }
     }
+
+    /// `DJFLOW_RETRY_FAILED` of the first task of each table: non-empty when the run's conf asks for it.
+    static let retryFailedTemplate = "{{ 'retry-failed' if params.retry_failed else '' }}"
 
     /// Shell lines every task runs before the runner: credentials, then the per-run arguments from `env`.
     private func setupScript() -> String {
@@ -178,7 +186,7 @@ struct AirflowDagContext {
         lines += [
             "args=()",
             "if [[ -n ${DJFLOW_RESTRICTION-} ]]; then args+=(--restriction \"$DJFLOW_RESTRICTION\"); fi",
-            "if (( ${DJFLOW_TRY_NUMBER:-1} > 1 )); then args+=(--clear-errors); fi",
+            "if (( ${DJFLOW_TRY_NUMBER:-1} > 1 )) || [[ -n ${DJFLOW_RETRY_FAILED-} ]]; then args+=(--clear-errors); fi",
             "if [[ -n ${DJFLOW_WORKER-} ]]; then args+=(--worker \"$DJFLOW_WORKER\"); fi",
         ]
         return lines.joined(separator: "\n") + "\n"
@@ -212,6 +220,8 @@ struct AirflowDagContext {
             var task: TemplateContext = [
                 "id": PythonQuoting.literal(id),
                 "command": command,
+                // The first task of a table (its refresh step, or its only task) gives failed keys back with retry_failed.
+                "env": workers > 1 ? "ENV" : "FIRST_STEP_ENV",
                 "retries": String(job.retries),
                 "priorityWeight": String(weight),
                 "doc": PythonQuoting.literal(doc),

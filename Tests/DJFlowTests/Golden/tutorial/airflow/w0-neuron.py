@@ -3,6 +3,7 @@
 # Copy the whole folder into a DAG folder: every task runs djflow_populate.py from beside this file.
 # Trigger it, optionally for some keys only (the restriction reaches the runner verbatim):
 #   airflow dags trigger tutorial-w0-neuron --conf '{"restriction": {"subject": "M1"}}'
+# Failed keys again, after fixing their cause: --conf '{"retry_failed": true}'.
 import datetime
 import os
 
@@ -26,6 +27,8 @@ DOC = (
     'Enter the staged data first: Mouse, Session, SpikeDetectionParam.\n'
     '\n'
     'Trigger with `{"restriction": …}` (a JSON object, array or SQL string) to run some keys only; it reaches `djflow_populate.py --restriction` verbatim.\n'
+    '\n'
+    'Trigger with `{"retry_failed": true}` to give the failed keys (error rows) back to the queue first: the first task of each table passes `--clear-errors`.\n'
     '\n'
     "Credentials: `DJ_USER` and `DJ_PASS` from the worker's environment (tasks fail without retrying when they are missing).\n"
 )
@@ -60,6 +63,7 @@ ENV = {
     'DJ_BACKEND': 'mysql',
     'DJFLOW_RUNNER': _verbatim(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'djflow_populate.py')),
     'DJFLOW_RESTRICTION': '{{ params.restriction if params.restriction is string else params.restriction | tojson }}',
+    'DJFLOW_RETRY_FAILED': '',
     'DJFLOW_TRY_NUMBER': '{{ ti.try_number }}',
     'DJFLOW_JOB_ID': '{{ ti.dag_id }}.{{ ti.task_id }}[{{ ti.map_index }}] try {{ ti.try_number }} of {{ ti.run_id }}',
 }
@@ -71,10 +75,14 @@ SETUP = (
     "if [[ -z ${DJ_PASS+set} ]]; then echo 'djflow: DJ_PASS is not set in the Airflow worker'\\''s environment (database.secret); not retrying' >&2; exit 2; fi\n"
     'args=()\n'
     'if [[ -n ${DJFLOW_RESTRICTION-} ]]; then args+=(--restriction "$DJFLOW_RESTRICTION"); fi\n'
-    'if (( ${DJFLOW_TRY_NUMBER:-1} > 1 )); then args+=(--clear-errors); fi\n'
+    'if (( ${DJFLOW_TRY_NUMBER:-1} > 1 )) || [[ -n ${DJFLOW_RETRY_FAILED-} ]]; then args+=(--clear-errors); fi\n'
     'if [[ -n ${DJFLOW_WORKER-} ]]; then args+=(--worker "$DJFLOW_WORKER"); fi\n'
     '{% endraw %}'
 )
+
+# The first task of each table (its refresh step, or its only task) gives the table's failed keys back to the
+# queue when the run's conf says {"retry_failed": true}.
+FIRST_STEP_ENV = dict(ENV, DJFLOW_RETRY_FAILED="{{ 'retry-failed' if params.retry_failed else '' }}")
 
 COMMON = dict(
     append_env=True,
@@ -93,13 +101,16 @@ with DAG(
     start_date=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
     default_args={"owner": 'djflow'},
     tags=['djflow', 'tutorial'],
-    params={"restriction": Param("", type=["string", "object", "array", "null"], description='A key restriction for every task, passed verbatim to djflow_populate.py --restriction: a JSON object such as {"subject": "M1"}, an array (OR) or an SQL condition string. Empty: all keys.')},
+    params={
+        "restriction": Param("", type=["string", "object", "array", "null"], description='A key restriction for every task, passed verbatim to djflow_populate.py --restriction: a JSON object such as {"subject": "M1"}, an array (OR) or an SQL condition string. Empty: all keys.'),
+        "retry_failed": Param(False, type="boolean", description="Give each table's failed keys (error rows in its jobs table, within the restriction) back to the queue before it runs: the first task of each table passes --clear-errors."),
+    },
 ) as dag:
     tasks = {}
     tasks['neuron'] = Populate(
         task_id='neuron',
         bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table Neuron ${args[@]+"${args[@]}"}{% endraw %}',
-        env=ENV,
+        env=FIRST_STEP_ENV,
         retries=0,
         execution_timeout=datetime.timedelta(seconds=1800),
         priority_weight=1,
@@ -109,7 +120,7 @@ with DAG(
     tasks['activity_statistics'] = Populate(
         task_id='activity_statistics',
         bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table ActivityStatistics ${args[@]+"${args[@]}"}{% endraw %}',
-        env=ENV,
+        env=FIRST_STEP_ENV,
         retries=0,
         execution_timeout=datetime.timedelta(seconds=1800),
         priority_weight=1,
@@ -119,7 +130,7 @@ with DAG(
     tasks['spikes.refresh'] = Populate(
         task_id='spikes.refresh',
         bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table Spikes --refresh-only ${args[@]+"${args[@]}"}{% endraw %}',
-        env=ENV,
+        env=FIRST_STEP_ENV,
         retries=0,
         execution_timeout=datetime.timedelta(seconds=1800),
         priority_weight=1,
