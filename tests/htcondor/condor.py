@@ -121,6 +121,7 @@ class Node:
         self.abort_on = {}          # exit value -> DAG return value
         self.prepend, self.append = {}, {}
         self.priority, self.category = 0, None
+        self.done = False           # JOB ... DONE: DAGMan treats it as finished and never submits it
 
     def __repr__(self):
         return "<Node %s>" % self.name
@@ -159,9 +160,10 @@ class Dag:
                 self._valid(name, "node")
                 if prefix + name in self.nodes:
                     raise DagError("%s:%d: duplicate node %r" % (path, number, name))
-                if len(words) > 3:
-                    raise DagError("%s:%d: djflow writes no JOB options: %s" % (path, number, line))
+                if [w.upper() for w in words[3:]] not in ([], ["DONE"]):
+                    raise DagError("%s:%d: djflow writes no JOB options but DONE (djflow_restrict.py): %s" % (path, number, line))
                 self.nodes[prefix + name] = Node(prefix + name, submit)
+                self.nodes[prefix + name].done = len(words) > 3
             elif keyword == "SPLICE":
                 name, inner = words[1], words[2]
                 self._valid(name, "splice")
@@ -306,6 +308,9 @@ class Harness:
         """Returns {node: done|failed|not-run}; self.aborted holds the DAG's return value on ABORT-DAG-ON."""
         for name in self.dag.order():
             node = self.dag.nodes[name]
+            if node.done:
+                self.status[name] = "done"
+                continue
             if self.aborted is not None or any(self.status.get(p) != "done" for p in node.parents):
                 self.status[name] = "not-run"
                 continue

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from condor import NODE_NAME, RESERVED, Dag, DagError, ad_arguments, parse_submits
+from condor import NODE_NAME, RESERVED, Dag, DagError, ad_arguments, ad_environment, parse_submits
 from conftest import SAMPLES, compile_spec
 
 
@@ -129,3 +129,60 @@ def test_restriction_helper_writes_vars_that_reach_the_arguments_byte_exact(comp
     bad = subprocess.run([sys.executable, str(folder / "djflow_restrict.py"), str(folder / "w0-recording.dag"), '"a\nb"'],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "line break" in bad.stderr
+
+
+def restrict(folder, *args):
+    return subprocess.run([sys.executable, str(folder / "djflow_restrict.py"), *map(str, args)], capture_output=True, text=True)
+
+
+def test_only_and_from_mark_the_other_nodes_done_and_retry_failed_marks_first_nodes(compiled_samples):
+    folder, plan = compiled_samples["ephys"]
+    out = restrict(folder, folder / "w0-recording.dag", "--only", "LFP", "--retry-failed", "--out", folder / "only.dag")
+    assert out.returncode == 0, out.stderr
+    dag = Dag(folder / "only.dag", root=folder)
+    assert {n: node.done for n, node in dag.nodes.items()} == {"recording_refresh": True, "recording": True, "lfp": False}
+    assert {n: node.append for n, node in dag.nodes.items()} == {"recording_refresh": {}, "recording": {},
+                                                                 "lfp": {"DJFLOW_RETRY_FAILED": "1"}}
+    assert dag.edges() == {("recording_refresh", "recording"), ("recording", "lfp")}, "edges are kept: DONE parents count as done"
+
+    # --from across the splices of all.dag: Clustering and everything after it, by job id or table name.
+    for name in ["clustering", "Clustering"]:
+        out = restrict(folder, folder / "all.dag", "--from", name, "--retry-failed")
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == [str(folder / f) for f in ["all.restricted.dag", "w0-recording.restricted.dag",
+                                                                "w1-clustering_task.restricted.dag", "w2-curation.restricted.dag"]]
+        dag = Dag(folder / "all.restricted.dag", root=folder)
+        running = {n for n, node in dag.nodes.items() if not node.done}
+        assert running == {"w1-clustering_task+clustering_refresh", "w1-clustering_task+clustering",
+                           "w2-curation+curated_clustering", "w2-curation+quality_metrics",
+                           "w2-curation+waveforms_refresh", "w2-curation+waveforms"}
+        retried = {n for n, node in dag.nodes.items() if node.append.get("DJFLOW_RETRY_FAILED") == "1"}
+        assert retried == {"w1-clustering_task+clustering_refresh", "w2-curation+curated_clustering",
+                           "w2-curation+quality_metrics", "w2-curation+waveforms_refresh"}
+        dag.order()
+
+    # The VARS reach the job ad's environment through HTCondor's own parser; the node script turns it into --clear-errors.
+    dag = Dag(folder / "all.restricted.dag", root=folder)
+    node = dag.nodes["w2-curation+curated_clustering"]
+    results, _ = parse_submits([{"name": "n", "text": (folder / node.submit).read_text(), "prepend": {"RETRY": "0"},
+                                 "append": node.append}], folder, {"DJ_USER": "u", "DJ_PASS": "p"})
+    assert results[0]["ok"], results
+    assert ad_environment(results[0]["procs"][0])["DJFLOW_RETRY_FAILED"] == "1"
+    results, _ = parse_submits([{"name": "n", "text": (folder / "w2-curation/waveforms.sub").read_text(), "prepend": {"RETRY": "0"},
+                                 "append": {}}], folder, {"DJ_USER": "u", "DJ_PASS": "p"})
+    assert ad_environment(results[0]["procs"][0])["DJFLOW_RETRY_FAILED"] == "", "empty unless the DAG sets it"
+
+
+@pytest.mark.parametrize("name", ["$(touch /tmp/djflow-htc-pwned)", "LFP\nJOB x y", "recording_refresh", "", "Recording.Channel"])
+def test_unknown_and_hostile_table_names_are_refused_and_nothing_is_written(compiled_samples, tmp_path, name):
+    folder, _ = compiled_samples["ephys"]
+    target = tmp_path / "out.dag"
+    for option in ("--only", "--from"):
+        out = restrict(folder, folder / "w0-recording.dag", option, "LFP," + name, "--out", target)
+        assert out.returncode == 2 and "unknown table" in out.stderr, out.stderr
+        assert "the tables of this DAG (name or job id): Recording (recording), LFP (lfp)" in out.stderr
+        assert not target.exists()
+    out = restrict(folder, folder / "w0-recording.dag", "--only", "LFP", "--from", "Recording")
+    assert out.returncode == 2 and "not both" in out.stderr
+    out = restrict(folder, folder / "w0-recording.dag")
+    assert out.returncode == 2 and "nothing to write" in out.stderr

@@ -149,3 +149,35 @@ def test_a_restricted_dag_runs_one_staged_entry(run):
         assert r["argv"][2] == restriction, "the wrapper passes it as --restriction"
     made = run.made()
     assert made and all(e["key"]["subject"] == name for e in made), made
+
+
+def test_only_then_retry_failed_after_fixing_the_cause(run):
+    """A failing key fails Recording; a DAG with --only LFP runs LFP on what is there (Recording's nodes DONE);
+    the cause fixed, a --retry-failed DAG gives the error row back at the refresh node and the key is made once."""
+    run.stage("initial", "--with-failure")
+    w0 = run.run("w0-recording.dag")
+    assert w0.status == {"recording_refresh": "done", "recording": "failed", "lfp": "not-run"}
+    restrict = [str(DJ_PYTHON), str(run.folder / "djflow_restrict.py"), str(run.folder / "w0-recording.dag")]
+
+    subprocess.run(restrict + ["--only", "LFP", "--out", str(run.folder / "only-lfp.dag")], check=True, capture_output=True)
+    only = run.run("only-lfp.dag")
+    assert only.status == {"recording_refresh": "done", "recording": "done", "lfp": "done"}
+    assert {r["node"] for r in only.runs} == {"lfp"}, "DONE nodes are never submitted"
+    assert run.counts()["LFP"]["rows"] == 8
+
+    run.stage("fix-failure")
+    subprocess.run(restrict + ["--retry-failed"], check=True, capture_output=True)
+    retry = run.run("w0-recording.restricted.dag")
+    assert set(retry.status.values()) == {"done"}, retry.runs[-1]
+    refresh = [r for r in retry.runs if r["node"] == "recording_refresh"]
+    assert len(refresh) == 1 and refresh[0]["attempt"] == 0 and refresh[0]["env"]["DJFLOW_RETRY_FAILED"] == "1"
+    summary = json.loads(refresh[0]["stdout"].strip().splitlines()[-1])
+    assert summary["cleared_errors"] == 1, summary   # djflow_node.sh passed --clear-errors on attempt 0
+    workers = [r for r in retry.runs if r["node"] == "recording"]
+    assert workers and all(r["env"]["DJFLOW_RETRY_FAILED"] == "" for r in workers), "the workers take the keys the refresh gave back"
+    for r in workers:
+        assert "cleared_errors" not in json.loads(r["stdout"].strip().splitlines()[-1])
+    counts = run.counts()
+    assert counts["Recording"] == {"rows": 9, "remaining": 0, "errors": 0} and counts["LFP"]["rows"] == 9, counts
+    failing = [e for e in run.made() if e["table"] == "Recording" and e["key"]["session_id"] == 99]
+    assert len(failing) == 1, failing

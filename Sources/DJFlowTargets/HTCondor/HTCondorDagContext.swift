@@ -15,6 +15,7 @@ struct HTCondorDagContext {
         var jobs: [String] = [], edges: [String] = [], retries: [String] = [], aborts: [String] = []
         var priorities: [String] = [], categories: [String] = [], vars: [String] = []
         var limits: [(String, Int)] = []
+        var tables: [String] = []
         for job in plan.jobs(of: workflow) {
             var nodes: [String] = []
             let userCategory = options.category(for: job.table).map { "+" + $0 }
@@ -37,6 +38,8 @@ struct HTCondorDagContext {
                 nodes.append(names.node(job))
                 if let category = userCategory { categories.append("CATEGORY \(names.node(job)) \(category)") }
             }
+            let upstream = job.upstream.isEmpty ? "-" : job.upstream.joined(separator: ",")
+            tables.append("# djflow-table: \(job.id) \(job.table) \(nodes.joined(separator: ",")) \(upstream)")
             let parents = job.needs.compactMap(plan.job).flatMap(names.lastNodes)
             if !parents.isEmpty { edges.append("PARENT \(parents.joined(separator: " ")) CHILD \(names.firstNodes(job).joined(separator: " "))") }
             if let refresh = names.refreshNode(job) { edges.append("PARENT \(refresh) CHILD \(names.lastNodes(job).joined(separator: " "))") }
@@ -65,6 +68,7 @@ struct HTCondorDagContext {
                 section("A usage or import error (exit 2) stops the whole DAG.", aborts),
                 section("Table priority: DataJoint's is lower-first (default 5), DAGMan's higher-first, so 5 - priority.", priorities),
                 section("Throttles: at most N clusters of a category at once.", categories + limits.map { "MAXJOBS \($0.0) \($0.1)" }),
+                section("Tables, read by djflow_restrict.py: job id, table, its nodes (the first runs first), the jobs it depends on.", tables),
             ].filter { !($0["lines"] as! [TemplateContext]).isEmpty },
         ]
     }
@@ -104,7 +108,8 @@ struct HTCondorDagContext {
         return ["Submit from this folder (paths are relative to it; logs go to \(options.logDir)/), with the",
                 "credential variables exported (DAGMan reads them by name when it submits each node):",
                 "  condor_submit_dag -include_env \(secretNames.joined(separator: ",")) \(dag)",
-                "One staged entry only: python3 djflow_restrict.py \(dag) 'RESTRICTION-JSON' writes \(stem).restricted.dag"]
+                "One staged entry only: python3 djflow_restrict.py \(dag) 'RESTRICTION-JSON' writes \(stem).restricted.dag;",
+                "it also takes --retry-failed (failed keys back to the queue first) and --only/--from TABLES (other nodes DONE)."]
     }
 
     private func section(_ comment: String, _ lines: [String]) -> TemplateContext {

@@ -91,6 +91,8 @@ struct HTCondorSubmitContext {
             pairs.append(("DJFLOW_PASSWORD_ENV", .value(database.passwordEnv.value)))
         }
         pairs.append(("DJFLOW_JOB_ID", .raw("$(Cluster).$(Process)")))
+        // Set by `djflow_restrict.py --retry-failed` (VARS … APPEND) on the first node of each table.
+        pairs.append(("DJFLOW_RETRY_FAILED", .raw("$(DJFLOW_RETRY_FAILED:)")))
         for pair in input.spec.runner.environment { pairs.append((pair.key.value, .value(pair.value.value))) }
         for (name, value) in options.environment { pairs.append((name, .value(value))) }
         return HTCondorQuoting.environment(pairs)

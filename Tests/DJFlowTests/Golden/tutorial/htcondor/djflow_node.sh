@@ -9,6 +9,9 @@
 #   PYTHON       the interpreter that runs djflow_populate.py (found next to this script: HTCondor
 #                transfers both into the job's scratch folder)
 #
+# DJFLOW_RETRY_FAILED (set by djflow_restrict.py --retry-failed on the first node of each table) passes
+# --clear-errors on the first attempt too: the table's failed keys go back to the queue before it runs.
+#
 # Credentials come from the job environment, by name: the variables DJFLOW_USER_ENV and
 # DJFLOW_PASSWORD_ENV name (the submit file's getenv copies them where DAGMan submits the node),
 # or the password from the file DJFLOW_PASSWORD_FILE names (targets.htcondor.password_file).
@@ -57,7 +60,10 @@ if [ -n "$restriction" ]; then
   set -- "$@" --restriction "$restriction"
 fi
 case $attempt in
-  0 | '') ;;
+  0 | '')
+    if [ -n "${DJFLOW_RETRY_FAILED:-}" ]; then
+      set -- "$@" --clear-errors
+    fi ;;
   *[!0-9]*)
     echo "djflow_node.sh: ATTEMPT must be a number, got: $attempt" >&2
     exit 2 ;;
