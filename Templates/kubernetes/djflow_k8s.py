@@ -15,7 +15,9 @@
         Main container: runs COMMAND (the populate runner) in place of itself (exec), adding --clear-errors
         when this pod is a retry, i.e. when DJFLOW_INDEX_FAILURES (the pod annotation
         batch.kubernetes.io/job-index-failure-count that the Job controller sets with backoffLimitPerIndex,
-        through the downward API) is a number above 0. Exit codes are COMMAND's.
+        through the downward API) is a number above 0, or when DJFLOW_RETRY_FAILED (the workflow ConfigMap's
+        key retry_failed, given to the first Job of each table) is "true" (also 1, yes, on). Exit codes are
+        COMMAND's.
 
 The API server address comes from KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT (set by the kubelet);
 the token, CA certificate and namespace from the service account directory (token re-read on every request:
@@ -154,10 +156,16 @@ def run(argv):
         log("run: no command")
         return EXIT_USAGE
     failures = os.environ.get("DJFLOW_INDEX_FAILURES", "").strip()
+    retry_failed = os.environ.get("DJFLOW_RETRY_FAILED", "").strip().lower()
     command = list(argv)
     if failures.isdigit() and int(failures) > 0:
         log("retry after %s failed attempt(s) of this index: --clear-errors" % failures)
         command.append("--clear-errors")
+    elif retry_failed in ("true", "1", "yes", "on"):
+        log("retry_failed is set in the workflow's ConfigMap: --clear-errors")
+        command.append("--clear-errors")
+    elif retry_failed not in ("", "false", "0", "no", "off"):
+        log("run: retry_failed must be \"true\" or \"\", got %r: not retrying failed keys" % retry_failed)
     sys.stdout.flush()
     try:
         os.execvp(command[0], command)

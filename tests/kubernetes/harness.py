@@ -238,6 +238,15 @@ class Cluster:
                 else:
                     raise ValueError("unexpected kind %s" % kind)
 
+    def delete(self, docs):
+        """kubectl delete -f: the Jobs (and their pods' records) and the other objects of these documents."""
+        with self.lock:
+            for doc in docs:
+                key = (doc["metadata"].get("namespace") or "default", doc["metadata"]["name"])
+                for table in (self.jobs, self.config_maps, self.roles, self.bindings):
+                    table.pop(key, None)
+                self.accounts.discard(key)
+
     # -- controller ----------------------------------------------------------
 
     def run(self, timeout=600):

@@ -172,6 +172,38 @@ def test_failing_key_fails_its_job_after_a_retry_and_stops_downstream(sample_env
     assert counts["Recording"]["errors"] == 1 and counts["Recording"]["remaining"] == 1 and counts["Recording"]["rows"] == 8
 
 
+def test_retry_failed_in_the_configmap_computes_a_fixed_key_exactly_once(sample_env, cluster, compile_spec):
+    env = sample_env
+    folder = compile_ephys(compile_spec, env)
+    stage(env, "initial", "--with-failure")
+    statuses, docs = run_workflow(cluster, folder, "w0-recording")
+    assert statuses["ephys-recording"] == "Failed" and statuses["ephys-lfp"] == "Failed", cluster.lines
+    stage(env, "fix-failure")
+
+    # kubectl delete -f w0-recording.yaml; retry_failed: "true" in the file; kubectl apply -f w0-recording.yaml
+    cluster.delete(docs)
+    docs = manifests.load(folder / "w0-recording.yaml")
+    next(d for d in docs if d["kind"] == "ConfigMap")["data"]["retry_failed"] = "true"
+    cluster.apply(docs)
+    statuses = cluster.run(timeout=300)
+    assert set(statuses.values()) == {"Complete"}, cluster.lines
+
+    def summaries(job):  # of this run's pods only (the logs folder holds the first run's too)
+        pods = {p.name for p in cluster.jobs[("ephys", job)].pods}
+        return [json.loads(line) for name, text in cluster.logs(job).items() if name.partition(".")[0] in pods
+                for line in text.splitlines() if line.startswith("{") and '"success_count"' in line]
+
+    refresh = summaries("ephys-recording-refresh")
+    assert len(refresh) == 1 and refresh[0]["cleared_errors"] == 1, refresh
+    workers = summaries("ephys-recording")
+    assert len(workers) == 2 and all("cleared_errors" not in s for s in workers), "workers take what the refresh gave back"
+    counts = db_counts(env)
+    assert counts["Recording"] == {"rows": 9, "remaining": 0, "total": 9, "errors": 0}, counts
+    assert counts["LFP"]["rows"] == 9 and counts["LFP"]["remaining"] == 0
+    fixed = [e for e in make_log(env) if e["table"] == "Recording" and e["key"]["session_id"] == 99]
+    assert len(fixed) == 1, fixed
+
+
 def test_restriction_in_the_workflow_configmap_runs_one_staged_entry(sample_env, cluster, compile_spec):
     env = sample_env
     subject = "m'3 \"ü\" $(x)$$"  # at most 16 characters (Subject.subject is varchar(16))

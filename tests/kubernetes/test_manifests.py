@@ -202,3 +202,55 @@ def test_deadlines_include_the_wait_for_upstream_jobs():
     assert lfp["spec"]["activeDeadlineSeconds"] == 3600 + 300 + 7200 + 300 + 3600
     args = lfp["spec"]["template"]["spec"]["initContainers"][0]["args"]
     assert args[args.index("--timeout") + 1] == str(3600 + 300 + 7200 + 300)
+
+
+def _select(docs, selector):
+    """kubectl's -l for the two forms the README shows: 'KEY in (A,B)' and '!KEY'."""
+    if selector.startswith("!"):
+        return [d for d in docs if selector[1:] not in (d["metadata"].get("labels") or {})]
+    key, _, values = selector.partition(" in ")
+    wanted = {v.strip() for v in values.strip("()").split(",")}
+    return [d for d in docs if (d["metadata"].get("labels") or {}).get(key) in wanted]
+
+
+def _env(doc):
+    return {e["name"]: e for e in _first_container(doc)["env"]}
+
+
+def test_retry_failed_is_a_configmap_key_read_by_the_first_job_of_each_table():
+    for path in sorted(glob.glob(str(REPO / "Tests/DJFlowTests/Golden/ephys/kubernetes/*.yaml"))):
+        docs = manifests.load(path)
+        config = next(d for d in docs if d["kind"] == "ConfigMap")
+        assert config["data"]["retry_failed"] == ""
+        for job in (d for d in docs if d["kind"] == "Job"):
+            first = job["metadata"]["labels"]["app.kubernetes.io/component"] == "refresh" or job["spec"]["completions"] == 1
+            env = _env(job)
+            assert ("DJFLOW_RETRY_FAILED" in env) == first, job["metadata"]["name"]
+            if first:
+                assert env["DJFLOW_RETRY_FAILED"]["valueFrom"]["configMapKeyRef"] == {
+                    "name": config["metadata"]["name"], "key": "retry_failed"}
+
+
+def test_a_label_selector_applies_a_subset_of_the_tables():
+    """What the README shows: -l '!djflow/table' applies the ConfigMap and RBAC, -l 'djflow/table in (...)' the Jobs."""
+    docs = _ephys_w0()
+    assert [d["kind"] for d in _select(docs, "!djflow/table")] == ["ConfigMap", "ServiceAccount", "Role", "RoleBinding"]
+    assert [d["metadata"]["name"] for d in _select(docs, "djflow/table in (lfp)")] == ["ephys-lfp"]
+    assert [d["metadata"]["name"] for d in _select(docs, "djflow/table in (recording)")] == ["ephys-recording-refresh", "ephys-recording"]
+    # A Job applied alone waits for its upstream Jobs by name: they must still exist (Complete) from an earlier run.
+    assert manifests.wait_targets(_select(docs, "djflow/table in (lfp)")[0]["spec"]["template"]["spec"]) == ["ephys-recording"]
+
+
+def test_the_run_helper_adds_clear_errors_for_retry_failed_or_a_retry(tmp_path):
+    helper = REPO / "Templates/kubernetes/djflow_k8s.py"
+    probe = tmp_path / "argv.txt"
+    command = [sys.executable, "-c", "import sys; open(%r, 'w').write(' '.join(sys.argv[1:]))" % str(probe), "runner"]
+    for retry_failed, failures, cleared in [("", "", False), ("true", "", True), ("TRUE", "0", True), ("false", "", False),
+                                            ("", "1", True), ("true", "2", True), ("sure", "", False)]:
+        env = dict(os.environ, DJFLOW_RETRY_FAILED=retry_failed, DJFLOW_INDEX_FAILURES=failures)
+        result = subprocess.run([sys.executable, str(helper), "run", "--", *command], env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        words = probe.read_text().split()
+        assert words.count("--clear-errors") == (1 if cleared else 0), (retry_failed, failures, words)
+        if retry_failed == "sure":
+            assert "retry_failed must be" in result.stderr

@@ -105,6 +105,8 @@ struct KubernetesWorkflowContext {
         }
         description.append("Needs the Secret '\(spec.database.secretName?.value ?? "")' with keys '\(spec.database.userEnv.value)' and '\(spec.database.passwordEnv.value)' (not generated).")
         description.append("To run it again: kubectl delete -f \(workflow.id).yaml, then apply (Jobs are immutable).")
+        description.append("Failed keys again, after fixing their cause: set retry_failed: \"true\" in the ConfigMap below, then delete and apply.")
+        description.append("Some tables only: kubectl apply -f \(workflow.id).yaml -l '!djflow/table' (ConfigMap, RBAC), then -l 'djflow/table in (JOB,...)'.")
 
         var rbac: [TemplateContext] = []
         if !waited.isEmpty {
@@ -238,7 +240,7 @@ struct KubernetesWorkflowContext {
             "image": .string(image),
             "command": [.string(python), .string(helper), "run", "--"],
             "args": .list(args),
-            "env": .list(environment(configMap: configMap)),
+            "env": .list(environment(configMap: configMap, firstStep: unit.role == .refresh || job.workers == 1)),
             "resources": .object(["requests": .map(requests), "limits": .map(limits)]),
             "volumeMounts": [scripts],
         ])])))
@@ -259,8 +261,9 @@ struct KubernetesWorkflowContext {
         return .map(pod)
     }
 
-    /// Connection by value, credentials by `secretKeyRef`, plain environment, restriction and retry count.
-    private func environment(configMap: String) -> [YAMLValue] {
+    /// Connection by value, credentials by `secretKeyRef`, plain environment, restriction and retry count;
+    /// for the first Job of a table (its refresh Job, or its only Job) the ConfigMap's `retry_failed`.
+    private func environment(configMap: String, firstStep: Bool) -> [YAMLValue] {
         let database = spec.database
         var env: [YAMLValue] = []
         if let host = database.host { env.append(.object(["name": "DJ_HOST", "value": .string(Self.literal(host.value))])) }
@@ -276,6 +279,9 @@ struct KubernetesWorkflowContext {
             env.append(.object(["name": .string(name), "value": .string(Self.literal(value))]))
         }
         env.append(.object(["name": "DJFLOW_RESTRICTION", "valueFrom": .object(["configMapKeyRef": .object(["name": .string(configMap), "key": "restriction"])])]))
+        if firstStep {
+            env.append(.object(["name": "DJFLOW_RETRY_FAILED", "valueFrom": .object(["configMapKeyRef": .object(["name": .string(configMap), "key": "retry_failed"])])]))
+        }
         env.append(.object(["name": "DJFLOW_JOB_ID", "valueFrom": .object(["fieldRef": .object(["fieldPath": "metadata.name"])])]))
         env.append(.object(["name": "DJFLOW_INDEX_FAILURES", "valueFrom": .object(["fieldRef": .object([
             "fieldPath": "metadata.annotations['batch.kubernetes.io/job-index-failure-count']"])])]))
