@@ -530,8 +530,8 @@ def test_elements_activation_runs_through_the_workflow_module(ephys):
     # what djflow generates for an element table: import the activating module, resolve by full path
     r = ephys.run("--table", "mylab_element.element.Doubled", module="mylab_workflow")
     assert r.rc == 0 and r.summary["success_count"] == 3, r
-    assert r.summary["full_table_name"].startswith(("`%s`." % ephys.schema, '"%s".' % ephys.schema)), r
-    assert sorted(v for (v,) in ephys.query("SELECT value FROM `%s`.`__doubled`" % ephys.schema)) == [2, 4, 6]
+    assert r.summary["full_table_name"] == ephys.q("__doubled"), r
+    assert sorted(v for (v,) in ephys.query("SELECT value FROM %s" % ephys.q("__doubled"))) == [2, 4, 6]
     # several runner modules: all imported, in order
     r = ephys.run("--table", "mylab_element.element.Doubled", module="mylab_element.element,mylab_workflow")
     assert r.rc == 0 and r.summary["success_count"] == 0, r
