@@ -99,7 +99,8 @@ Exit codes
          bad JSON restriction, restriction naming unknown attributes, SQL error
          in a string restriction, database credentials/TLS rejected, and
          (0.14 only) a dict value containing '"', which DataJoint 0.14.10
-         cannot quote
+         cannot quote, and (2.x on PostgreSQL) a dict value containing a
+         backslash, which DataJoint 2.3.5 doubles there
     75   transient (EX_TEMPFAIL): database unreachable or connection lost;
          safe to retry
     143  terminated by SIGTERM (130 for SIGINT); keys released as above
