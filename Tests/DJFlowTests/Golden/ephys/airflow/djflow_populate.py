@@ -100,7 +100,8 @@ Exit codes
          bad JSON restriction, restriction naming unknown attributes, SQL error
          in a string restriction, database credentials/TLS rejected, and
          (0.14 only) a dict value containing '"', which DataJoint 0.14.10
-         cannot quote
+         cannot quote, and (2.x on PostgreSQL) a dict value containing a
+         backslash, which DataJoint 2.3.5 doubles there
     75   transient (EX_TEMPFAIL): database unreachable or connection lost;
          safe to retry
     143  terminated by SIGTERM (130 for SIGINT); keys released as above
@@ -134,6 +135,9 @@ log = logging.getLogger("djflow")
 _MYSQL_TRANSIENT = {1040, 1053, 1205, 1213, 2002, 2003, 2005, 2006, 2012, 2013, 2055}
 # MySQL error codes that will not heal by retrying (credentials, TLS, unknown database).
 _MYSQL_PERMANENT = {1044, 1045, 1049, 1698, 2026, 2059}
+# psycopg2 OperationalError messages that will not heal by retrying (everything else is transient).
+_PG_PERMANENT = ("password authentication failed", "no pg_hba.conf entry", "does not exist", "ssl was required",
+                 "does not support ssl", "certificate", "permission denied")
 
 
 class UsageError(Exception):
@@ -403,6 +407,53 @@ def check_014_quoting(restrictions):
                                  'containing a double quote; DataJoint 2.x can')
 
 
+def check_postgres_quoting(restrictions):
+    """DataJoint 2.3.5 escapes '\\' in dict values MySQL-style ('\\\\') on every backend; PostgreSQL
+    (standard_conforming_strings) reads that as two backslashes, so such a restriction, and every key
+    holding such a value, matches nothing. Refuse with a clear message instead of an empty run."""
+    for r in restrictions:
+        for d in (r if isinstance(r, list) else [r]):
+            if isinstance(d, dict) and any(isinstance(v, str) and "\\" in v for v in d.values()):
+                raise UsageError("DataJoint %s on PostgreSQL cannot restrict by (or populate keys with) string "
+                                 "values containing a backslash (it doubles them); DataJoint %s on MySQL can"
+                                 % (_installed_datajoint(), _installed_datajoint()))
+
+
+def _backend(dj):
+    """'postgresql' or 'mysql': the backend of DataJoint's configuration (0.14 knows only MySQL)."""
+    try:
+        return str(dj.config["database.backend"] or "mysql").lower()
+    except Exception:
+        return "mysql"
+
+
+def declare_jobs_table(table):
+    """2.x: declare the table's jobs table (``~~name``) once, before keys are refreshed or reserved.
+
+    Two runners declaring the same jobs table at once race on PostgreSQL: one of them fails in
+    CREATE TABLE IF NOT EXISTS (unique violation on pg_type) or CREATE INDEX (relation exists). The
+    loser finds the table declared by the winner a moment later and goes on."""
+    for attempt in range(1, 6):
+        try:
+            return table.jobs
+        except Exception as e:
+            if classify(e) is not None:
+                raise  # database down, signal, ...: not a declaration race
+            time.sleep(0.2 * attempt)
+            jobs = getattr(table, "_jobs", None)
+            try:
+                declared = jobs is not None and jobs.is_declared
+            except Exception:
+                declared = False
+            if declared:
+                log.info("jobs table of %s was declared concurrently by another worker (%s: %s)",
+                         table.__class__.__name__, type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+                return jobs
+            table._jobs = None  # declare again
+            if attempt == 5:
+                raise
+
+
 def checked_progress(table, restrictions):
     """(remaining, total) for the restricted key source; a failing restriction is a usage error."""
     try:
@@ -448,9 +499,9 @@ def classify(exc):
             return None
         if module.startswith("psycopg2") and ("OperationalError" in cls_names or "InterfaceError" in cls_names):
             text = str(e).lower()
-            if "password authentication failed" in text or "does not exist" in text or "ssl" in text:
+            if any(fragment in text for fragment in _PG_PERMANENT):
                 return "usage-db"
-            return "transient"
+            return "transient"  # refused, server closed the connection, SSL SYSCALL EOF, too many clients
         if isinstance(e, (ConnectionError, TimeoutError)):
             return "transient"
     for e in _chain(exc):
@@ -589,6 +640,8 @@ def run(argv, summary, held):
     table = cls()
     check_restriction_attributes(table, restrictions)
 
+    if major >= 2 and _backend(dj) == "postgresql":
+        check_postgres_quoting(restrictions)
     if major < 2:
         check_014_quoting(restrictions)
         if args.priority is not None:
@@ -604,6 +657,9 @@ def run(argv, summary, held):
     elif args.no_refresh and args.orphan_timeout is not None:
         notes.append("--orphan-timeout ignored with --no-refresh (it applies to the refresh step)")
 
+    if major >= 2:
+        declare_jobs_table(table)  # before any fan-out: concurrent declarations race on PostgreSQL
+
     if args.clear_errors and not args.refresh_only:
         summary["cleared_errors"] = clear_errors(table, major, restrictions)
         log.info("retry: %d error row(s) given back to the queue", summary["cleared_errors"])
@@ -614,7 +670,6 @@ def run(argv, summary, held):
              " (restricted)" if restrictions else "")
 
     if major >= 2:
-        table.jobs  # declares ~~jobs table before any fan-out (PostgreSQL creation race)
         if not args.no_refresh:
             t = time.time()
             refreshed = table.jobs.refresh(*restrictions, priority=args.priority, delay=-1,
