@@ -161,6 +161,8 @@ def test_live_worker_reservation_is_never_reclaimed(ephys, processes):
     try:
         held = wait_for(lambda: len(reserved(ephys)) >= processes and reserved(ephys), timeout=60,
                         what="the busy worker's reservations")
+        # each row names its worker's live connection (the pool's too), not the closed parent's one
+        assert all(connection_alive(ephys, c) for c in held), held
         res = ephys.run("--table", "Recording")
         assert busy.poll() is None, "the busy worker ended before the second job: nothing was tested"
         assert sorted(reserved(ephys)) == sorted(held), "the busy worker's rows were touched"
