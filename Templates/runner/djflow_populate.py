@@ -7,8 +7,12 @@ Every job that djflow generates (SLURM first) runs this same file:
 It imports the pipeline module(s), resolves the table class, and calls
 ``Table.populate(*restrictions, reserve_jobs=True, suppress_errors=True, ...)``
 so that concurrent workers coordinate through DataJoint's jobs table and every
-key is attempted; the error list is then mapped to the exit code. Needs only the
-standard library and datajoint (2.x or 0.14). Python 3.9+.
+key is attempted. A job succeeds only when its table is done within its scope
+(the restriction): afterwards, keys of the table within the scope that are in
+``error`` status in the jobs table, from this run or an earlier one, fail it
+(exit 1). Before populating, reservations of dead workers are given back (see
+"Dead workers"). Needs only the standard library and datajoint (2.x or 0.14).
+Python 3.9+.
 
 Options
     --module M            Python import path of a pipeline module. Repeatable; a
@@ -28,10 +32,12 @@ Options
     --priority P          2.x: new jobs get priority P, and only jobs with
                           priority <= P are taken. Ignored (with a note) on 0.14.
     --processes N         worker processes inside this job (DataJoint's pool).
-    --suppress-errors     exit 0 even if some keys failed (errors stay in the
-                          jobs table).
-    --refresh-only        2.x: refresh this table's job queue once (with the
-                          restriction) and exit without populating. 0.14: no-op.
+    --suppress-errors     exit 0 even if keys within the scope are in error
+                          status (on_error: continue; the rows stay in the jobs
+                          table and are still listed in scope_errors).
+    --refresh-only        reclaim dead workers' reservations; 2.x: refresh this
+                          table's job queue once (with the restriction); exit
+                          without populating. Never fails on error rows.
     --no-refresh          2.x: take jobs from the existing queue only
                           (refresh=False): the N parallel workers that follow a
                           --refresh-only step. Ignored on 0.14. Without it, a
@@ -40,13 +46,18 @@ Options
                           orphan_timeout)) and then calls populate(refresh=False):
                           the same as populate(refresh=True), with the counts
                           reported in the summary.
-    --orphan-timeout S    2.x: the refresh re-pends ``reserved`` jobs older than
-                          S seconds (workers killed with SIGKILL). By age only:
-                          choose S well above the longest make().
+    --orphan-timeout S    2.x: the refresh also re-pends ``reserved`` jobs older
+                          than S seconds, by age alone, even of live workers: only
+                          for servers whose connections cannot be listed (dead
+                          workers are reclaimed without it), with S well above
+                          the longest make().
     --clear-errors        before populating, give this table's error rows (within
-                          the restriction) back to the queue: a retry attempt.
-                          2.x deletes them and refreshes those keys as pending;
-                          0.14 deletes them (a missing row means "to do").
+                          the restriction: the rows scope_errors counts) back to
+                          the queue: a retry attempt, the only way error rows are
+                          retried. 2.x deletes them and refreshes those keys as
+                          pending; 0.14 deletes them (a missing row means "to
+                          do"). A workflow-level --retry-failed of the generated
+                          submit scripts is meant to map to it (not there yet).
     --worker N/M          informational (reported in the summary).
     --describe            resolve the table, print its summary (tier, full
                           name, master, progress) and exit 0; populates nothing.
@@ -58,6 +69,25 @@ Live reader (prints YAML instead of the JSON summary; exit 0, 2 usage, 75 transi
                           every table of the schemas (and the upstream tables they
                           reference) with tier, parts and foreign-key parents,
                           named module.Class (schema.Class without a Python class).
+
+Dead workers: a worker killed hard (SIGKILL, OOM killer, lost node) leaves its
+rows ``reserved`` forever, but its database connection ends with it. Each job,
+before it populates, and each --refresh-only step looks at the connection_id of
+the table's reserved rows (whole table, not only the restriction: a dead
+worker's row is dead for every job) and gives back those whose connection is no
+longer live: 2.x sets them to ``pending``, 0.14 deletes them. Live connections
+are listed from information_schema.PROCESSLIST (MySQL/MariaDB) or
+pg_stat_activity (PostgreSQL, whose connection_id is the backend pid). A live
+connection's row is never touched. Without the PROCESS privilege, MySQL and
+MariaDB list only the connections of the session's own user name: rows of
+other users are then left alone (with a note), and so are rows of a connection
+that cannot be listed at all. No age is guessed; the count is ``reclaimed``.
+The runner re-reads connection_id after every reconnect (DataJoint keeps the
+closed id in populate(processes>1) pool workers). A connection the server
+closes while its worker still runs (idle longer than wait_timeout outside a
+transaction) looks dead too; a killed node's connection ends only when the
+server notices (TCP keepalive, wait_timeout). All workers must use the same
+server (not several nodes of a Galera cluster).
 
 Connection comes from the environment only: DJ_HOST (may be host:port),
 DJ_PORT, DJ_USER, DJ_PASS, DJ_BACKEND, DJ_DATABASE_NAME, DJ_USE_TLS, ...
@@ -81,13 +111,20 @@ there too); exactly one JSON line on stdout at the end:
      "datajoint", "status", "errors", ...}
 status is one of ok | errors | usage | transient | terminated. job_id is
 DJFLOW_JOB_ID, else SLURM_ARRAY_JOB_ID_SLURM_ARRAY_TASK_ID, else SLURM_JOB_ID,
-else null. Extra keys: full_table_name, error_keys, refresh (2.x refresh
-counts or null), remaining/total (progress before populating), notes,
-describe (with --describe).
+else null. success_count, error_count, errors and error_keys are this run's
+populate() results. Extra keys: full_table_name, error_keys, refresh (2.x
+refresh counts or null), remaining/total (progress before populating),
+reclaimed (dead workers' rows given back, or null), scope_errors ({"count",
+"messages", "keys"}: the error rows within the scope after populating, this
+run's and earlier ones, first 5 messages and keys; null if not checked),
+cleared_errors (with --clear-errors), notes, describe (with --describe).
 
 Exit codes
-    0    every key done (or --suppress-errors, or --refresh-only/--describe)
-    1    some keys failed (see the jobs table), or an unexpected error
+    0    no key within the scope is in error status (or --suppress-errors, or
+         --refresh-only/--describe)
+    1    keys within the scope are in error status, failed in this run or an
+         earlier one (scope_errors; --clear-errors retries them), or an
+         unexpected error
     2    usage: bad arguments, import error, unknown or non-populatable table,
          bad JSON restriction, restriction naming unknown attributes, SQL error
          in a string restriction, database credentials/TLS rejected, and
@@ -146,7 +183,7 @@ def parse_args(argv):
     p = _Parser(
         prog="djflow_populate.py",
         description="Populate one DataJoint table (djflow job runner).",
-        epilog="Exit codes: 0 ok, 1 keys failed, 2 usage, 75 transient, 143 SIGTERM.",
+        epilog="Exit codes: 0 ok, 1 keys within the scope in error status, 2 usage, 75 transient, 143 SIGTERM.",
     )
     p.add_argument("--module", action="append", required=True, metavar="M",
                    help="pipeline module import path (repeatable, or comma-separated)")
@@ -155,13 +192,13 @@ def parse_args(argv):
     p.add_argument("--max-calls", type=_positive_int, metavar="N")
     p.add_argument("--priority", type=int, metavar="P", help="2.x job priority (lower = more urgent)")
     p.add_argument("--processes", type=_positive_int, default=1, metavar="N")
-    p.add_argument("--suppress-errors", action="store_true", help="exit 0 even if some keys failed")
+    p.add_argument("--suppress-errors", action="store_true", help="exit 0 even if keys within the scope are in error status")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--refresh-only", action="store_true", help="2.x: refresh the job queue and exit")
+    mode.add_argument("--refresh-only", action="store_true", help="reclaim dead workers' rows, 2.x: refresh the job queue; exit")
     mode.add_argument("--no-refresh", action="store_true", help="2.x: do not refresh the job queue")
     mode.add_argument("--describe", action="store_true", help="resolve the table, report it, populate nothing")
     p.add_argument("--orphan-timeout", type=float, metavar="SECONDS",
-                   help="2.x: refresh re-pends reserved jobs older than this")
+                   help="2.x: refresh also re-pends reserved jobs older than this (by age, even live workers')")
     p.add_argument("--worker", metavar="N/M", help="worker index, informational")
     p.add_argument("--clear-errors", action="store_true",
                    help="retry: put this table's error rows (within the restriction) back in the queue first")
