@@ -10,7 +10,8 @@ so that concurrent workers coordinate through DataJoint's jobs table and every
 key is attempted. A job succeeds only when its table is done within its scope
 (the restriction): afterwards, keys of the table within the scope that are in
 ``error`` status in the jobs table, from this run or an earlier one, fail it
-(exit 1). Before populating, reservations of dead workers are given back (see
+(exit 1); rows in DataJoint's ``ignore`` status do not count (a key parked on
+purpose). Before populating, reservations of dead workers are given back (see
 "Dead workers"). Needs only the standard library and datajoint (2.x or 0.14).
 Python 3.9+.
 

@@ -106,6 +106,13 @@ def test_error_left_by_an_earlier_run_fails_later_runs_until_cleared(ephys):
     # the refresh step does not fail on errors
     res = ephys.run("--table", "Recording", "--refresh-only")
     assert res.rc == 0 and res.summary["status"] == "ok" and res.summary["scope_errors"] is None, res
+    # a key parked on purpose (DataJoint's 'ignore' status) does not fail the job
+    table, where, args = jobs_table(ephys, "_recording")
+    set_status = "UPDATE %s SET status=%%s WHERE %s AND status=%%s" % (table, where)
+    ephys.query(set_status, ("ignore",) + args + ("error",))
+    res = ephys.run("--table", "Recording")
+    assert res.rc == 0 and res.summary["status"] == "ok" and res.summary["scope_errors"]["count"] == 0, res
+    ephys.query(set_status, ("error",) + args + ("ignore",))
 
     # The input is fixed; a retry attempt (--clear-errors) gives the row back and the job succeeds.
     ephys.query("UPDATE `%s`.`session` SET session_note='fixed' WHERE subject='mouse1' AND session_id=99"
