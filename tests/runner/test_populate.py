@@ -327,18 +327,23 @@ def test_priority_and_orphan_timeout(ephys):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    jobs = "`%s`.`~~recording`" % ephys.schema
-    wait_for(lambda: not ephys.query("SELECT ID FROM information_schema.PROCESSLIST WHERE ID IN "
-                                     "(SELECT connection_id FROM %s WHERE status='reserved')" % jobs),
+    pg = ephys.env.get("DJ_BACKEND", "mysql").lower() in ("postgres", "postgresql")
+    jobs = ('"%s"."~~recording"' if pg else "`%s`.`~~recording`") % ephys.schema
+    live = "SELECT pid FROM pg_stat_activity" if pg else "SELECT ID FROM information_schema.PROCESSLIST"
+    wait_for(lambda: not ephys.query("SELECT connection_id FROM %s WHERE status='reserved' AND connection_id IN (%s)"
+                                     % (jobs, live)),
              timeout=30, what="the server to drop the killed worker's connection")
     assert _reserved(ephys)
     res = ephys.run("--table", "Recording", "--refresh-only")
     assert res.rc == 0 and res.summary["reclaimed"] == 1 and res.summary["refresh"]["orphaned"] == 0, res
     # --orphan-timeout still re-pends by age (for servers that do not list connections), even a row
     # whose connection is alive: here this test's own, reserved an hour ago
-    own = ephys.query("SELECT CONNECTION_ID()")[0][0]
-    ephys.query("UPDATE %s SET status='reserved', connection_id=%%s, reserved_time=NOW(3) - INTERVAL 1 HOUR "
-                "WHERE status='pending' LIMIT 1" % jobs, (own,))
+    own = ephys.query("SELECT pg_backend_pid()" if pg else "SELECT CONNECTION_ID()")[0][0]
+    key = ephys.query("SELECT subject, session_id, insertion_number FROM %s WHERE status='pending' "
+                      "ORDER BY subject, session_id, insertion_number" % jobs)[0]
+    ephys.query("UPDATE %s SET status='reserved', connection_id=%%s, reserved_time=%s "
+                "WHERE subject=%%s AND session_id=%%s AND insertion_number=%%s"
+                % (jobs, "LOCALTIMESTAMP - INTERVAL '1 hour'" if pg else "NOW(3) - INTERVAL 1 HOUR"), (own,) + key)
     res = ephys.run("--table", "Recording", "--refresh-only")
     assert res.rc == 0 and res.summary["reclaimed"] == 0 and res.summary["refresh"]["orphaned"] == 0, res
     res = ephys.run("--table", "Recording", "--refresh-only", "--orphan-timeout", "60")
