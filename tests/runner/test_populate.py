@@ -80,7 +80,8 @@ def test_max_calls_and_processes(ephys):
     ephys.stage("initial")
     res = ephys.run("--table", "Recording", "--max-calls", "3")
     assert res.rc == 0 and res.summary["success_count"] == 3, res
-    res = ephys.run("--table", "Recording", "--processes", "2")
+    # make() takes a moment, so that the second pool process gets keys before the first one took them all
+    res = ephys.run("--table", "Recording", "--processes", "2", env={"DJFLOW_SAMPLE_SLEEP": "0.3"})
     assert res.rc == 0 and res.summary["success_count"] == ALL_RECORDINGS - 3, res
     rec = ephys.made("Recording")
     assert len({key_tuple(r["key"]) for r in rec}) == len(rec) == ALL_RECORDINGS
@@ -113,9 +114,11 @@ def test_failing_key_exit_1(ephys):
     errors = [r for r in ephys.job_rows("_recording") if r["status"] == "error"]
     assert len(errors) == 1 and errors[0]["error_message"].startswith("RuntimeError")
 
-    # the error stays in the jobs table: a rerun does not retry it (DataJoint semantics)
+    # the error stays in the jobs table: a rerun does not retry it (DataJoint semantics), and it still
+    # fails, because the table is not done (tests/runner/test_job_health.py has the details)
     res = ephys.run("--table", "Recording")
-    assert res.rc == 0 and res.summary["success_count"] == 0 and res.summary["remaining"] == 1, res
+    assert res.rc == 1 and res.summary["success_count"] == 0 and res.summary["remaining"] == 1, res
+    assert res.summary["error_count"] == 0 and res.summary["scope_errors"]["count"] == 1, res
 
 
 def test_clear_errors_retries_failed_keys(ephys, tmp_path):
@@ -347,17 +350,35 @@ def test_priority_and_orphan_timeout(ephys):
     assert res.rc == 0 and res.summary["success_count"] == 4, res
     assert {r["key"]["subject"] for r in ephys.made("Recording")} == {"mouse1"}
 
-    # a worker killed with SIGKILL leaves its key reserved; --orphan-timeout re-pends it
+    # a worker killed with SIGKILL leaves its key reserved; the refresh step reclaims it because its
+    # connection is gone (no age option needed)
     proc = ephys.start("--table", "Recording", "--no-refresh", "--max-calls", "1", env={"DJFLOW_SAMPLE_SLEEP": "60"})
     try:
         wait_for(lambda: _reserved(ephys), timeout=60, what="a reserved key")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    pg = ephys.env.get("DJ_BACKEND", "mysql").lower() in ("postgres", "postgresql")
+    jobs = ('"%s"."~~recording"' if pg else "`%s`.`~~recording`") % ephys.schema
+    live = "SELECT pid FROM pg_stat_activity" if pg else "SELECT ID FROM information_schema.PROCESSLIST"
+    wait_for(lambda: not ephys.query("SELECT connection_id FROM %s WHERE status='reserved' AND connection_id IN (%s)"
+                                     % (jobs, live)),
+             timeout=30, what="the server to drop the killed worker's connection")
     assert _reserved(ephys)
-    time.sleep(1.5)
-    res = ephys.run("--table", "Recording", "--refresh-only", "--orphan-timeout", "1")
-    assert res.rc == 0 and res.summary["refresh"]["orphaned"] == 1, res
+    res = ephys.run("--table", "Recording", "--refresh-only")
+    assert res.rc == 0 and res.summary["reclaimed"] == 1 and res.summary["refresh"]["orphaned"] == 0, res
+    # --orphan-timeout still re-pends by age (for servers that do not list connections), even a row
+    # whose connection is alive: here this test's own, reserved an hour ago
+    own = ephys.query("SELECT pg_backend_pid()" if pg else "SELECT CONNECTION_ID()")[0][0]
+    key = ephys.query("SELECT subject, session_id, insertion_number FROM %s WHERE status='pending' "
+                      "ORDER BY subject, session_id, insertion_number" % jobs)[0]
+    ephys.query("UPDATE %s SET status='reserved', connection_id=%%s, reserved_time=%s "
+                "WHERE subject=%%s AND session_id=%%s AND insertion_number=%%s"
+                % (jobs, "LOCALTIMESTAMP - INTERVAL '1 hour'" if pg else "NOW(3) - INTERVAL 1 HOUR"), (own,) + key)
+    res = ephys.run("--table", "Recording", "--refresh-only")
+    assert res.rc == 0 and res.summary["reclaimed"] == 0 and res.summary["refresh"]["orphaned"] == 0, res
+    res = ephys.run("--table", "Recording", "--refresh-only", "--orphan-timeout", "60")
+    assert res.rc == 0 and res.summary["reclaimed"] == 0 and res.summary["refresh"]["orphaned"] == 1, res
     res = ephys.run("--table", "Recording", "--no-refresh")
     assert res.rc == 0 and res.summary["success_count"] == 4, res
     assert ephys.count("_recording") == ALL_RECORDINGS
