@@ -464,6 +464,37 @@ def _backend(dj):
         return "mysql"
 
 
+WORKERS_TABLE = "~djflow_worker"
+
+
+def record_worker(table, processes):
+    """Note which scheduler job this process is, for `djflow status` to trace a reserved or failed key to
+    the job that held it: one row per (host, pid) in the djflow-owned hidden table ``~djflow_worker`` of
+    the table's schema (never the user's tables). DataJoint records host and pid with each reservation.
+    Best effort: a failure is logged and ignored."""
+    conn, q = table.connection, table.full_table_name[0]
+    name = "%s%s%s.%s%s%s" % (q, table.database, q, q, WORKERS_TABLE, q)
+    postgres = q == '"'
+    try:
+        conn.query("CREATE TABLE IF NOT EXISTS %s (host varchar(255) NOT NULL, pid int NOT NULL, "
+                   "job_id varchar(255), table_name varchar(255), started %s NOT NULL, PRIMARY KEY (host, pid))"
+                   % (name, "timestamp" if postgres else "datetime"))
+        if postgres:
+            sql = ("INSERT INTO %s (host, pid, job_id, table_name, started) VALUES (%%s, %%s, %%s, %%s, "
+                   "CURRENT_TIMESTAMP) ON CONFLICT (host, pid) DO UPDATE SET job_id = EXCLUDED.job_id, "
+                   "table_name = EXCLUDED.table_name, started = EXCLUDED.started" % name)
+        else:
+            sql = ("REPLACE INTO %s (host, pid, job_id, table_name, started) VALUES (%%s, %%s, %%s, %%s, "
+                   "CURRENT_TIMESTAMP)" % name)
+        # (with --processes > 1 the pool's children reserve under their own pids: `djflow status` then
+        # names the job by host and table)
+        conn.query(sql, args=(platform.node(), os.getpid(), job_id(), table.table_name))
+    except Exception as e:  # noqa: BLE001 - tracing is a convenience, never a reason to fail the job
+        if classify(e) in ("terminated", "interrupted"):
+            raise
+        log.warning("could not record this worker in %s: %s: %s", WORKERS_TABLE, type(e).__name__, e)
+
+
 def declare_jobs_table(table):
     """2.x: declare the table's jobs table (``~~name``) once, before keys are refreshed or reserved.
 
@@ -931,6 +962,7 @@ def run(argv, summary, held):
     if major >= 2:
         kwargs.update(priority=args.priority, refresh=False)  # refreshed above (or by the refresh step)
 
+    record_worker(table, args.processes)
     since = server_now(table, major)
     held.append((table, major, args.processes, since))
     result = table.populate(*restrictions, **kwargs)

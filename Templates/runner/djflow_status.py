@@ -97,8 +97,8 @@ def job_details(table, major, restrictions, counts):
             reserved = (rows & "status='reserved'").fetch("host", "pid", "connection_id", as_dict=True,
                                                          limit=MAX_RESERVED)
         if counts.get("error"):
-            messages = (rows & "status='error'").fetch("error_message", limit=1)
-            first_error = str(messages[0]) if len(messages) else None
+            errors = (rows & "status='error'").fetch("error_message", "host", "pid", as_dict=True, limit=1)
+            first_error = errors[0] if len(errors) else None
     return counts, reserved, first_error
 
 
@@ -112,10 +112,27 @@ def job_status(table, major, restrictions, counts):
         "pending": counts.get("pending", 0), "reserved": counts.get("reserved", 0),
         "error": counts.get("error", 0), "ignored": counts.get("ignore", 0),
         "workers": [{"host": r["host"], "pid": int(r["pid"]) if r["pid"] is not None else None,
-                     "connection_id": int(r["connection_id"]) if r["connection_id"] is not None else None}
+                     "connection_id": int(r["connection_id"]) if r["connection_id"] is not None else None,
+                     "job_id": scheduler_job(table, r["host"], r["pid"])}
                     for r in reserved],
-        "first_error": first_error,
+        "first_error": str(first_error["error_message"]) if first_error else None,
+        "first_error_job_id": scheduler_job(table, first_error["host"], first_error["pid"]) if first_error else None,
     }
+
+
+def scheduler_job(table, host, pid):
+    """The scheduler job that ran (host, pid), from the runner's ``~djflow_worker`` rows: that pid on that
+    host, else (pool workers of --processes > 1) the latest job of this table on that host."""
+    q = table.full_table_name[0]
+    name = "%s%s%s.%s%s%s" % (q, table.database, q, q, runner.WORKERS_TABLE, q)
+    try:
+        rows = table.connection.query(
+            "SELECT job_id FROM %s WHERE host = %%s AND (pid = %%s OR table_name = %%s) "
+            "ORDER BY pid = %%s DESC, started DESC LIMIT 1" % name,
+            args=(host, pid, table.table_name, pid)).fetchall()
+    except Exception:  # no worker recorded in this schema yet
+        return None
+    return rows[0][0] if rows else None
 
 
 def gate_status(gate, dj):
