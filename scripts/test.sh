@@ -3,11 +3,13 @@
 # DataJoint 2.3.5 and 0.14.10), builds djflow, and runs every test:
 #   swift test                      compiler: diagnostics, plan rules, goldens, determinism, quoting
 #   tests/cli     (pytest)          the djflow command: exit codes, --check, atomic output, shellcheck
-#   tests/runner  (pytest, 2 venvs) the populate runner against real MariaDB + DataJoint 2.3.5 and 0.14.10
+#   tests/runner  (pytest, 2 venvs) the populate runner against real MariaDB + DataJoint 2.3.5 and 0.14.10,
+#                                   and against real PostgreSQL 15 + DataJoint 2.3.5 (--backend postgresql)
 #   tests/airflow (pytest, 2 venvs) generated DAGs on real Airflow 3.3.2 and 2.11.2: one-process DagBag of
 #                                   every sample against the plan, dag.test() runs of the ephys sample and the
 #                                   Elements workflow (tests/elements_workflow, .venv/elements) on MariaDB
-#   tests/e2e     (pytest)          the ephys sample and the Elements workflow on a real single-node SLURM cluster
+#   tests/e2e     (pytest)          the ephys sample and the Elements workflow on a real single-node SLURM cluster;
+#                                   the ephys sample again on PostgreSQL 15 (test_slurm_postgres.py)
 #   tests/htcondor (pytest)         HTCondor target: every submit file through HTCondor 24.12's own submit
 #                                   parser, DAGs read back against the plan, the ephys DAGs run node by node
 #                                   from the parsed job ads against MariaDB (no HTCondor pool: see README);
@@ -40,11 +42,12 @@ step "build"
 swift build
 export DJFLOW_BIN=$PWD/.build/debug/djflow
 
-step "services: MariaDB and SLURM"
+step "services: MariaDB, PostgreSQL and SLURM"
 scripts/db/up.sh >/dev/null
+scripts/db/pg-up.sh >/dev/null
 scripts/slurm/up.sh >/dev/null
 if [[ ${CI:-} == true ]]; then
-  trap 'scripts/slurm/down.sh >/dev/null 2>&1 || true; scripts/db/down.sh >/dev/null 2>&1 || true' EXIT
+  trap 'scripts/slurm/down.sh >/dev/null 2>&1 || true; scripts/db/pg-down.sh >/dev/null 2>&1 || true; scripts/db/down.sh >/dev/null 2>&1 || true' EXIT
 fi
 
 export PYTHONDONTWRITEBYTECODE=1
@@ -52,6 +55,8 @@ step "runner on DataJoint 0.14.10"
 .venv/dj014/bin/python -m pytest -q -p no:cacheprovider tests/runner
 step "runner on DataJoint 2.3.5"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/runner
+step "runner on DataJoint 2.3.5 + PostgreSQL 15"
+.venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/runner --backend postgresql
 step "static reader on every DataJoint Element on PyPI that declares tables"
 .venv/elements/bin/python -m pytest -q -p no:cacheprovider tests/python_sources/test_elements_static.py
 step "live vs static reader on the published elements (DataJoint 0.14.10)"
@@ -63,7 +68,9 @@ step "Airflow 3.3.2: DagBag and dag.test() of the generated DAGs"
 step "Airflow 2.11.2: DagBag and dag.test() of the generated DAGs"
 .venv/airflow2/bin/python -m pytest -q -p no:cacheprovider tests/airflow
 step "end to end on SLURM"
-.venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/e2e
+.venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/e2e --ignore=tests/e2e/test_slurm_postgres.py
+step "end to end on SLURM with DataJoint 2.3.5 + PostgreSQL 15"
+.venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/e2e/test_slurm_postgres.py
 step "HTCondor target (HTCondor 24.12 submit parser, DAG harness)"
 .venv/htcondor/bin/python -m pytest -q -p no:cacheprovider tests/htcondor
 step "Kubernetes target: schemas 1.29-1.37, checks, harness on the real database"

@@ -9,10 +9,11 @@ djflow.yaml exactly:
     ActivityStatistics        computed  (per Neuron)
     Spikes                    computed  (per Neuron x SpikeDetectionParam)
 
-``activity`` and ``spikes`` are ``longblob`` columns. DataJoint 2.x stores a
-native ``longblob`` as raw bytes (0.14 serializes whatever it is given), so both
-are written as packed arrays (``array('d')`` / ``array('i')`` bytes), which reads
-back as the same bytes in both versions. No numpy needed.
+``activity`` and ``spikes`` are raw-byte columns, written as packed arrays
+(``array('d')`` / ``array('i')`` bytes), which read back as the same bytes in both
+versions. No numpy needed. The definitions say ``longblob`` (0.14's only spelling);
+on DataJoint 2.x, ``raw_bytes`` declares them as the core type ``bytes`` instead
+(``longblob`` on MySQL, ``bytea`` on PostgreSQL, which has no ``longblob``).
 
 Environment:
     DJFLOW_SAMPLE_SCHEMA   database schema (default ``djflow_tutorial``)
@@ -81,6 +82,14 @@ def log_make(table, key, start):
         os.close(fd)
 
 
+def raw_bytes(cls):
+    """Class decorator (below @schema): on DataJoint 2.x, declare ``longblob`` columns as the portable
+    core type ``bytes``, so the pipeline also runs on PostgreSQL. 0.14 keeps ``longblob``."""
+    if not dj.__version__.startswith("0."):
+        cls.definition = cls.definition.replace(": longblob", ": bytes")
+    return cls
+
+
 def pack_floats(values):
     return array("d", values).tobytes()
 
@@ -122,6 +131,7 @@ class Session(dj.Manual):
 
 
 @schema
+@raw_bytes
 class Neuron(dj.Imported):
     definition = """
     -> Session
@@ -178,6 +188,7 @@ class SpikeDetectionParam(dj.Lookup):
 
 
 @schema
+@raw_bytes
 class Spikes(dj.Computed):
     definition = """
     -> Neuron

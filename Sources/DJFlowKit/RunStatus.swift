@@ -43,6 +43,7 @@ public struct StatusReading: Decodable, Sendable {
         public var host: String?
         public var pid: Int?
         public var connection_id: Int?
+        public var job_id: String?
     }
     public struct Table: Decodable, Sendable {
         public var total: Int?
@@ -54,6 +55,7 @@ public struct StatusReading: Decodable, Sendable {
         public var ignored: Int?
         public var workers: [Worker]?
         public var first_error: String?
+        public var first_error_job_id: String?
         public var entries: Int?
         public var waiting: Int?
     }
@@ -89,6 +91,8 @@ public struct RunStatus: Encodable, Sendable {
         public var ignored: Int
         public var workers: [StatusReading.Worker]
         public var firstError: String?
+        /// The scheduler job that recorded the first error (from the runner's `~djflow_worker` rows).
+        public var firstErrorJob: String?
         public var scheduler: [SchedulerJob]
     }
     public struct GateStatus: Encodable, Sendable {
@@ -130,7 +134,7 @@ public struct RunStatus: Encodable, Sendable {
                     table: job.table, job: job.id, state: .todo, total: value?.total ?? 0, done: value?.done ?? 0,
                     toDo: value?.to_do ?? 0, pending: value?.pending ?? 0, reserved: value?.reserved ?? 0,
                     error: value?.error ?? 0, ignored: value?.ignored ?? 0, workers: value?.workers ?? [],
-                    firstError: value?.first_error, scheduler: jobs)
+                    firstError: value?.first_error, firstErrorJob: value?.first_error_job_id, scheduler: jobs)
                 status.state = Self.state(of: status, gated: !workflow.gates.isEmpty, gates: gates)
                 return status
             }
@@ -204,9 +208,13 @@ public enum StatusRenderer {
                 if !table.scheduler.isEmpty { notes.append("jobs " + table.scheduler.map(\.id).joined(separator: ",")) }
                 line += notes.joined(separator: ", ")
                 out += String(line.prefix(100)).trimmingTrailingSpaces + "\n"
-                if let message = table.firstError { out += "      first error: " + String(message.prefix(86)) + "\n" }
+                if let message = table.firstError {
+                    let job = table.firstErrorJob.map { " (job \($0))" } ?? ""
+                    out += String(("      first error\(job): " + message).prefix(100)) + "\n"
+                }
                 for worker in table.workers {
-                    out += "      reserved by \(worker.host ?? "?") pid \(worker.pid.map(String.init) ?? "?")\n"
+                    let job = worker.job_id.map { ", job \($0)" } ?? ""
+                    out += "      reserved by \(worker.host ?? "?") pid \(worker.pid.map(String.init) ?? "?")\(job)\n"
                 }
             }
         }

@@ -64,20 +64,21 @@ def test_status_counts_keys_errors_and_gates_from_the_database(ephys, djflow_pat
     assert by_table["Clustering"]["state"] == "waiting for gate" and gates["ClusteringTask"]["entries"] == 0
     print("\n[status, fresh: %.2f s]" % elapsed)
 
-    assert populate(env, folder, "Recording").returncode == 1   # the corrupt session fails
+    assert populate(env, folder, "Recording", {"DJFLOW_JOB_ID": "4242_1"}).returncode == 1   # corrupt session
     failed = status(djflow_path, folder, env, "--format", "json")
     assert failed.returncode == 3, failed.stderr          # something in error
     by_table, gates = tables(failed)
     recording = by_table["Recording"]
     assert (recording["done"], recording["toDo"], recording["error"], recording["state"]) == (8, 1, 1, "failed")
     assert "corrupt recording file" in recording["firstError"]
+    assert recording["firstErrorJob"] == "4242_1"      # traced through the runner's ~djflow_worker row
     assert by_table["LFP"]["toDo"] == 8
     assert gates["ClusteringTask"]["waiting"] > 0        # recordings now wait for a clustering task
 
     text = status(djflow_path, folder, env)
     assert text.returncode == 3
     assert all(len(line) <= 100 for line in text.stdout.splitlines()), text.stdout
-    assert "Recording" in text.stdout and "first error: RuntimeError: corrupt" in text.stdout
+    assert "Recording" in text.stdout and "first error (job 4242_1): RuntimeError: corrupt" in text.stdout
     mermaid = status(djflow_path, folder, env, "--format", "mermaid")
     assert "style recording fill:#ff8787" in mermaid.stdout and "recording --> lfp" in mermaid.stdout
     dot = status(djflow_path, folder, env, "--format", "dot")
@@ -92,7 +93,8 @@ def test_status_counts_keys_errors_and_gates_from_the_database(ephys, djflow_pat
 def test_status_names_the_worker_holding_a_key(ephys, djflow_path):
     folder, env = ephys
     worker = subprocess.Popen([sys.executable, str(RUNNER), "--module", "ephys_pipeline", "--table", "Recording",
-                               "--max-calls", "1"], env=dict(env, DJFLOW_SAMPLE_SLEEP="20"), cwd=folder,
+                               "--max-calls", "1"], env=dict(env, DJFLOW_SAMPLE_SLEEP="20", DJFLOW_JOB_ID="77_3"),
+                              cwd=folder,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 60
@@ -105,7 +107,8 @@ def test_status_names_the_worker_holding_a_key(ephys, djflow_path):
             time.sleep(0.5)
         assert recording["reserved"] == 1 and recording["state"] == "running", recording
         assert recording["workers"][0]["pid"] == worker.pid, recording["workers"]
-        assert recording["workers"][0]["host"]
+        assert recording["workers"][0]["host"] and recording["workers"][0]["job_id"] == "77_3"
+        assert "reserved by" in status(djflow_path, folder, env).stdout and "job 77_3" in status(djflow_path, folder, env).stdout
     finally:
         worker.kill()
         worker.wait()

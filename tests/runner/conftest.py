@@ -1,12 +1,15 @@
-"""Fixtures for the populate-runner tests: a real MariaDB and real DataJoint.
+"""Fixtures for the populate-runner tests: a real database (MariaDB or PostgreSQL) and real DataJoint.
 
 Run with either test environment (scripts/venv.sh creates them):
 
-    .venv/dj2/bin/python   -m pytest tests/runner     # DataJoint 2.3.5
-    .venv/dj014/bin/python -m pytest tests/runner     # DataJoint 0.14.10
+    .venv/dj2/bin/python   -m pytest tests/runner     # DataJoint 2.3.5 on MariaDB
+    .venv/dj014/bin/python -m pytest tests/runner     # DataJoint 0.14.10 on MariaDB
+    .venv/dj2/bin/python   -m pytest tests/runner --backend postgresql   # DataJoint 2.3.5 on PostgreSQL
 
-scripts/db/up.sh is run once per session (it reuses a running server); the
-connection comes from the env.sh it writes. Every test gets its own schema named
+The backend is --backend, else $DJFLOW_TEST_BACKEND, else mysql. scripts/db/up.sh (MariaDB) or
+scripts/db/pg-up.sh (PostgreSQL) is run once per session (it reuses a running server); the
+connection comes from the env.sh it writes. On PostgreSQL with DataJoint 0.14 (which has no
+PostgreSQL support) every database test is skipped. Every test gets its own schema named
 djflow_t<version>_<pid>_<n>; all of them are dropped when the session ends.
 The runner is always executed as a subprocess with this interpreter, from a copy
 that carries a prepended comment header (as the djflow compiler emits it).
@@ -40,11 +43,27 @@ only_dj2 = pytest.mark.skipif(not DJ2, reason="DataJoint %s has no job queue (pe
                               % DJ_VERSION)
 only_dj014 = pytest.mark.skipif(DJ2, reason="DataJoint 0.14-specific behaviour")
 
+BACKEND = testdb.backend_name()  # replaced by --backend in pytest_configure
+PG = BACKEND == "postgresql"
+
 _counter = itertools.count(1)
 SCHEMA_PREFIX = "djflow_t%s_%d_" % (VERSION_TAG, os.getpid())
 
 
+def pytest_addoption(parser):
+    parser.addoption("--backend", default=None, choices=["mysql", "mariadb", "postgresql", "postgres", "pg"],
+                     help="test database: mysql (MariaDB, default) or postgresql; default $DJFLOW_TEST_BACKEND")
+
+
+def pytest_report_header(config):
+    return "djflow runner tests: DataJoint %s on %s" % (DJ_VERSION, BACKEND)
+
+
 def pytest_configure(config):
+    global BACKEND, PG
+    BACKEND = testdb.backend_name(config.getoption("--backend"))
+    PG = BACKEND == "postgresql"
+    os.environ["DJFLOW_TEST_BACKEND"] = BACKEND
     # importing datajoint in-process (test_classify) warns about its own deprecations
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:datajoint.*")
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:pyparsing.*")
@@ -54,8 +73,10 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def db_env():
     """DJ_* variables of the running test database (starts it if needed)."""
+    if PG and not DJ2:
+        pytest.skip("DataJoint %s has no PostgreSQL backend" % DJ_VERSION)
     t = time.time()
-    env = testdb.start()
+    env = testdb.start(backend=BACKEND)
     sys.stderr.write("\n[db up in %.2f s: %s]\n" % (time.time() - t, env["DJ_HOST"]))
     yield env
     testdb.drop_schemas(env, SCHEMA_PREFIX)
@@ -143,23 +164,27 @@ class Pipeline:
     def query(self, sql, args=None):
         with self.db.cursor() as cur:
             cur.execute(sql, args)
-            return cur.fetchall()
+            return cur.fetchall() if cur.description is not None else ()  # psycopg2: no rows for INSERT
+
+    def q(self, table_name):
+        """The quoted full name of a table of this schema (`s`.`t` on MySQL, "s"."t" on PostgreSQL)."""
+        return testdb.quote(self.env, self.schema, table_name)
 
     def count(self, table_name):
-        return self.query("SELECT COUNT(*) FROM `%s`.`%s`" % (self.schema, table_name))[0][0]
+        return self.query("SELECT COUNT(*) FROM %s" % self.q(table_name))[0][0]
 
     def job_rows(self, table_name):
         """Jobs-table rows of an auto-populated table as dicts (status, error_message, host, pid)."""
         if DJ2:
-            sql = "SELECT status, error_message, host, pid FROM `%s`.`~~%s`" % (self.schema, table_name.lstrip("_"))
+            sql = "SELECT status, error_message, host, pid FROM %s" % self.q("~~" + table_name.lstrip("_"))
             args = None
         else:
-            sql = "SELECT status, error_message, host, pid FROM `%s`.`~jobs` WHERE table_name=%%s" % self.schema
+            sql = "SELECT status, error_message, host, pid FROM %s WHERE table_name=%%s" % self.q("~jobs")
             args = (table_name,)
         try:
             rows = self.query(sql, args)
         except Exception as e:  # jobs table not declared yet
-            if "doesn't exist" in str(e):
+            if testdb.missing_table_error(e):
                 return []
             raise
         return [dict(zip(("status", "error_message", "host", "pid"), r)) for r in rows]

@@ -16,6 +16,8 @@ from collections import Counter
 
 import pytest
 
+import conftest
+import testdb
 from conftest import DJ2, DJ_VERSION, free_port, only_dj2, wait_for
 
 ALL_RECORDINGS = 8  # stage.py initial: 2 subjects x 2 sessions x 2 insertions
@@ -50,7 +52,7 @@ def test_full_populate_workflow0(ephys):
     assert_summary(res, table="Recording", success_count=ALL_RECORDINGS, error_count=0, status="ok",
                    job_id="4242_7", worker="1/1", errors=[], remaining=ALL_RECORDINGS, total=ALL_RECORDINGS)
     assert isinstance(res.summary["seconds"], float) and res.summary["seconds"] > 0
-    assert res.summary["full_table_name"].endswith("`_recording`")
+    assert res.summary["full_table_name"] == ephys.q("_recording")
     if DJ2:
         assert res.summary["refresh"]["added"] == ALL_RECORDINGS  # single worker refreshes the queue itself
     assert ephys.count("_recording") == ALL_RECORDINGS
@@ -78,7 +80,8 @@ def test_max_calls_and_processes(ephys):
     ephys.stage("initial")
     res = ephys.run("--table", "Recording", "--max-calls", "3")
     assert res.rc == 0 and res.summary["success_count"] == 3, res
-    res = ephys.run("--table", "Recording", "--processes", "2")
+    # make() takes a moment, so that the second pool process gets keys before the first one took them all
+    res = ephys.run("--table", "Recording", "--processes", "2", env={"DJFLOW_SAMPLE_SLEEP": "0.3"})
     assert res.rc == 0 and res.summary["success_count"] == ALL_RECORDINGS - 3, res
     rec = ephys.made("Recording")
     assert len({key_tuple(r["key"]) for r in rec}) == len(rec) == ALL_RECORDINGS
@@ -111,9 +114,11 @@ def test_failing_key_exit_1(ephys):
     errors = [r for r in ephys.job_rows("_recording") if r["status"] == "error"]
     assert len(errors) == 1 and errors[0]["error_message"].startswith("RuntimeError")
 
-    # the error stays in the jobs table: a rerun does not retry it (DataJoint semantics)
+    # the error stays in the jobs table: a rerun does not retry it (DataJoint semantics), and it still
+    # fails, because the table is not done (tests/runner/test_job_health.py has the details)
     res = ephys.run("--table", "Recording")
-    assert res.rc == 0 and res.summary["success_count"] == 0 and res.summary["remaining"] == 1, res
+    assert res.rc == 1 and res.summary["success_count"] == 0 and res.summary["remaining"] == 1, res
+    assert res.summary["error_count"] == 0 and res.summary["scope_errors"]["count"] == 1, res
 
 
 def test_clear_errors_retries_failed_keys(ephys, tmp_path):
@@ -176,13 +181,17 @@ def test_database_unreachable_exit_75(ephys):
     res = ephys.run("--table", "Recording", env={"DJ_HOST": "127.0.0.1:%d" % free_port()})
     assert res.rc == 75, res
     assert_summary(res, status="transient", success_count=0)
-    assert "2003" in res.summary["errors"][0]  # Can't connect to MySQL server
+    if conftest.PG:
+        assert "Connection refused" in res.summary["errors"][0], res.summary  # psycopg2 OperationalError
+    else:
+        assert "2003" in res.summary["errors"][0]  # Can't connect to MySQL server
 
 
 def test_wrong_password_is_not_transient(ephys):
     res = ephys.run("--table", "Recording", env={"DJ_PASS": "definitely-wrong"})
     assert res.rc == 2, res
-    assert res.summary["status"] == "usage" and "1045" in res.summary["errors"][0]
+    fragment = "password authentication failed" if conftest.PG else "1045"
+    assert res.summary["status"] == "usage" and fragment in res.summary["errors"][0], res
 
 
 # ---------------------------------------------------------------------------
@@ -275,8 +284,8 @@ def test_refresh_only_then_two_no_refresh_workers(ephys):
         assert res.summary["refresh"] is None and "no-op" in " ".join(res.summary["notes"])
 
     # a key that appears after the refresh step: --no-refresh workers must not see it (2.x)
-    ephys.query("INSERT INTO `%s`.`probe_insertion` (subject, session_id, insertion_number, probe_type) "
-                "VALUES ('mouse1', 1, 3, 'tetrode')" % ephys.schema)
+    ephys.query("INSERT INTO %s (subject, session_id, insertion_number, probe_type) "
+                "VALUES ('mouse1', 1, 3, 'tetrode')" % ephys.q("probe_insertion"))
 
     env = {"DJFLOW_SAMPLE_SLEEP": "0.5"}
     workers = [ephys.start("--table", "Recording", "--no-refresh", "--worker", "%d/2" % i,
@@ -305,6 +314,29 @@ def test_refresh_only_then_two_no_refresh_workers(ephys):
     assert ephys.count("_recording") == ALL_RECORDINGS + 1
 
 
+def test_workers_started_together_on_a_fresh_table(ephys):
+    """Three refreshing workers start at once on a table whose jobs table does not exist yet (no refresh
+    step before them). On PostgreSQL their concurrent declarations of the jobs table race (one fails in
+    CREATE TABLE or CREATE INDEX); the runner finds the table declared by the winner and goes on."""
+    ephys.stage("initial")
+    assert ephys.job_rows("_recording") == []
+    # the workers leave their (slow) imports at the same moment, so that they declare together
+    (ephys.tmp_path / "together_pipeline.py").write_text(
+        "import os, time\nfrom ephys_pipeline import *  # noqa\n"
+        "time.sleep(max(0.0, float(os.environ['START_AT']) - time.time()))\n")
+    start_at = str(time.time() + 6)
+    workers = [ephys.start("--table", "Recording", "--worker", "%d/3" % i, module="together_pipeline",
+                           env={"DJFLOW_SAMPLE_SLEEP": "0.3", "DJFLOW_JOB_ID": "77_%d" % i, "START_AT": start_at})
+               for i in (1, 2, 3)]
+    results = [ephys.finish(w) for w in workers]
+    for r in results:
+        assert r.rc == 0 and r.summary["status"] == "ok", r
+    assert sum(r.summary["success_count"] for r in results) == ALL_RECORDINGS
+    keys = [key_tuple(r["key"]) for r in ephys.made("Recording")]
+    assert len(keys) == len(set(keys)) == ALL_RECORDINGS, "a key was made twice or not at all"
+    assert ephys.count("_recording") == ALL_RECORDINGS
+
+
 @only_dj2
 def test_priority_and_orphan_timeout(ephys):
     ephys.stage("initial")
@@ -318,17 +350,35 @@ def test_priority_and_orphan_timeout(ephys):
     assert res.rc == 0 and res.summary["success_count"] == 4, res
     assert {r["key"]["subject"] for r in ephys.made("Recording")} == {"mouse1"}
 
-    # a worker killed with SIGKILL leaves its key reserved; --orphan-timeout re-pends it
+    # a worker killed with SIGKILL leaves its key reserved; the refresh step reclaims it because its
+    # connection is gone (no age option needed)
     proc = ephys.start("--table", "Recording", "--no-refresh", "--max-calls", "1", env={"DJFLOW_SAMPLE_SLEEP": "60"})
     try:
         wait_for(lambda: _reserved(ephys), timeout=60, what="a reserved key")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    pg = ephys.env.get("DJ_BACKEND", "mysql").lower() in ("postgres", "postgresql")
+    jobs = ('"%s"."~~recording"' if pg else "`%s`.`~~recording`") % ephys.schema
+    live = "SELECT pid FROM pg_stat_activity" if pg else "SELECT ID FROM information_schema.PROCESSLIST"
+    wait_for(lambda: not ephys.query("SELECT connection_id FROM %s WHERE status='reserved' AND connection_id IN (%s)"
+                                     % (jobs, live)),
+             timeout=30, what="the server to drop the killed worker's connection")
     assert _reserved(ephys)
-    time.sleep(1.5)
-    res = ephys.run("--table", "Recording", "--refresh-only", "--orphan-timeout", "1")
-    assert res.rc == 0 and res.summary["refresh"]["orphaned"] == 1, res
+    res = ephys.run("--table", "Recording", "--refresh-only")
+    assert res.rc == 0 and res.summary["reclaimed"] == 1 and res.summary["refresh"]["orphaned"] == 0, res
+    # --orphan-timeout still re-pends by age (for servers that do not list connections), even a row
+    # whose connection is alive: here this test's own, reserved an hour ago
+    own = ephys.query("SELECT pg_backend_pid()" if pg else "SELECT CONNECTION_ID()")[0][0]
+    key = ephys.query("SELECT subject, session_id, insertion_number FROM %s WHERE status='pending' "
+                      "ORDER BY subject, session_id, insertion_number" % jobs)[0]
+    ephys.query("UPDATE %s SET status='reserved', connection_id=%%s, reserved_time=%s "
+                "WHERE subject=%%s AND session_id=%%s AND insertion_number=%%s"
+                % (jobs, "LOCALTIMESTAMP - INTERVAL '1 hour'" if pg else "NOW(3) - INTERVAL 1 HOUR"), (own,) + key)
+    res = ephys.run("--table", "Recording", "--refresh-only")
+    assert res.rc == 0 and res.summary["reclaimed"] == 0 and res.summary["refresh"]["orphaned"] == 0, res
+    res = ephys.run("--table", "Recording", "--refresh-only", "--orphan-timeout", "60")
+    assert res.rc == 0 and res.summary["reclaimed"] == 0 and res.summary["refresh"]["orphaned"] == 1, res
     res = ephys.run("--table", "Recording", "--no-refresh")
     assert res.rc == 0 and res.summary["success_count"] == 4, res
     assert ephys.count("_recording") == ALL_RECORDINGS
@@ -340,25 +390,29 @@ def test_priority_and_orphan_timeout(ephys):
 
 # quotes, backslash, percent, command substitution, backtick, unicode (13 chars; subject is varchar(16)).
 # DataJoint 0.14.10 does not escape '"' in dict restrictions (nor in any key it restricts by), so
-# the 0.14 run uses the same string without the double quote.
-HOSTILE = "a'\"\\%$(id)`ü☃" if DJ2 else "a'\\%$(id)`ü☃"
+# the 0.14 run uses the same string without the double quote; DataJoint 2.3.5 doubles '\\' in dict
+# restrictions on PostgreSQL too (MySQL escaping), so the PostgreSQL run has no backslash.
+if conftest.PG:
+    HOSTILE = "a'\"%$(id)`ü☃"
+else:
+    HOSTILE = "a'\"\\%$(id)`ü☃" if DJ2 else "a'\\%$(id)`ü☃"
 
 
 def test_hostile_restriction_is_byte_exact(ephys):
     ephys.stage("initial")
     decoys = ["a", HOSTILE[:-1], HOSTILE.replace("$(id)", "uid=0"), "a'" + HOSTILE[1:]]
     for name in [HOSTILE] + decoys:
-        ephys.query("INSERT INTO `%s`.`subject` (subject, sex) VALUES (%%s, 'U')" % ephys.schema, (name,))
-        ephys.query("INSERT INTO `%s`.`session` (subject, session_id, session_note) VALUES (%%s, 1, 'ok')"
-                    % ephys.schema, (name,))
-        ephys.query("INSERT INTO `%s`.`probe_insertion` (subject, session_id, insertion_number, probe_type) "
-                    "VALUES (%%s, 1, 1, 'tetrode')" % ephys.schema, (name,))
+        ephys.query("INSERT INTO %s (subject, sex) VALUES (%%s, 'U')" % ephys.q("subject"), (name,))
+        ephys.query("INSERT INTO %s (subject, session_id, session_note) VALUES (%%s, 1, 'ok')"
+                    % ephys.q("session"), (name,))
+        ephys.query("INSERT INTO %s (subject, session_id, insertion_number, probe_type) "
+                    "VALUES (%%s, 1, 1, 'tetrode')" % ephys.q("probe_insertion"), (name,))
     restriction = json.dumps({"subject": HOSTILE}, ensure_ascii=False)
 
     res = ephys.run("--table", "Recording", "--restriction", restriction)
     assert res.rc == 0, res
     assert res.summary["success_count"] == 1 and res.summary["total"] == 1, res
-    rows = ephys.query("SELECT subject FROM `%s`.`_recording`" % ephys.schema)
+    rows = ephys.query("SELECT subject FROM %s" % ephys.q("_recording"))
     assert [r[0] for r in rows] == [HOSTILE]
     assert [r["key"]["subject"] for r in ephys.made("Recording")] == [HOSTILE]
 
@@ -367,6 +421,16 @@ def test_hostile_restriction_is_byte_exact(ephys):
     res = ephys.run_argv(["bash", "-c", line])
     assert res.rc == 0 and res.summary["success_count"] == 1, res
     assert [r["key"]["subject"] for r in ephys.made("LFP")] == [HOSTILE]
+
+
+@pytest.mark.skipif(not conftest.PG, reason="DataJoint 2.3.5 quotes a backslash correctly on MySQL (byte-exact test)")
+def test_backslash_value_refused_on_postgresql(ephys):
+    """DataJoint 2.3.5 writes a backslash in a dict restriction as two on every backend, so on PostgreSQL
+    the restriction matches nothing (and such a key is never populated): a usage error, not an empty run."""
+    ephys.stage("initial", "--extra-subject", "back\\slash")
+    res = ephys.run("--table", "Recording", "--restriction", json.dumps({"subject": "back\\slash"}))
+    assert res.rc == 2 and "backslash" in res.summary["errors"][0], res
+    assert ephys.count("_recording") == 0
 
 
 @pytest.mark.skipif(DJ2, reason="DataJoint 2.x quotes '\"' correctly (covered by the byte-exact test)")
@@ -397,7 +461,7 @@ def test_master_part_resolution(ephys):
     assert res.rc == 0, res
     d = res.summary["describe"]
     assert d["tier"] == "part" and d["master"] == "Recording" and d["class"] == "Channel"
-    assert d["full_table_name"].endswith("`_recording__channel`")
+    assert d["full_table_name"] == ephys.q("_recording__channel")
     res = ephys.run("--table", "CuratedClustering.Unit", "--describe")
     assert res.rc == 0 and res.summary["describe"]["master"] == "CuratedClustering", res
     res = ephys.run("--table", "Recording.Channel")
@@ -416,7 +480,7 @@ def test_schema_qualified_resolution(ephys):
         r = ephys.run("--table", table, "--describe", module=module)
         assert r.rc == 0, (module, table, r)
         assert r.summary["describe"]["class"] == table.split(".")[-1]
-        assert r.summary["full_table_name"].startswith("`%s`." % ephys.schema)
+        assert r.summary["full_table_name"].startswith(testdb.quote(ephys.env, ephys.schema) + ".")
     # and a real populate through a schema-qualified name
     r = ephys.run("--table", "sub.Recording", module="pkg")
     assert r.rc == 0 and r.summary["success_count"] == ALL_RECORDINGS, r
@@ -487,8 +551,8 @@ def test_elements_activation_runs_through_the_workflow_module(ephys):
     # what djflow generates for an element table: import the activating module, resolve by full path
     r = ephys.run("--table", "mylab_element.element.Doubled", module="mylab_workflow")
     assert r.rc == 0 and r.summary["success_count"] == 3, r
-    assert r.summary["full_table_name"].startswith(("`%s`." % ephys.schema, '"%s".' % ephys.schema)), r
-    assert sorted(v for (v,) in ephys.query("SELECT value FROM `%s`.`__doubled`" % ephys.schema)) == [2, 4, 6]
+    assert r.summary["full_table_name"] == ephys.q("__doubled"), r
+    assert sorted(v for (v,) in ephys.query("SELECT value FROM %s" % ephys.q("__doubled"))) == [2, 4, 6]
     # several runner modules: all imported, in order
     r = ephys.run("--table", "mylab_element.element.Doubled", module="mylab_element.element,mylab_workflow")
     assert r.rc == 0 and r.summary["success_count"] == 0, r

@@ -107,3 +107,58 @@ def test_classify(runner):
     import datajoint as dj
 
     assert runner.classify(dj.errors.LostConnectionError("gone")) == "transient"
+
+
+def test_classify_postgresql(runner):
+    psycopg2 = pytest.importorskip("psycopg2")  # datajoint[postgres]
+
+    transient = ['connection to server at "127.0.0.1", port 5433 failed: Connection refused',
+                 "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally",
+                 "SSL SYSCALL error: EOF detected", "FATAL:  sorry, too many clients already",
+                 "FATAL:  the database system is starting up"]
+    permanent = ['FATAL:  password authentication failed for user "djflow"',
+                 'FATAL:  no pg_hba.conf entry for host "10.0.0.1", user "djflow", database "djflow", no encryption',
+                 'FATAL:  database "nosuch" does not exist', "server does not support SSL, but SSL was required"]
+    for text in transient:
+        assert runner.classify(psycopg2.OperationalError(text)) == "transient", text
+    for text in permanent:
+        assert runner.classify(psycopg2.OperationalError(text)) == "usage-db", text
+    assert runner.classify(psycopg2.errors.DuplicateTable("relation exists")) is None  # a declaration race
+
+
+def test_postgres_backslash_restriction_refused(runner):
+    runner.check_postgres_quoting(({"subject": "a'\"%$(id)"},))  # quotes are fine on PostgreSQL
+    for restriction in ({"subject": "a\\b"}, [{"subject": "x"}, {"subject": "a\\b"}]):
+        with pytest.raises(runner.UsageError, match="backslash"):
+            runner.check_postgres_quoting((restriction,))
+
+
+def test_declare_jobs_table_survives_a_concurrent_declaration(runner, monkeypatch):
+    """The loser of a concurrent declaration (PostgreSQL: duplicate pg_type row or index) goes on with
+    the jobs table the winner declared; an error that leaves the table undeclared is raised."""
+    monkeypatch.setattr(runner.time, "sleep", lambda s: None)
+
+    class Jobs:
+        is_declared = True
+
+    class Table:
+        def __init__(self, declared_by_other):
+            self._jobs = None
+            self.declared_by_other = declared_by_other
+            self.calls = 0
+
+        @property
+        def jobs(self):
+            self.calls += 1
+            if self.calls == 1 or not self.declared_by_other:
+                self._jobs = Jobs()
+                self._jobs.is_declared = self.declared_by_other
+                raise RuntimeError('duplicate key value violates unique constraint "pg_type_typname_nsp_index"')
+            return self._jobs
+
+    t = Table(declared_by_other=True)
+    assert runner.declare_jobs_table(t).is_declared and t.calls == 1
+    t = Table(declared_by_other=False)
+    with pytest.raises(RuntimeError, match="pg_type"):
+        runner.declare_jobs_table(t)
+    assert t.calls == 5

@@ -8,8 +8,13 @@ Every job that djflow generates (SLURM first) runs this same file:
 It imports the pipeline module(s), resolves the table class, and calls
 ``Table.populate(*restrictions, reserve_jobs=True, suppress_errors=True, ...)``
 so that concurrent workers coordinate through DataJoint's jobs table and every
-key is attempted; the error list is then mapped to the exit code. Needs only the
-standard library and datajoint (2.x or 0.14). Python 3.9+.
+key is attempted. A job succeeds only when its table is done within its scope
+(the restriction): afterwards, keys of the table within the scope that are in
+``error`` status in the jobs table, from this run or an earlier one, fail it
+(exit 1); rows in DataJoint's ``ignore`` status do not count (a key parked on
+purpose). Before populating, reservations of dead workers are given back (see
+"Dead workers"). Needs only the standard library and datajoint (2.x or 0.14).
+Python 3.9+.
 
 Options
     --module M            Python import path of a pipeline module. Repeatable; a
@@ -35,10 +40,12 @@ Options
     --priority P          2.x: new jobs get priority P, and only jobs with
                           priority <= P are taken. Ignored (with a note) on 0.14.
     --processes N         worker processes inside this job (DataJoint's pool).
-    --suppress-errors     exit 0 even if some keys failed (errors stay in the
-                          jobs table).
-    --refresh-only        2.x: refresh this table's job queue once (with the
-                          restriction) and exit without populating. 0.14: no-op.
+    --suppress-errors     exit 0 even if keys within the scope are in error
+                          status (on_error: continue; the rows stay in the jobs
+                          table and are still listed in scope_errors).
+    --refresh-only        reclaim dead workers' reservations; 2.x: refresh this
+                          table's job queue once (with the restriction); exit
+                          without populating. Never fails on error rows.
     --no-refresh          2.x: take jobs from the existing queue only
                           (refresh=False): the N parallel workers that follow a
                           --refresh-only step. Ignored on 0.14. Without it, a
@@ -47,15 +54,19 @@ Options
                           orphan_timeout)) and then calls populate(refresh=False):
                           the same as populate(refresh=True), with the counts
                           reported in the summary.
-    --orphan-timeout S    2.x: the refresh re-pends ``reserved`` jobs older than
-                          S seconds (workers killed with SIGKILL). By age only:
-                          choose S well above the longest make().
+    --orphan-timeout S    2.x: the refresh also re-pends ``reserved`` jobs older
+                          than S seconds, by age alone, even of live workers: only
+                          for servers whose connections cannot be listed (dead
+                          workers are reclaimed without it), with S well above
+                          the longest make().
     --clear-errors        before populating, give this table's error rows (within
-                          the restriction) back to the queue: a retry attempt.
-                          2.x deletes them and refreshes those keys as pending;
-                          0.14 deletes them (a missing row means "to do"). With
-                          --refresh-only too: the refresh step is the first
-                          step of a multi-worker table (--retry-failed).
+                          the restriction: the rows scope_errors counts) back to
+                          the queue: a retry attempt, the only way error rows are
+                          retried. 2.x deletes them and refreshes those keys as
+                          pending; 0.14 deletes them (a missing row means "to
+                          do"). With --refresh-only too: the refresh step is the
+                          first step of a multi-worker table, where a
+                          workflow's --retry-failed gives them back.
     --worker N/M          informational (reported in the summary).
     --describe            resolve the table, print its summary (tier, full
                           name, master, progress) and exit 0; populates nothing.
@@ -67,6 +78,25 @@ Live reader (prints YAML instead of the JSON summary; exit 0, 2 usage, 75 transi
                           every table of the schemas (and the upstream tables they
                           reference) with tier, parts and foreign-key parents,
                           named module.Class (schema.Class without a Python class).
+
+Dead workers: a worker killed hard (SIGKILL, OOM killer, lost node) leaves its
+rows ``reserved`` forever, but its database connection ends with it. Each job,
+before it populates, and each --refresh-only step looks at the connection_id of
+the table's reserved rows (whole table, not only the restriction: a dead
+worker's row is dead for every job) and gives back those whose connection is no
+longer live: 2.x sets them to ``pending``, 0.14 deletes them. Live connections
+are listed from information_schema.PROCESSLIST (MySQL/MariaDB) or
+pg_stat_activity (PostgreSQL, whose connection_id is the backend pid). A live
+connection's row is never touched. Without the PROCESS privilege, MySQL and
+MariaDB list only the connections of the session's own user name: rows of
+other users are then left alone (with a note), and so are rows of a connection
+that cannot be listed at all. No age is guessed; the count is ``reclaimed``.
+The runner re-reads connection_id after every reconnect (DataJoint keeps the
+closed id in populate(processes>1) pool workers). A connection the server
+closes while its worker still runs (idle longer than wait_timeout outside a
+transaction) looks dead too; a killed node's connection ends only when the
+server notices (TCP keepalive, wait_timeout). All workers must use the same
+server (not several nodes of a Galera cluster).
 
 Progress of several tables in one start (``submit.sh --skip-done``; exit 0, 2 usage, 75 transient):
     python3 djflow_populate.py --describe-tables --module M [--module M2 ...] --table T [--table T2 ...]
@@ -97,19 +127,27 @@ there too); exactly one JSON line on stdout at the end:
      "datajoint", "status", "errors", ...}
 status is one of ok | errors | usage | transient | terminated. job_id is
 DJFLOW_JOB_ID, else SLURM_ARRAY_JOB_ID_SLURM_ARRAY_TASK_ID, else SLURM_JOB_ID,
-else null. Extra keys: full_table_name, error_keys, refresh (2.x refresh
-counts or null), remaining/total (progress before populating), notes,
-describe (with --describe).
+else null. success_count, error_count, errors and error_keys are this run's
+populate() results. Extra keys: full_table_name, error_keys, refresh (2.x
+refresh counts or null), remaining/total (progress before populating),
+reclaimed (dead workers' rows given back, or null), scope_errors ({"count",
+"messages", "keys"}: the error rows within the scope after populating, this
+run's and earlier ones, first 5 messages and keys; null if not checked),
+cleared_errors (with --clear-errors), notes, describe (with --describe).
 
 Exit codes
-    0    every key done (or --suppress-errors, or --refresh-only/--describe)
-    1    some keys failed (see the jobs table), or an unexpected error
+    0    no key within the scope is in error status (or --suppress-errors, or
+         --refresh-only/--describe)
+    1    keys within the scope are in error status, failed in this run or an
+         earlier one (scope_errors; --clear-errors retries them), or an
+         unexpected error
     2    usage: bad arguments, import error, unknown or non-populatable table,
          a table class whose schema is not activated by the imported modules,
          bad JSON restriction, restriction naming unknown attributes, SQL error
          in a string restriction, database credentials/TLS rejected, and
          (0.14 only) a dict value containing '"', which DataJoint 0.14.10
-         cannot quote
+         cannot quote, and (2.x on PostgreSQL) a dict value containing a
+         backslash, which DataJoint 2.3.5 doubles there
     75   transient (EX_TEMPFAIL): database unreachable or connection lost;
          safe to retry
     143  terminated by SIGTERM (130 for SIGINT); keys released as above
@@ -143,6 +181,9 @@ log = logging.getLogger("djflow")
 _MYSQL_TRANSIENT = {1040, 1053, 1205, 1213, 2002, 2003, 2005, 2006, 2012, 2013, 2055}
 # MySQL error codes that will not heal by retrying (credentials, TLS, unknown database).
 _MYSQL_PERMANENT = {1044, 1045, 1049, 1698, 2026, 2059}
+# psycopg2 OperationalError messages that will not heal by retrying (everything else is transient).
+_PG_PERMANENT = ("password authentication failed", "no pg_hba.conf entry", "does not exist", "ssl was required",
+                 "does not support ssl", "certificate", "permission denied")
 
 
 class UsageError(Exception):
@@ -163,7 +204,7 @@ def parse_args(argv):
     p = _Parser(
         prog="djflow_populate.py",
         description="Populate one DataJoint table (djflow job runner).",
-        epilog="Exit codes: 0 ok, 1 keys failed, 2 usage, 75 transient, 143 SIGTERM.",
+        epilog="Exit codes: 0 ok, 1 keys within the scope in error status, 2 usage, 75 transient, 143 SIGTERM.",
     )
     p.add_argument("--module", action="append", required=True, metavar="M",
                    help="pipeline module import path (repeatable, or comma-separated)")
@@ -172,13 +213,13 @@ def parse_args(argv):
     p.add_argument("--max-calls", type=_positive_int, metavar="N")
     p.add_argument("--priority", type=int, metavar="P", help="2.x job priority (lower = more urgent)")
     p.add_argument("--processes", type=_positive_int, default=1, metavar="N")
-    p.add_argument("--suppress-errors", action="store_true", help="exit 0 even if some keys failed")
+    p.add_argument("--suppress-errors", action="store_true", help="exit 0 even if keys within the scope are in error status")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--refresh-only", action="store_true", help="2.x: refresh the job queue and exit")
+    mode.add_argument("--refresh-only", action="store_true", help="reclaim dead workers' rows, 2.x: refresh the job queue; exit")
     mode.add_argument("--no-refresh", action="store_true", help="2.x: do not refresh the job queue")
     mode.add_argument("--describe", action="store_true", help="resolve the table, report it, populate nothing")
     p.add_argument("--orphan-timeout", type=float, metavar="SECONDS",
-                   help="2.x: refresh re-pends reserved jobs older than this")
+                   help="2.x: refresh also re-pends reserved jobs older than this (by age, even live workers')")
     p.add_argument("--worker", metavar="N/M", help="worker index, informational")
     p.add_argument("--clear-errors", action="store_true",
                    help="retry: put this table's error rows (within the restriction) back in the queue first")
@@ -412,6 +453,84 @@ def check_014_quoting(restrictions):
                                  'containing a double quote; DataJoint 2.x can')
 
 
+def check_postgres_quoting(restrictions):
+    """DataJoint 2.3.5 escapes '\\' in dict values MySQL-style ('\\\\') on every backend; PostgreSQL
+    (standard_conforming_strings) reads that as two backslashes, so such a restriction, and every key
+    holding such a value, matches nothing. Refuse with a clear message instead of an empty run."""
+    for r in restrictions:
+        for d in (r if isinstance(r, list) else [r]):
+            if isinstance(d, dict) and any(isinstance(v, str) and "\\" in v for v in d.values()):
+                raise UsageError("DataJoint %s on PostgreSQL cannot restrict by (or populate keys with) string "
+                                 "values containing a backslash (it doubles them); DataJoint %s on MySQL can"
+                                 % (_installed_datajoint(), _installed_datajoint()))
+
+
+def _backend(dj):
+    """'postgresql' or 'mysql': the backend of DataJoint's configuration (0.14 knows only MySQL)."""
+    try:
+        return str(dj.config["database.backend"] or "mysql").lower()
+    except Exception:
+        return "mysql"
+
+
+WORKERS_TABLE = "~djflow_worker"
+
+
+def record_worker(table, processes):
+    """Note which scheduler job this process is, for `djflow status` to trace a reserved or failed key to
+    the job that held it: one row per (host, pid) in the djflow-owned hidden table ``~djflow_worker`` of
+    the table's schema (never the user's tables). DataJoint records host and pid with each reservation.
+    Best effort: a failure is logged and ignored."""
+    conn, q = table.connection, table.full_table_name[0]
+    name = "%s%s%s.%s%s%s" % (q, table.database, q, q, WORKERS_TABLE, q)
+    postgres = q == '"'
+    try:
+        conn.query("CREATE TABLE IF NOT EXISTS %s (host varchar(255) NOT NULL, pid int NOT NULL, "
+                   "job_id varchar(255), table_name varchar(255), started %s NOT NULL, PRIMARY KEY (host, pid))"
+                   % (name, "timestamp" if postgres else "datetime"))
+        if postgres:
+            sql = ("INSERT INTO %s (host, pid, job_id, table_name, started) VALUES (%%s, %%s, %%s, %%s, "
+                   "CURRENT_TIMESTAMP) ON CONFLICT (host, pid) DO UPDATE SET job_id = EXCLUDED.job_id, "
+                   "table_name = EXCLUDED.table_name, started = EXCLUDED.started" % name)
+        else:
+            sql = ("REPLACE INTO %s (host, pid, job_id, table_name, started) VALUES (%%s, %%s, %%s, %%s, "
+                   "CURRENT_TIMESTAMP)" % name)
+        # (with --processes > 1 the pool's children reserve under their own pids: `djflow status` then
+        # names the job by host and table)
+        conn.query(sql, args=(platform.node(), os.getpid(), job_id(), table.table_name))
+    except Exception as e:  # noqa: BLE001 - tracing is a convenience, never a reason to fail the job
+        if classify(e) in ("terminated", "interrupted"):
+            raise
+        log.warning("could not record this worker in %s: %s: %s", WORKERS_TABLE, type(e).__name__, e)
+
+
+def declare_jobs_table(table):
+    """2.x: declare the table's jobs table (``~~name``) once, before keys are refreshed or reserved.
+
+    Two runners declaring the same jobs table at once race on PostgreSQL: one of them fails in
+    CREATE TABLE IF NOT EXISTS (unique violation on pg_type) or CREATE INDEX (relation exists). The
+    loser finds the table declared by the winner a moment later and goes on."""
+    for attempt in range(1, 6):
+        try:
+            return table.jobs
+        except Exception as e:
+            if classify(e) is not None:
+                raise  # database down, signal, ...: not a declaration race
+            time.sleep(0.2 * attempt)
+            jobs = getattr(table, "_jobs", None)
+            try:
+                declared = jobs is not None and jobs.is_declared
+            except Exception:
+                declared = False
+            if declared:
+                log.info("jobs table of %s was declared concurrently by another worker (%s: %s)",
+                         table.__class__.__name__, type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+                return jobs
+            table._jobs = None  # declare again
+            if attempt == 5:
+                raise
+
+
 def checked_progress(table, restrictions):
     """(remaining, total) for the restricted key source; a failing restriction is a usage error."""
     try:
@@ -457,9 +576,9 @@ def classify(exc):
             return None
         if module.startswith("psycopg2") and ("OperationalError" in cls_names or "InterfaceError" in cls_names):
             text = str(e).lower()
-            if "password authentication failed" in text or "does not exist" in text or "ssl" in text:
+            if any(fragment in text for fragment in _PG_PERMANENT):
                 return "usage-db"
-            return "transient"
+            return "transient"  # refused, server closed the connection, SSL SYSCALL EOF, too many clients
         if isinstance(e, (ConnectionError, TimeoutError)):
             return "transient"
     for e in _chain(exc):
@@ -522,41 +641,16 @@ def release_keys(table, major, processes, since):
 def clear_errors(table, major, restrictions):
     """Give the table's error rows (within the restrictions) back to the queue, for a retry attempt.
 
-    2.x: delete them, then refresh those keys as pending (also when workers run with --no-refresh).
-    0.14: delete them; a key without a row is "to do". Returns the number of rows cleared.
+    The rows are those scope_errors() counts. 2.x: delete them, then refresh those keys as
+    pending (also when workers run with --no-refresh). 0.14: delete them; a key without a row
+    is "to do". Returns the number of rows cleared.
     """
-    if major >= 2:
-        rows = table.jobs & "status='error'"
-        for restriction in restrictions:
-            rows = rows & restriction
-        count = len(rows)
-        if count:
-            rows.delete_quick()
-            table.jobs.refresh(*restrictions, delay=-1)
-        return count
-    jobs = table.connection.schemas[table.database].jobs
-    rows = jobs & {"table_name": table.table_name, "status": "error"}
-    if restrictions:
-        from datajoint.hash import key_hash
-
-        source = table.key_source
-        for restriction in restrictions:
-            source = source & restriction
-        rows = rows & [{"key_hash": key_hash(key)} for key in source.fetch("KEY")]
-    count = len(rows)
+    rows, count = _error_rows(table, major, restrictions)
     if count:
         rows.delete_quick()
+        if major >= 2:
+            table.jobs.refresh(*restrictions, delay=-1)
     return count
-
-
-def clear_errors_before_refresh(table, major, restrictions, summary):
-    """--clear-errors with --refresh-only: the first step of a multi-worker table gives the error rows back
-    (a workflow's --retry-failed), so its --no-refresh workers find those keys pending (2.x) or without a
-    row (0.14)."""
-    if major < 2:
-        check_014_quoting(restrictions)
-    summary["cleared_errors"] = clear_errors(table, major, restrictions)
-    log.info("retry: %d error row(s) given back to the queue", summary["cleared_errors"])
 
 
 def server_now(table, major):
@@ -568,6 +662,227 @@ def server_now(table, major):
 
         value = value - datetime.timedelta(seconds=1)  # 0.14 jobs.timestamp has second precision
     return value
+
+
+# ---------------------------------------------------------------------------
+# job health: reservations of dead workers, error rows within the scope
+# ---------------------------------------------------------------------------
+
+
+def track_connection_ids(dj):
+    """Keep ``Connection.connection_id`` equal to the server's id of the live connection.
+
+    DataJoint reads the id once, when the Connection object is created, and stamps it on
+    every reservation. A reconnect keeps the old, closed id: populate(processes>1) closes
+    the parent's connection and every pool worker reconnects after fork, and query()
+    reconnects after a lost connection. Such reservations would name a dead connection and
+    look abandoned to reclaim_dead_jobs() while their worker runs. The id is re-read after
+    every connect() (pool workers are forked, so they inherit this).
+    """
+    cls = dj.Connection
+    original = cls.connect
+    if getattr(original, "_djflow_tracks_connection_id", False):
+        return
+
+    def connect(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        self.connection_id = _server_connection_id(self)
+        return result
+
+    connect._djflow_tracks_connection_id = True
+    cls.connect = connect
+
+
+def _server_connection_id(connection):
+    adapter = getattr(connection, "adapter", None)
+    if adapter is not None:  # 2.x: CONNECTION_ID() on MySQL, pg_backend_pid() on PostgreSQL
+        return adapter.get_connection_id(connection._conn)
+    cursor = connection._conn.cursor()
+    cursor.execute("SELECT CONNECTION_ID()")
+    return cursor.fetchone()[0]
+
+
+def live_connections(query, backend):
+    """The server's live connections as this session sees them: (ids, own id, visible_user).
+
+    ``query(sql, args=None)`` returns a list of rows. visible_user is None when every
+    connection is visible (PostgreSQL's pg_stat_activity lists every backend's pid; MySQL and
+    MariaDB list every thread in information_schema.PROCESSLIST to a user with the PROCESS
+    privilege), else the user name whose connections alone are listed: without PROCESS the
+    server shows only the threads logged in with the session's own user name.
+    """
+    if backend == "postgresql":
+        me = query("SELECT pg_backend_pid()")[0][0]
+        return {int(r[0]) for r in query("SELECT pid FROM pg_stat_activity")}, me, None
+    me, current = query("SELECT CONNECTION_ID(), CURRENT_USER()")[0]
+    rows = query("SELECT ID, USER FROM information_schema.PROCESSLIST")
+    ids = {int(r[0]) for r in rows}
+    name, _, host = current.rpartition("@")
+    if any((r[1] or "") != name for r in rows):  # another user's thread: only shown with PROCESS
+        return ids, me, None
+    grantee = "'%s'@'%s'" % (name.replace("'", "''"), host.replace("'", "''"))
+    granted = query("SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES "
+                    "WHERE GRANTEE=%s AND PRIVILEGE_TYPE='PROCESS'", (grantee,))[0][0]
+    return ids, me, (None if granted else name)
+
+
+def judge_reservations(holders, live, visible_user, this_host=None):
+    """Split the holders of reserved rows into (dead connection ids, unchecked row count).
+
+    holders: rows (connection_id, user, host, pid, row count). A holder is dead when its
+    connection is not among the live ones and could have been seen: holders of another
+    user name (when only visible_user's connections are listed) and rows without a
+    connection id are unchecked. A holder whose process still runs on this host counts as
+    alive (DataJoint used outside this runner may stamp a stale id after a reconnect).
+    """
+    dead, unchecked = set(), 0
+    for connection_id, user, host, pid, count in holders:
+        if not connection_id:
+            unchecked += count
+        elif visible_user is not None and ((user or "").rpartition("@")[0] != visible_user or not visible_user):
+            unchecked += count
+        elif int(connection_id) in live:
+            continue
+        elif this_host is not None and host == this_host and pid and _process_alive(int(pid)):
+            continue
+        else:
+            dead.add(int(connection_id))
+    return dead, unchecked
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"  # a zombie has ended
+    except (OSError, IndexError):
+        return True
+
+
+def reclaim_dead_jobs(table, major, notes):
+    """Give back the table's reservations whose worker is gone; return how many rows.
+
+    A worker killed hard (SIGKILL, OOM killer, node failure) leaves its rows ``reserved``
+    forever. Its database connection is closed with it, so a reserved row whose
+    connection_id is no longer a live connection has no worker: 2.x puts it back to
+    ``pending``, 0.14 deletes it (a missing row means "to do"). Whole table, not just the
+    restriction: a dead worker's row is dead for every job. Rows of live connections are never
+    touched; rows that cannot be judged (no PROCESS privilege, connections not listed) are
+    left alone with a note. A bounded number of queries: holders grouped by connection, the
+    connection list, one UPDATE/DELETE.
+    """
+    conn = table.connection
+    quote = conn.adapter.quote_identifier if major >= 2 else (lambda name: "`%s`" % name)
+    if major >= 2:
+        jobs = table.jobs
+        since = server_now(table, major)  # rows reserved after this are never judged
+        where, args = "status='reserved'", []
+    else:
+        jobs = conn.schemas[table.database].jobs
+        where, args = "table_name=%s AND status='reserved'", [table.table_name]
+    holders = conn.query(
+        "SELECT connection_id, {user}, host, pid, COUNT(*) FROM {jobs} WHERE {where} "
+        "GROUP BY connection_id, {user}, host, pid".format(user=quote("user"), jobs=jobs.full_table_name,
+                                                             where=where),
+        args=tuple(args)).fetchall()
+    if not holders:
+        return 0
+    backend = conn.adapter.backend if major >= 2 else "mysql"
+    try:
+        live, me, visible_user = live_connections(lambda sql, a=None: list(conn.query(sql, args=a).fetchall()),
+                                                  backend)
+    except Exception as e:
+        if classify(e) not in (None, "sql"):
+            raise
+        notes.append("reserved rows not checked: the server's connections cannot be listed (%s: %s); "
+                     "--orphan-timeout re-pends them by age (2.x)" % (type(e).__name__, e))
+        log.warning("%s", notes[-1])
+        return 0
+    if int(me) not in live:
+        notes.append("reserved rows not checked: the server's connection list lacks this session's own "
+                     "connection %s (a proxy in between?)" % me)
+        log.warning("%s", notes[-1])
+        return 0
+    dead, unchecked = judge_reservations(holders, live, visible_user, platform.node())
+    if unchecked:
+        notes.append("%d reserved row(s) not checked: %s" % (
+            unchecked, "without the PROCESS privilege only %r's connections are listed" % visible_user
+            if visible_user is not None else "no connection id recorded"))
+        log.warning("%s", notes[-1])
+    if not dead:
+        return 0
+    ids = sorted(dead)
+    marks = ", ".join(["%s"] * len(ids))
+    if major >= 2:
+        sql = ("UPDATE %s SET status='pending', error_message='', error_stack=NULL, reserved_time=NULL, "
+               "completed_time=NULL WHERE status='reserved' AND connection_id IN (%s) AND reserved_time <= %%s"
+               % (jobs.full_table_name, marks))
+        args = ids + [since]
+    else:
+        sql = ("DELETE FROM %s WHERE table_name=%%s AND status='reserved' AND connection_id IN (%s)"
+               % (jobs.full_table_name, marks))
+        args = [table.table_name] + ids
+    count = conn.query(sql, args=tuple(args)).rowcount
+    for connection_id, user, host, pid, n in holders:
+        if connection_id is not None and int(connection_id) in dead:
+            log.warning("reclaimed %d reserved row(s) of dead connection %s (host %s, pid %s)",
+                        n, connection_id, host, pid)
+    return count
+
+
+def _restricted_source(table, restrictions):
+    source = table.key_source
+    if isinstance(source, type):
+        source = source()
+    for restriction in restrictions:
+        source = source & restriction
+    return source
+
+
+def _error_rows(table, major, restrictions):
+    """(rows, count): the table's ``error`` job rows whose keys are in the restricted key
+    source (every error row of the table without a restriction). A bounded number of queries."""
+    if major >= 2:
+        rows = table.jobs & "status='error'"
+        if restrictions:
+            rows = rows.restrict(_restricted_source(table, restrictions).proj(), semantic_check=False)
+        return rows, len(rows)
+    jobs = table.connection.schemas[table.database].jobs
+    hashes = [h for (h,) in table.connection.query(
+        "SELECT key_hash FROM %s WHERE table_name=%%s AND status='error'" % jobs.full_table_name,
+        args=(table.table_name,)).fetchall()]
+    if hashes and restrictions:
+        from datajoint.hash import key_hash
+
+        in_scope = {key_hash(key) for key in _restricted_source(table, restrictions).fetch("KEY")}
+        hashes = [h for h in hashes if h in in_scope]
+    rows = jobs & {"table_name": table.table_name, "status": "error"}
+    if restrictions:
+        rows = rows & [{"key_hash": h} for h in hashes]  # an empty OR-list matches nothing
+    return rows, len(hashes)
+
+
+def scope_errors(table, major, restrictions, limit=MAX_REPORTED_ERRORS):
+    """{"count", "messages", "keys"}: the error rows within the scope (from this run or an
+    earlier one), with the first `limit` messages and keys."""
+    rows, count = _error_rows(table, major, restrictions)
+    found = {"count": count, "messages": [], "keys": []}
+    if not count:
+        return found
+    if major >= 2:
+        for row in rows.proj("error_message").to_dicts(limit=limit):
+            found["messages"].append(str(row.pop("error_message"))[:1000])
+            found["keys"].append(_json_safe(row))
+    else:
+        for row in rows.fetch("key", "error_message", limit=limit, order_by="key_hash", as_dict=True):
+            found["messages"].append(str(row["error_message"])[:1000])
+            found["keys"].append(_json_safe(row["key"]))
+    return found
 
 
 # ---------------------------------------------------------------------------
@@ -588,6 +903,7 @@ def run(argv, summary, held):
     dj, major = import_datajoint()
     summary["datajoint"] = dj.__version__
     notes = summary["notes"]
+    track_connection_ids(dj)
 
     modules = import_modules(args.modules)
     cls = resolve_table(modules, args.table, dj)
@@ -607,9 +923,9 @@ def run(argv, summary, held):
     check_populatable(cls, args.table, dj)
     table = cls()
     check_restriction_attributes(table, restrictions)
-    if args.refresh_only and args.clear_errors:
-        clear_errors_before_refresh(table, major, restrictions, summary)
 
+    if major >= 2 and _backend(dj) == "postgresql":
+        check_postgres_quoting(restrictions)
     if major < 2:
         check_014_quoting(restrictions)
         if args.priority is not None:
@@ -619,13 +935,15 @@ def run(argv, summary, held):
         if args.orphan_timeout is not None:
             notes.append("--orphan-timeout ignored: DataJoint %s cannot re-pend orphaned jobs" % dj.__version__)
         if args.refresh_only:
-            notes.append("--refresh-only is a no-op on DataJoint %s (workers find keys themselves)" % dj.__version__)
-            summary["status"] = "ok"
-            return EXIT_OK
+            notes.append("--refresh-only is a no-op on DataJoint %s apart from reclaiming dead workers' keys "
+                          "(workers find keys themselves)" % dj.__version__)
     elif args.no_refresh and args.orphan_timeout is not None:
         notes.append("--orphan-timeout ignored with --no-refresh (it applies to the refresh step)")
 
-    if args.clear_errors and not args.refresh_only:
+    if major >= 2:
+        declare_jobs_table(table)  # before any fan-out: concurrent declarations race on PostgreSQL
+
+    if args.clear_errors:  # also on a refresh step: the first step of a multi-worker table (--retry-failed)
         summary["cleared_errors"] = clear_errors(table, major, restrictions)
         log.info("retry: %d error row(s) given back to the queue", summary["cleared_errors"])
 
@@ -634,23 +952,26 @@ def run(argv, summary, held):
     log.info("%s: %d of %d keys to do%s", args.table, summary["remaining"], summary["total"],
              " (restricted)" if restrictions else "")
 
+    # reservations of workers that are gone (SIGKILL, node failure): back to the queue
+    summary["reclaimed"] = reclaim_dead_jobs(table, major, notes)
+
     if major >= 2:
-        table.jobs  # declares ~~jobs table before any fan-out (PostgreSQL creation race)
         if not args.no_refresh:
             t = time.time()
             refreshed = table.jobs.refresh(*restrictions, priority=args.priority, delay=-1,
                                            orphan_timeout=args.orphan_timeout)
             summary["refresh"] = dict(refreshed)
             log.info("refreshed job queue in %.2f s: %s", time.time() - t, refreshed)
-        if args.refresh_only:
-            summary["status"] = "ok"
-            return EXIT_OK
+    if args.refresh_only:
+        summary["status"] = "ok"  # errors of the table do not fail the refresh step
+        return EXIT_OK
 
     kwargs = dict(reserve_jobs=True, suppress_errors=True, max_calls=args.max_calls,
                   processes=args.processes, display_progress=False)
     if major >= 2:
         kwargs.update(priority=args.priority, refresh=False)  # refreshed above (or by the refresh step)
 
+    record_worker(table, args.processes)
     since = server_now(table, major)
     held.append((table, major, args.processes, since))
     result = table.populate(*restrictions, **kwargs)
@@ -663,10 +984,18 @@ def run(argv, summary, held):
     summary["error_keys"] = [_json_safe(key) for key, _msg in errors[:MAX_REPORTED_ERRORS]]
     for key, msg in errors:
         log.error("key %s failed: %s", _json_safe(key), msg)
-    if major >= 2 and args.no_refresh and not summary["success_count"] and not errors and summary["remaining"]:
+    # The job succeeds only when its table is done in scope: error rows of keys within the
+    # restriction fail it too, also those left by an earlier run (populate() skips them).
+    found = summary["scope_errors"] = scope_errors(table, major, restrictions)
+    if (major >= 2 and args.no_refresh and not summary["success_count"] and not errors
+            and summary["remaining"] > found["count"]):
         notes.append("%d key(s) remain but none was pending in the job queue: did the --refresh-only step run?"
-                     % summary["remaining"])
-    if errors:
+                     % (summary["remaining"] - found["count"]))
+    if found["count"] > len(errors):
+        log.error("%d key(s) within the scope are in error status (clear them with --clear-errors to retry), "
+                  "e.g. %s: %s", found["count"], found["keys"][0] if found["keys"] else "?",
+                  found["messages"][0] if found["messages"] else "?")
+    if errors or found["count"]:
         summary["status"] = "errors"
         return EXIT_OK if args.suppress_errors else EXIT_ERRORS
     summary["status"] = "ok"
@@ -880,6 +1209,8 @@ def describe_tables(argv):
         check_populatable(cls, spec, dj)
         table = cls()
         check_restriction_attributes(table, restrictions)
+        if major >= 2 and _backend(dj) == "postgresql":
+            check_postgres_quoting(restrictions)
         if major < 2:
             check_014_quoting(restrictions)
         remaining, total = checked_progress(table, restrictions)
@@ -947,7 +1278,7 @@ def main(argv=None):
     summary = {"table": None, "success_count": 0, "error_count": 0, "seconds": None,
                "job_id": job_id(), "worker": None, "datajoint": None, "status": None,
                "errors": [], "full_table_name": None, "error_keys": [], "refresh": None,
-               "remaining": None, "total": None, "notes": []}
+               "remaining": None, "total": None, "notes": [], "reclaimed": None, "scope_errors": None}
     held = []
     try:
         summary["datajoint"] = _installed_datajoint()

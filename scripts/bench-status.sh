@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Benchmark of `djflow status` (prints figures; never a pass/fail timing): the ephys sample after a partial
+# run, and a synthetic 300-table pipeline (scripts/bench/synthetic_db.py) declared for real with 10,000
+# subjects, so each of its 299 computed tables has 10,000 keys to do and a few are partly done. Reports the
+# median wall time (including Python and DataJoint starting) and the SQL statements the status reader
+# sends, per table (MariaDB's Questions counter of the status connection is not exposed, so the global
+# counter is read before and after on the otherwise idle test server).
+# Needs the test database and .venv/dj2 (scripts/db/up.sh, scripts/venv.sh).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+swift build -c release >/dev/null
+bin=$PWD/.build/release/djflow
+py=$PWD/.venv/dj2/bin/python
+envfile=$(scripts/db/up.sh)
+# shellcheck disable=SC1090
+source "$envfile"
+export DJ_IGNORE_CONFIG_FILE=true DJ_USE_TLS=false
+work=$(mktemp -d)
+prefix="djflow_bench_$$_"
+cleanup() {
+  "$py" - "$prefix" <<'PY' || true
+import os, sys
+sys.path.insert(0, "tests")
+import testdb
+env = {k: v for k, v in os.environ.items() if k.startswith("DJ_")}
+testdb.drop_schemas(env, sys.argv[1])
+PY
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+questions() {
+  "$py" - <<'PY'
+import os, sys
+sys.path.insert(0, "tests")
+import testdb
+conn = testdb.connect({k: v for k, v in os.environ.items() if k.startswith("DJ_")})
+with conn.cursor() as cur:
+    cur.execute("SHOW GLOBAL STATUS LIKE 'Questions'")
+    print(cur.fetchone()[1])
+PY
+}
+
+measure() {  # measure LABEL RUNS TABLES FOLDER
+  local label=$1 runs=$2 tables=$3 folder=$4 before after
+  before=$(questions)
+  (cd "$folder" && "$bin" status djflow.yaml --python "$py" --scheduler none >/dev/null) || true
+  after=$(questions)
+  "$py" - "$label" "$runs" "$tables" "$(( after - before - 2 ))" "$bin" "$py" "$folder" <<'PY'
+import statistics, subprocess, sys, time
+label, runs, tables, sent, binary, py, folder = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), *sys.argv[5:]
+times = []
+for _ in range(runs):
+    t = time.perf_counter()
+    subprocess.run([binary, "status", "djflow.yaml", "--python", py, "--scheduler", "none"], cwd=folder,
+                   stdout=subprocess.DEVNULL)
+    times.append(time.perf_counter() - t)
+print(f"{label:<46} median {statistics.median(times):6.2f} s   min {min(times):6.2f} s   "
+      f"{sent} SQL statements ({sent / tables:.1f} per table)   ({runs} runs)")
+PY
+}
+
+echo "djflow status benchmarks (release build, $(nproc) cores)"
+t=$(date +%s.%N)
+"$py" -c 'import datajoint' 2>/dev/null
+echo "python + import datajoint alone: $(python3 -c "print(f'{$(date +%s.%N) - $t:.2f}')") s"
+
+# ephys: staged, Recording run (one key fails)
+mkdir -p "$work/ephys"
+sed "s/host: db.example.org:3306/host: '$DJ_HOST'/" Samples/ephys/djflow.yaml >"$work/ephys/djflow.yaml"
+export PYTHONPATH=$PWD/Samples/ephys DJFLOW_SAMPLE_SCHEMA="${prefix}ephys" DJFLOW_SAMPLE_SLEEP=0
+"$py" Samples/ephys/stage.py initial --with-failure >/dev/null 2>&1
+"$py" Templates/runner/djflow_populate.py --module ephys_pipeline --table Recording >/dev/null 2>&1 || true
+measure "status ephys (9 tables)" 5 9 "$work/ephys"
+
+# synthetic: 300 tables, 10,000 subjects, three tables partly done
+python3 scripts/bench/synthetic_db.py 300 10 "$work/synth"
+export PYTHONPATH=$work/synth SYNTH_PREFIX="${prefix}s_"
+t0=$(date +%s)
+"$py" - <<'PY' 2>/dev/null
+import datajoint as dj
+dj.config["safemode"] = False
+import importlib
+modules = [importlib.import_module("synthdb.m%02d" % k) for k in range(10)]
+modules[0].Subject.insert([(i,) for i in range(10000)])
+for name in ("T0001", "T0002", "T0003"):
+    table = getattr(modules[0], name)
+    table().insert([dict(subject_id=i, value=1.0) for i in range(0, 10000, 3)], allow_direct_insert=True)
+PY
+echo "declare 300 tables and insert 10,000 subjects: $(( $(date +%s) - t0 )) s"
+measure "status synthetic 300 tables x 10,000 keys" 5 300 "$work/synth"
