@@ -1036,7 +1036,15 @@ def follow(table, major, restrictions, args, kwargs, modules, dj, summary):
     snapshot, so no key can arrive after the decision. A failed upstream key holds back only the keys
     that depend on it. Returns populate()'s result, summed over the rounds."""
     upstream = []
-    for name in args.upstream:
+    submitted = os.environ.get("DJFLOW_FOLLOW_TABLES")  # submit.sh --only/--from: the tables it submitted
+    names = args.upstream
+    if submitted is not None:
+        listed = set(line.strip() for line in submitted.splitlines() if line.strip())
+        names = [name for name in args.upstream if name in listed]
+        if names != args.upstream:
+            summary["notes"].append("not following %s: not submitted with this job (DJFLOW_FOLLOW_TABLES)"
+                                    % ", ".join(n for n in args.upstream if n not in listed))
+    for name in names:
         cls = resolve_table(modules, name, dj)
         check_declared(cls, name, modules, dj)
         up = cls()

@@ -27,11 +27,13 @@ struct SlurmJobContext {
         sbatch.append("--error=\(options.logDir)/%x_%A_%a.err")
         sbatch += commonLines()
 
-        var command = runnerCommand(gpus: job.resources.gpus)
-        if job.workers > 1 { command.append("--no-refresh") }
-        var description = ["Table \(job.table) (\(job.tier.rawValue)), workflow \(job.workflow): \(job.workers) worker\(job.workers == 1 ? "" : "s"), one array task each."]
+        let command = runnerCommand(step: .populate, gpus: job.resources.gpus)
+        var description = ["Table \(job.table) (\(job.tier.rawValue)), workflow \(job.workflow): "
+            + (job.autoWorkers ? "up to \(job.workers) workers (auto: those beyond the keys that can come leave at once)" : "\(job.workers) worker\(job.workers == 1 ? "" : "s")")
+            + ", one array task each."]
         if !job.parts.isEmpty { description.append("Fills its parts too: \(job.parts.joined(separator: ", ")).") }
-        if job.workers > 1 { description.append("\(job.id).refresh.sbatch fills the job queue once before these workers start.") }
+        if !job.follows.isEmpty { description.append("Pipelined: starts with \(job.follows.joined(separator: ", ")) and takes each key once its inputs are committed.") }
+        if job.hasRefreshStep { description.append("\(job.id).refresh.sbatch fills the job queue once before these workers start.") }
         if job.onError == .continue { description.append("on_error: continue: keys that fail stay in the jobs table and dependents still start.") }
         return context(description: description, sbatch: sbatch, command: command, workers: job.workers, retries: job.retries)
     }
@@ -45,7 +47,7 @@ struct SlurmJobContext {
         sbatch.append("--output=\(options.logDir)/%x_%j.out")
         sbatch.append("--error=\(options.logDir)/%x_%j.err")
         sbatch += commonLines()
-        let command = runnerCommand(gpus: 0) + ["--refresh-only"]
+        let command = runnerCommand(step: .refresh, gpus: 0)
         let description = ["Refresh step of table \(job.table), workflow \(job.workflow): fills its job queue once, so the \(job.workers) workers do not each refresh."]
         return context(description: description, sbatch: sbatch, command: command, workers: 1, retries: job.retries)
     }
@@ -71,13 +73,8 @@ struct SlurmJobContext {
     private static let rootMarker = "\u{0}root"
 
     /// The runner invocation as bash array elements (each already quoted), before per-run arguments.
-    private func runnerCommand(gpus: Int) -> [String] {
-        var words = job.runnerSelection
-        if let priority = job.priority { words += ["--priority", String(priority)] }
-        if let maxCalls = job.maxCalls { words += ["--max-calls", String(maxCalls)] }
-        if let processes = job.processes { words += ["--processes", String(processes)] }
-        if job.onError == .continue { words.append("--suppress-errors") }
-        return Self.interpreter(input: input, options: options, gpus: gpus) + words.map(ShellQuoting.quote)
+    private func runnerCommand(step: RunnerStep, gpus: Int) -> [String] {
+        Self.interpreter(input: input, options: options, gpus: gpus) + job.runnerArguments(for: step).map(ShellQuoting.quote)
     }
 
     /// `[apptainer exec … IMAGE] PYTHON "$root"/djflow_populate.py` as bash words (each already quoted): how
