@@ -290,8 +290,10 @@ public struct SpecLoader {
             case "workers":
                 if case .scalar(let scalar) = value, scalar.text == "auto" {
                     settings.autoWorkers = true
+                } else if case .scalar(let scalar) = value, !scalar.isNull, Int(scalar.text.trimming(" ")) == nil {
+                    reader.diagnostics.error("'workers' must be a whole number or auto, found '\(scalar.text)'", at: value.location)
                 } else {
-                    settings.workers = reader.integer(value, context: "'workers' (a number, or auto)", range: 1...100_000)?.value
+                    settings.workers = reader.integer(value, context: "'workers'", range: 1...100_000)?.value
                     if settings.workers != nil { settings.autoWorkers = false }
                 }
             case "max_workers": settings.maxWorkers = reader.integer(value, context: "'max_workers'", range: 1...100_000)?.value
