@@ -187,27 +187,51 @@ def bounds(log):
 
 def link_latency(jobs, env):
     """Mean seconds between an upstream job's last end and its dependent's first start ((b): afterok)."""
-    ids = [i for ids in jobs for group in ids.values() for i in group]
-    out = subprocess.run(["sacct", "-n", "-P", "-X", "-j", ",".join(ids), "-o", "JobName,Start,End"], env=env,
-                         capture_output=True, text=True).stdout
-    import datetime
-
-    spans = collections.defaultdict(lambda: [None, None])
-    for line in out.splitlines():
-        name, start, end = line.split("|")
-        if "T" not in start or "T" not in end:
-            continue
-        s, e = (datetime.datetime.fromisoformat(x).timestamp() for x in (start, end))
-        span = spans[name.split(".")[0]]
-        span[0] = s if span[0] is None else min(span[0], s)
-        span[1] = e if span[1] is None else max(span[1], e)
+    spans = collections.defaultdict(lambda: [float("inf"), float("-inf")])
+    for name, _job, _sub, start, end, _state in task_spans(jobs, env):
+        span = spans[(name or "").split(".")[0]]
+        span[0], span[1] = min(span[0], start), max(span[1], end)
     gaps = []
     for child, parents in PARENTS.items():
         for parent in parents:
             c, p = spans.get("ephys-" + snake(child)), spans.get("ephys-" + snake(parent))
-            if c and p and c[0] is not None and p[1] is not None and c[0] >= p[1] - 1:
+            if c and p and c[0] >= p[1] - 1:
                 gaps.append(c[0] - p[1])
     return sum(gaps) / len(gaps) if gaps else float("nan")
+
+
+def task_spans(jobs, env):
+    """(job name, task id, submit, start, end, state) of every task, from `scontrol show job` (works until
+    MinJobAge after the end; this cluster keeps no accounting database)."""
+    import datetime
+
+    def stamp(text):
+        try:
+            return datetime.datetime.fromisoformat(text).timestamp()
+        except (TypeError, ValueError):
+            return float("nan")
+
+    rows = []
+    for ids in jobs:
+        for group in ids.values():
+            for job in group:
+                for t in slurm_cluster.final_state(job, env=env):
+                    rows.append((t.get("JobName"), t.get("JobId"), stamp(t.get("SubmitTime")), stamp(t.get("StartTime")),
+                                 stamp(t.get("EndTime")), t.get("JobState")))
+    return rows
+
+
+def timeline(jobs, env, log):
+    """Each scheduler task's start and end, and each table's make() span, in seconds from the first submit."""
+    rows = task_spans(jobs, env)
+    t0 = min(r[2] for r in rows)
+    for name, job, sub, start, end, state in rows:
+        print("    %-6s %-34s submit %5.1f start %5.1f end %5.1f %s" % (job, name, sub - t0, start - t0, end - t0, state))
+    spans = collections.defaultdict(list)
+    for e in log:
+        spans[e["table"]].append((e["start"] - t0, e["end"] - t0))
+    for table, s in spans.items():
+        print("    make %-20s first start %5.1f last end %5.1f n=%d" % (table, min(a for a, _ in s), max(b for _, b in s), len(s)))
 
 
 def snake(name):
@@ -223,7 +247,10 @@ def main():
     djflow = sys.argv[1]
     work = pathlib.Path(sys.argv[2])
     results = {}
+    chosen = os.environ.get("BENCH_MODES", "sequential,table,pipelined,diy").split(",")
     for mode, runner in [("sequential", run_sequential), ("table", None), ("pipelined", None), ("diy", run_diy)]:
+        if mode not in chosen:
+            continue
         env = environment(work, mode)
         try:
             stage(env, "initial")
@@ -238,8 +265,12 @@ def main():
             results[mode] = dict(makespan=makespan, critical=critical, per_slot=per_slot, calls=calls, twice=twice,
                                  latency=link_latency(jobs, env) if mode == "table" else None)
             print("%-11s makespan %6.1f s   make() calls %3d (twice: %d)" % (mode, makespan, calls, twice), flush=True)
+            if os.environ.get("BENCH_TIMELINE"):
+                timeline(jobs, env, log)
         finally:
             drop(env)
+    if len(results) < 4:
+        return
     seq, table, piped, diy = (results[m]["makespan"] for m in ("sequential", "table", "pipelined", "diy"))
     critical = max(r["critical"] for r in results.values())
     per_slot = max(r["per_slot"] for r in results.values())

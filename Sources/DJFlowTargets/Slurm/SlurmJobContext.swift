@@ -16,7 +16,7 @@ struct SlurmJobContext {
     /// The worker array: one task per worker, full resources.
     func worker() -> TemplateContext {
         var sbatch = ["--job-name=\(names.jobName(job))"]
-        sbatch.append("--array=\(SlurmArrays.chunks(workers: job.workers, throttle: job.throttle, maxArraySize: options.maxArraySize)[0].range)")
+        sbatch.append("--array=\(SlurmArrays.chunks(workers: job.workers, throttle: Self.initialThrottle(job), maxArraySize: options.maxArraySize)[0].range)")
         sbatch.append("--cpus-per-task=\(job.resources.cpus)")
         if let memory = job.resources.memoryMiB { sbatch.append("--mem=\(MemoryAmount(mebibytes: memory).slurmText)") }
         if job.resources.gpus > 0 { sbatch.append("--gres=gpu:\(job.resources.gpus)") }
@@ -35,7 +35,18 @@ struct SlurmJobContext {
         if !job.follows.isEmpty { description.append("Pipelined: starts with \(job.follows.joined(separator: ", ")) and takes each key once its inputs are committed.") }
         if job.hasRefreshStep { description.append("\(job.id).refresh.sbatch fills the job queue once before these workers start.") }
         if job.onError == .continue { description.append("on_error: continue: keys that fail stay in the jobs table and dependents still start.") }
-        return context(description: description, sbatch: sbatch, command: command, workers: job.workers, retries: job.retries)
+        var values = context(description: description, sbatch: sbatch, command: command, workers: job.workers, retries: job.retries)
+        if job.autoWorkers && job.workers > 1 {
+            values["autoWorkers"] = true
+            values["scaleCap"] = String(min(job.throttle ?? job.workers, job.workers))
+            values["doneMarker"] = ShellQuoting.quote("\(options.logDir)/.djflow-done-")
+        }
+        return values
+    }
+
+    /// The array's throttle at submission: `workers: auto` starts one task and worker 0 raises it.
+    static func initialThrottle(_ job: Job) -> Int? {
+        job.autoWorkers && job.workers > 1 ? 1 : job.throttle
     }
 
     /// The one-task step that refreshes the table's job queue before a multi-worker array starts.

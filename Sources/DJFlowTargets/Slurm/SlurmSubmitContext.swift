@@ -30,7 +30,7 @@ struct SlurmSubmitContext {
                                               upstream: dependencies, first: true, chunks: []))
                 arrayUpstream = ["\(job.id).refresh"]
             }
-            let chunks = SlurmArrays.chunks(workers: job.workers, throttle: job.throttle, maxArraySize: options.maxArraySize)
+            let chunks = SlurmArrays.chunks(workers: job.workers, throttle: SlurmJobContext.initialThrottle(job), maxArraySize: options.maxArraySize)
             submissions.append(submission(key: job.id, job: job.id, label: job.table, script: "\(script).sbatch", upstream: arrayUpstream,
                                           first: !job.hasRefreshStep, chunks: chunks))
         }

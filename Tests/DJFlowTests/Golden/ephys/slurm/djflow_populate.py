@@ -160,6 +160,7 @@ import logging
 import os
 import platform
 import signal
+import subprocess
 import sys
 import time
 import traceback
@@ -907,7 +908,7 @@ def scope_errors(table, major, restrictions, limit=MAX_REPORTED_ERRORS):
 
 POLL_FIRST = 0.2  # seconds between polls right after work, growing by POLL_FACTOR up to POLL_MAX
 POLL_FACTOR = 1.5
-POLL_MAX = 2.0
+POLL_MAX = 1.0
 STUCK = ("error", "ignore")  # job states no worker takes again (until --clear-errors)
 
 
@@ -1024,6 +1025,13 @@ def _applicable(table, restrictions):
         return []
 
 
+def _worker_count(worker):
+    try:
+        return max(int(str(worker).split("/")[1]), 1)
+    except (TypeError, ValueError, IndexError):
+        return 1
+
+
 def _worker_index(worker):
     try:
         return int(str(worker).split("/")[0])
@@ -1054,6 +1062,10 @@ def follow(table, major, restrictions, args, kwargs, modules, dj, summary):
         upstream.append((name, up, _applicable(up, restrictions)))
     probe = FollowProbe(table, major, restrictions, upstream)
     index = _worker_index(args.worker)
+    cap = _worker_count(args.worker)
+    if os.environ.get("DJFLOW_SCALE_CAP", "").isdigit():
+        cap = min(cap, max(int(os.environ["DJFLOW_SCALE_CAP"]), 1))
+    scaler = SlurmScaler(cap, index) if args.auto_workers else None
     total = {"success_count": 0, "error_list": []}
     stats = summary["follow"] = {"polls": 0, "rounds": 0, "waited_seconds": 0.0, "held_back": {}, "left": None}
     stuck_known = {}  # 0.14: upstream name -> keys to do parked in error/ignore, counted exactly
@@ -1078,6 +1090,8 @@ def follow(table, major, restrictions, args, kwargs, modules, dj, summary):
             up["open"] = max(up["remaining"] - stuck, 0)
             open_upstream += up["open"]
         potential = snap["available"] + snap["reserved"] + max([u["open"] for u in snap["upstream"]] or [0])
+        if scaler:
+            scaler.want(potential)
         if args.auto_workers and index > 0 and index >= potential:
             stats["left"] = "worker %d of an auto-sized table: at most %d key(s) to do or coming" % (index, potential)
             log.info("%s", stats["left"])
@@ -1085,13 +1099,19 @@ def follow(table, major, restrictions, args, kwargs, modules, dj, summary):
         if snap["available"] > 0 and (calls_left is None or calls_left > 0):
             if major >= 2 and snap["new"]:
                 table.jobs.refresh(*restrictions, priority=args.priority, delay=-1)
-            round_kwargs = dict(kwargs, max_calls=calls_left)
+            round_calls = calls_left
+            if scaler and scaler.growing():
+                round_calls = min(round_calls or 2, 2)  # short rounds: measure, and scale up in time
+            round_kwargs = dict(kwargs, max_calls=round_calls)
+            round_started = time.time()
             result = table.populate(*restrictions, **round_kwargs)
             stats["rounds"] += 1
             done = int(result.get("success_count") or 0)
             errors = result.get("error_list") or []
             total["success_count"] += done
             total["error_list"] += errors
+            if scaler and (done or errors):
+                scaler.made(time.time() - round_started, done + len(errors))
             if calls_left is not None:
                 calls_left -= done + len(errors)
             if done or errors:
@@ -1110,6 +1130,8 @@ def follow(table, major, restrictions, args, kwargs, modules, dj, summary):
             if stats["held_back"]:
                 log.warning("upstream keys in error hold back their dependents here: %s", stats["held_back"])
             stats["left"] = "done"
+            if scaler:
+                scaler.done()
             break
         signature = tuple((u["remaining"], u["reserved"]) for u in snap["upstream"])
         now = time.time()
@@ -1126,6 +1148,61 @@ def follow(table, major, restrictions, args, kwargs, modules, dj, summary):
         stats["waited_seconds"] = round(stats["waited_seconds"] + interval, 3)
         interval = min(interval * POLL_FACTOR, POLL_MAX)
     return total
+
+
+class SlurmScaler:
+    """``workers: auto`` on SLURM: the array starts throttled to one task; worker 0 raises the array's
+    ``ArrayTaskThrottle`` (``scontrol update``) to as many workers as the work pays for: the keys that can
+    still come times the seconds a key takes, divided by what starting one more worker costs (this
+    worker's own start: Python, DataJoint, the pipeline modules). When the table is done it writes the
+    done marker (``DJFLOW_DONE_MARKER``) and lifts the throttle: the tasks still pending start, see the
+    marker and exit before starting Python. Enabled by the sbatch script (``DJFLOW_SCALE=slurm``)."""
+
+    def __init__(self, cap, index):
+        self.job = os.environ.get("SLURM_ARRAY_JOB_ID")
+        self.enabled = os.environ.get("DJFLOW_SCALE") == "slurm" and bool(self.job) and index == 0
+        self.marker = os.environ.get("DJFLOW_DONE_MARKER")
+        self.cap, self.current, self.can_throttle = cap, 1, True
+        self.startup = max(time.time() - PROCESS_STARTED, 0.5)
+        self.work_seconds, self.keys = 0.0, 0
+
+    def growing(self):
+        return self.enabled and self.can_throttle and self.current < self.cap
+
+    def made(self, seconds, keys):
+        self.work_seconds += seconds
+        self.keys += keys
+
+    def want(self, potential):
+        if not (self.enabled and self.can_throttle) or not self.keys or self.current >= self.cap:
+            return
+        per_key = self.work_seconds / self.keys
+        wanted = max(1, min(self.cap, int(potential * per_key / self.startup)))
+        if wanted > self.current:
+            self._throttle(wanted, "%d key(s) can come, %.2f s per key, %.1f s to start a worker"
+                           % (potential, per_key, self.startup))
+
+    def done(self):
+        if not self.enabled:
+            return
+        if self.marker:
+            try:
+                with open(self.marker, "w") as f:
+                    f.write("done\n")
+            except OSError as e:
+                log.warning("could not write the done marker %s: %s", self.marker, e)
+        if self.can_throttle and self.current < self.cap:
+            self._throttle(self.cap, "table done: the tasks still pending exit at once")
+
+    def _throttle(self, n, why):
+        try:
+            subprocess.run(["scontrol", "update", "JobId=%s" % self.job, "ArrayTaskThrottle=%d" % n],
+                           check=True, capture_output=True, timeout=20)
+            log.info("workers: auto: array %s throttle %d -> %d (%s)", self.job, self.current, n, why)
+            self.current = n
+        except (OSError, subprocess.SubprocessError) as e:
+            log.warning("workers: auto: could not raise the array's throttle: %s", e)
+            self.can_throttle = False
 
 
 class UpstreamStalled(Exception):
@@ -1498,6 +1575,9 @@ def _text_main(produce, argv):
         if kind in ("usage-db", "sql"):
             return EXIT_USAGE
         return EXIT_ERRORS
+
+
+PROCESS_STARTED = time.time()  # module import time: how long this worker took to start, for the scaler
 
 
 def main(argv=None):

@@ -153,7 +153,7 @@ fi
 
 mkdir -p -- logs
 
-declare -A ids=() starts=() ran=() decided=()
+declare -A ids=() starts=() ran=() decided=() arrays=()
 submitted=()
 summary=()
 
@@ -187,7 +187,13 @@ submit() {
   for dep in $upstream; do
     if [[ $dep == start:* ]]; then
       dep=${dep#start:}
-      add_ids begun "${ids[$dep]}"
+      # an array has begun once its first task has (after: on the whole array waits for every task)
+      local started="" id
+      for id in ${ids[$dep]//:/ }; do
+        if [[ -n ${arrays[$id]-} ]]; then id+=_0; fi
+        started+="${started:+:}$id"
+      done
+      add_ids begun "$started"
     else
       add_ids deps "${ids[$dep]}"
     fi
@@ -221,7 +227,8 @@ submit() {
   local got=""
   while (( $# )); do
     local command=(sbatch "${options[@]}")
-    if [[ -n $1 ]]; then command+=("$1"); fi
+    local array=$1
+    if [[ -n $array ]]; then command+=("$array"); fi
     command+=("$root/$script" "$root" "$restriction" "$2")
     if [[ -n $first ]] && (( retry_failed )); then command+=(retry-failed); fi
     shift 2
@@ -234,6 +241,7 @@ submit() {
       [[ $out =~ ^[0-9]+$ ]] || fail "$label" "unexpected sbatch output '$out'"
       submitted+=("$out")
     fi
+    if [[ -n $array ]]; then arrays[$out]=1; fi
     got+="${got:+:}$out"
   done
   ids[$key]=$got
