@@ -250,7 +250,7 @@ submit() {
 }
 
 submit neuron neuron Neuron w0-neuron/neuron.sbatch '' first --array=0 0
-submit activity_statistics activity_statistics ActivityStatistics w0-neuron/activity_statistics.sbatch start:neuron first --array=0 0
+submit activity_statistics activity_statistics ActivityStatistics w0-neuron/activity_statistics.sbatch start:neuron first --array=0-3%1 0
 submit spikes spikes Spikes w0-neuron/spikes.sbatch start:neuron first --array=0-1 0
 
 printf '%-40s %s\n' "table" "job id"
