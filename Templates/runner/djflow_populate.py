@@ -66,7 +66,32 @@ Options
                           do"). With --refresh-only too: the refresh step is the
                           first step of a multi-worker table, where a
                           workflow's --retry-failed gives them back.
-    --worker N/M          informational (reported in the summary).
+    --follow              pipelined: keep populating as keys arrive. Each round populates
+                          what can be taken, then one SQL statement (one snapshot)
+                          counts this table's keys that can be taken now and, for
+                          every --upstream table, its keys still to do, those in
+                          error/ignore and the reserved ones; polls back off from
+                          0.2 s to 1 s. The worker finishes when nothing is left to
+                          take and every upstream table has nothing left to do but
+                          keys in error (those hold back only their dependents:
+                          "held_back" in the summary). 2.x: refreshes the job queue
+                          itself when new keys appear.
+    --upstream T          with --follow: a job table upstream in the same workflow
+                          (repeatable). With DJFLOW_FOLLOW_TABLES set (submit.sh
+                          --only/--from: one table per line), tables not listed are
+                          not waited for.
+    --upstream-grace S    with --follow: exit 1 when upstream keys are left to do but
+                          no upstream key was reserved or done for S seconds (its job
+                          failed to start or was cancelled); default 600.
+    --auto-workers        with --follow (workers: auto): worker N leaves as soon as at
+                          most N keys can still come (to take, being made, or upstream);
+                          worker 0 stays. On SLURM (DJFLOW_SCALE=slurm, set by the
+                          sbatch script) worker 0 raises its array's ArrayTaskThrottle
+                          (scontrol update) up to DJFLOW_SCALE_CAP as far as the keys
+                          that can come times the seconds per key pay for another
+                          worker's start, and writes DJFLOW_DONE_MARKER when the table
+                          is done (tasks starting later exit before Python).
+    --worker N/M          worker N of M (informational; --auto-workers uses it).
     --describe            resolve the table, print its summary (tier, full
                           name, master, progress) and exit 0; populates nothing.
 
