@@ -42,18 +42,25 @@ FAULTS = pathlib.Path(__file__).resolve().parent / "faults"
 
 
 # ---------------------------------------------------------------------------
-# the database, read with a fresh connection each time (the server may have restarted in between)
+# the database, read through one connection per server that is opened again after a restart
 # ---------------------------------------------------------------------------
+
+_connections = {}
 
 
 def sql(env, query, args=None):
-    conn = testdb.connect(env)
+    conn = _connections.get(env["DJ_HOST"])
     try:
-        with conn.cursor() as cur:
-            cur.execute(query, args)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
+        if conn is None:
+            raise ConnectionError
+        conn.ping(reconnect=False)
+    except Exception:
+        if conn is not None:
+            conn.close()
+        conn = _connections[env["DJ_HOST"]] = testdb.connect(env)
+    with conn.cursor() as cur:
+        cur.execute(query, args)
+        return list(cur.fetchall())
 
 
 class Faults:
@@ -182,10 +189,6 @@ def connection_live(env, connection_id):
     return bool(sql(env, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID=%s", (connection_id,))[0][0])
 
 
-def connection_id(env):
-    return sql(env, "SELECT CONNECTION_ID()")[0][0]
-
-
 def wait_until(predicate, timeout, what, poll=0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -202,7 +205,7 @@ def wait_until(predicate, timeout, what, poll=0.1):
 
 
 def test_worker_killed_in_make_is_reclaimed_by_the_rerun(faults):
-    f = faults(keys=4, sleep=1.5)
+    f = faults(keys=3, sleep=1)
     ids = f.submit()
     victim = next(iter(f.wait_in_make(1, min_age=0.2).values()))   # a runner busy in make()
     cmdline = pathlib.Path("/proc/%d/cmdline" % victim["pid"]).read_bytes()
@@ -223,10 +226,10 @@ def test_worker_killed_in_make_is_reclaimed_by_the_rerun(faults):
     ids = f.submit()
     states = wait(f.env, ids)
     assert all(t["JobState"] == "COMPLETED" for jobs in states.values() for t in jobs), states
-    refresh = [s for name, lines in f.summaries().items() if name.startswith("faults-work.refresh_" + ids["Work (refresh)"][0])
-               for s in lines]
-    assert [s["reclaimed"] for s in refresh] == [1], refresh
     f.assert_each_key_once([victim["attempt"]])
+    refresh = [s for name, lines in f.summaries().items()
+               if name.startswith("faults-work.refresh_%s." % ids["Work (refresh)"][0]) for s in lines]
+    assert [s["reclaimed"] for s in refresh] == [1], refresh   # the rerun's refresh step gave it back
 
 
 # ---------------------------------------------------------------------------
@@ -237,7 +240,7 @@ def test_worker_killed_in_make_is_reclaimed_by_the_rerun(faults):
 def test_sigterm_and_requeue_release_their_keys(faults, faults_slurm):
     sbatch = (faults_slurm / "w0-work" / "work.sbatch").read_text()
     assert "#SBATCH --signal=B:TERM@60\n" in sbatch and "#SBATCH --requeue\n" in sbatch
-    f = faults(keys=5, sleep=1.5)
+    f = faults(keys=3, sleep=1.5)
     ids = f.submit()
     workers_job = ids["Work"][0]
     busy = f.wait_in_make(2, min_age=0.2)
@@ -263,10 +266,9 @@ def test_sigterm_and_requeue_release_their_keys(faults, faults_slurm):
     assert workers[task_of(first["job_id"])]["ExitCode"] == "143:0", workers
     requeued = workers[task_of(other["job_id"])]
     assert requeued["JobState"] == "COMPLETED" and requeued["Restarts"] == "1", requeued
-    logs = f.summaries()
-    terminated = logs["faults-work_%s_%d.out" % (workers_job, task_of(first["job_id"]))]
-    assert [s["status"] for s in terminated] == ["terminated"], terminated
     f.assert_each_key_once([first["attempt"], other["attempt"]])
+    terminated = f.summaries()["faults-work_%s_%d.out" % (workers_job, task_of(first["job_id"]))]
+    assert [s["status"] for s in terminated] == ["terminated"], terminated
 
 
 # ---------------------------------------------------------------------------
@@ -288,10 +290,11 @@ class Database:
         self.pid_file = pathlib.Path(pid_file)
         self.down = False
 
-    def stop(self):
+    def stop(self, how=signal.SIGTERM):
+        """SIGTERM: a clean shutdown, as a restart by an operator; SIGKILL: a crash."""
         pid = int(self.pid_file.read_text())
         self.down = True
-        os.kill(pid, signal.SIGTERM)   # a clean shutdown: every connection is closed
+        os.kill(pid, how)
 
         def gone():
             try:
@@ -306,19 +309,19 @@ class Database:
         assert env["DJ_HOST"] == self.env["DJ_HOST"] and env["DJ_PASS"] == self.env["DJ_PASS"]
         self.down = False
 
-    def restart(self):
-        self.stop()
-        self.start()
-
 
 def test_database_restart_workers_exit_75_and_retry(faults, cluster_env):
     db = Database(cluster_env)
-    squatters = []
+    squatters, suspended = [], []
     try:
-        db.restart()   # connection ids from 1: the dead workers' ids are taken again below
-        while connection_id(cluster_env) < 100:
-            pass   # the workers' ids come after these, above the few scripts/db/up.sh takes after a restart
-        f = faults(keys=4, sleep=3)
+        db.stop(signal.SIGKILL)   # connection ids from 1: the dead workers' ids are taken again below
+        db.start()
+        while True:   # the workers' ids come after these, above the few that scripts/db/up.sh takes
+            conn = testdb.connect(cluster_env)
+            conn.close()
+            if conn.thread_id() >= 20:
+                break
+        f = faults(keys=2, sleep=3)
         ids = f.submit()
         workers_job = ids["Work"][0]
         busy = f.wait_in_make(2, max_age=1.5)   # both workers well inside their 3 s make()
@@ -332,34 +335,32 @@ def test_database_restart_workers_exit_75_and_retry(faults, cluster_env):
         worker_tasks = ["%s_%d" % (workers_job, task) for task in (0, 1)]
         for task in worker_tasks:   # hold the retries until the dead workers' connection ids are taken
             slurm(f.env, "scontrol", "suspend", task)
+            suspended.append(task)
         db.start()
         stale = sorted(connection for connection, _pid in held.values())
         assert stale[-1] < 400, "connection ids too high to take them all again: %s" % stale
-        while True:
-            conn = testdb.connect(f.env)
-            squatters.append(conn)
-            with conn.cursor() as cur:
-                cur.execute("SELECT CONNECTION_ID()")
-                if cur.fetchone()[0] >= stale[-1]:
-                    break
+        while not squatters or squatters[-1].thread_id() < stale[-1]:
+            squatters.append(testdb.connect(f.env))
         assert all(connection_live(f.env, c) for c in stale), stale
-        for task in worker_tasks:
-            slurm(f.env, "scontrol", "resume", task)
+        while suspended:
+            slurm(f.env, "scontrol", "resume", suspended.pop())
 
         states = wait(f.env, ids)
         assert all(t["JobState"] == "COMPLETED" for jobs in states.values() for t in jobs), states
+        f.assert_each_key_once([a["attempt"] for a in busy.values()])
         logs = f.summaries()
-        for task in (0, 1):
+        for task in (0, 1):   # exit 75 (transient), retried by the job script, then done
             lines = logs["faults-work_%s_%d.out" % (workers_job, task)]
             assert lines[0]["status"] == "transient" and lines[-1]["status"] == "ok", lines
         reclaimed = sum(s["reclaimed"] or 0 for lines in logs.values() for s in lines)
         assert reclaimed == len(held), logs
-        f.assert_each_key_once([a["attempt"] for a in busy.values()])
     finally:
-        for conn in squatters:
-            conn.close()
         if db.down:
             db.start()
+        for task in suspended:
+            subprocess.run(["scontrol", "resume", task], env=cluster_env, capture_output=True)
+        for conn in squatters:
+            conn.close()
 
 
 # ---------------------------------------------------------------------------
