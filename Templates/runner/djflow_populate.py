@@ -85,8 +85,15 @@ the table's reserved rows (whole table, not only the restriction: a dead
 worker's row is dead for every job) and gives back those whose connection is no
 longer live: 2.x sets them to ``pending``, 0.14 deletes them. Live connections
 are listed from information_schema.PROCESSLIST (MySQL/MariaDB) or
-pg_stat_activity (PostgreSQL, whose connection_id is the backend pid). A live
-connection's row is never touched. Without the PROCESS privilege, MySQL and
+pg_stat_activity (PostgreSQL, whose connection_id is the backend pid). A row
+reserved before the database server started is dead whatever its
+connection_id: a restart ends every connection, and MySQL/MariaDB then number
+connections from 1 again (a PostgreSQL backend pid can come back too), so the
+old id may name a live, unrelated connection. The start is the server's own
+clock: NOW() minus the Uptime status (whole seconds, never after the real
+start), or pg_postmaster_start_time(). A live connection's row reserved since
+the start is never touched, nor a row whose process still runs on this host.
+Without the PROCESS privilege, MySQL and
 MariaDB list only the connections of the session's own user name: rows of
 other users are then left alone (with a note), and so are rows of a connection
 that cannot be listed at all. No age is guessed; the count is ``reclaimed``.
