@@ -9,6 +9,8 @@
 #                                   every sample against the plan, dag.test() runs of the ephys sample and the
 #                                   Elements workflow (tests/elements_workflow, .venv/elements) on MariaDB
 #   tests/e2e     (pytest)          the ephys sample and the Elements workflow on a real single-node SLURM cluster;
+#                                   faults (test_faults.py: SIGKILL, SIGTERM, requeue, the MariaDB restarted, two
+#                                   submissions at once);
 #                                   the ephys sample again on PostgreSQL 15 (test_slurm_postgres.py)
 #   tests/htcondor (pytest)         HTCondor target: every submit file through HTCondor 24.12's own submit
 #                                   parser, DAGs read back against the plan, the ephys DAGs run node by node

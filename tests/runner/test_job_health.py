@@ -165,6 +165,74 @@ def test_worker_killed_with_sigkill_is_reclaimed_without_an_age_option(ephys):
     assert_each_key_once(ephys, "LFP", ALL_RECORDINGS)
 
 
+def own_connection_id(ephys):
+    return ephys.query("SELECT pg_backend_pid()" if postgres(ephys.env) else "SELECT CONNECTION_ID()")[0][0]
+
+
+def date_reserved_before_the_server_started(ephys, table_name="_recording"):
+    """Set the reserved rows' reservation time to an hour before the server's start, as a restart leaves a
+    dead worker's rows (the server's start by its own clock: Uptime, or pg_postmaster_start_time())."""
+    table, where, args = jobs_table(ephys, table_name)
+    column = "reserved_time" if DJ2 else "`timestamp`"
+    if postgres(ephys.env):
+        start = "pg_postmaster_start_time() - interval '1 hour'"
+    else:
+        start = ("(SELECT NOW() - INTERVAL (VARIABLE_VALUE + 3600) SECOND FROM information_schema.GLOBAL_STATUS "
+                 "WHERE VARIABLE_NAME='UPTIME')")
+    ephys.query("UPDATE %s SET %s = %s WHERE %s AND status='reserved'" % (table, column, start, where), args)
+
+
+def test_reservation_older_than_the_server_is_dead_whatever_its_connection_id(ephys):
+    """After a restart the server gives connection ids out again from 1 (PostgreSQL: a backend pid can come
+    back), so a dead worker's reserved row can name a live, unrelated connection. A row reserved before the
+    server started is dead whatever its connection_id; a row reserved since, naming a live connection, is not
+    touched."""
+    ephys.stage("initial")
+    proc = ephys.start("--table", "Recording", env={"DJFLOW_SAMPLE_SLEEP": "60"})
+    kill_when_reserved(ephys, proc)
+    live = own_connection_id(ephys)   # this test's connection stays open during the runs below
+    table, where, args = jobs_table(ephys, "_recording")
+    ephys.query("UPDATE %s SET connection_id=%%s WHERE %s AND status='reserved'" % (table, where), (live,) + args)
+    assert connection_alive(ephys, live) and reserved(ephys) == [live]
+
+    # reserved since the server started, by what is now a live connection: left alone
+    res = ephys.run("--table", "Recording", "--refresh-only")
+    assert res.rc == 0 and res.summary["reclaimed"] == 0, res
+    assert reserved(ephys) == [live]
+
+    # the same row, reserved before the server started: dead, although its connection id is live
+    date_reserved_before_the_server_started(ephys)
+    res = ephys.run("--table", "Recording", "--refresh-only")
+    assert res.rc == 0 and res.summary["reclaimed"] == 1, res
+    assert not [note for note in res.summary["notes"] if "reserved" in note], res
+    assert reserved(ephys) == []
+    statuses = [r["status"] for r in ephys.job_rows("_recording")]
+    assert statuses == (["pending"] * ALL_RECORDINGS if DJ2 else []), statuses
+    res = ephys.run("--table", "Recording", "--no-refresh")
+    assert res.rc == 0 and res.summary["success_count"] == ALL_RECORDINGS, res
+    assert_each_key_once(ephys, "Recording", ALL_RECORDINGS)
+
+
+def test_server_start_is_never_after_the_real_start(db_env, runner):
+    """The runner reads the server's start at whole seconds (NOW() then Uptime; pg_postmaster_start_time()),
+    never later than the start the server reports in one statement, and at most a second or two earlier."""
+    import datetime
+
+    conn = testdb.connect(db_env)
+    try:
+        query = _query(conn)
+        started = runner.server_start(query, "postgresql" if postgres(db_env) else "mysql")
+        if postgres(db_env):
+            real = query("SELECT pg_postmaster_start_time()")[0][0]
+        else:
+            real = query("SELECT NOW(6) - INTERVAL VARIABLE_VALUE SECOND FROM information_schema.GLOBAL_STATUS "
+                         "WHERE VARIABLE_NAME='UPTIME'")[0][0]
+        assert started.microsecond == 0 and started <= real, (started, real)
+        assert real - started < datetime.timedelta(seconds=3), (started, real)
+    finally:
+        conn.close()
+
+
 @pytest.mark.parametrize("processes", [1, 2])
 def test_live_worker_reservation_is_never_reclaimed(ephys, processes):
     """A second job starting while a worker is busy in make() leaves its rows alone. With pool

@@ -111,8 +111,15 @@ the table's reserved rows (whole table, not only the restriction: a dead
 worker's row is dead for every job) and gives back those whose connection is no
 longer live: 2.x sets them to ``pending``, 0.14 deletes them. Live connections
 are listed from information_schema.PROCESSLIST (MySQL/MariaDB) or
-pg_stat_activity (PostgreSQL, whose connection_id is the backend pid). A live
-connection's row is never touched. Without the PROCESS privilege, MySQL and
+pg_stat_activity (PostgreSQL, whose connection_id is the backend pid). A row
+reserved before the database server started is dead whatever its
+connection_id: a restart ends every connection, and MySQL/MariaDB then number
+connections from 1 again (a PostgreSQL backend pid can come back too), so the
+old id may name a live, unrelated connection. The start is the server's own
+clock: NOW() minus the Uptime status (whole seconds, never after the real
+start), or pg_postmaster_start_time(). A live connection's row reserved since
+the start is never touched, nor a row whose process still runs on this host.
+Without the PROCESS privilege, MySQL and
 MariaDB list only the connections of the session's own user name: rows of
 other users are then left alone (with a note), and so are rows of a connection
 that cannot be listed at all. No age is guessed; the count is ``reclaimed``.
@@ -806,75 +813,137 @@ def _process_alive(pid):
         return True
 
 
+def server_start(query, backend):
+    """When the database server started, on its own clock, at whole seconds: every connection made before
+    then is gone, whatever its id (MySQL and MariaDB number connections from 1 again after a restart; on
+    PostgreSQL a backend pid can come back). ``query(sql, args=None)`` returns a list of rows.
+
+    MySQL/MariaDB report Uptime in whole seconds. NOW() is read first, so the start computed from the
+    Uptime read after it is never later than the real start (truncated to the second): a row reserved by a
+    connection of this server is never older than it."""
+    if backend == "postgresql":
+        return query("SELECT date_trunc('second', pg_postmaster_start_time())")[0][0]
+    import datetime
+
+    now = query("SELECT NOW()")[0][0]
+    uptime = int(query("SHOW GLOBAL STATUS LIKE 'Uptime'")[0][1])
+    return now - datetime.timedelta(seconds=uptime)
+
+
 def reclaim_dead_jobs(table, major, notes):
     """Give back the table's reservations whose worker is gone; return how many rows.
 
     A worker killed hard (SIGKILL, OOM killer, node failure) leaves its rows ``reserved``
     forever. Its database connection is closed with it, so a reserved row whose
     connection_id is no longer a live connection has no worker: 2.x puts it back to
-    ``pending``, 0.14 deletes it (a missing row means "to do"). Whole table, not just the
-    restriction: a dead worker's row is dead for every job. Rows of live connections are never
-    touched; rows that cannot be judged (no PROCESS privilege, connections not listed) are
-    left alone with a note. A bounded number of queries: holders grouped by connection, the
+    ``pending``, 0.14 deletes it (a missing row means "to do"). A row reserved before the
+    database server started (a restart ended every connection) is dead too, whatever its
+    connection_id: after a restart the server gives the old ids to new, unrelated connections.
+    Whole table, not just the restriction: a dead worker's row is dead for every job. Rows of
+    live connections are never touched, nor rows whose process still runs on this host; rows
+    that cannot be judged (no PROCESS privilege, connections not listed) are left alone with a
+    note. A bounded number of queries: the server's start, holders grouped by connection, the
     connection list, one UPDATE/DELETE.
     """
     conn = table.connection
     quote = conn.adapter.quote_identifier if major >= 2 else (lambda name: "`%s`" % name)
+    backend = conn.adapter.backend if major >= 2 else "mysql"
+
+    def query(sql, args=None):
+        return list(conn.query(sql, args=args).fetchall())
+
     if major >= 2:
         jobs = table.jobs
         since = server_now(table, major)  # rows reserved after this are never judged
-        where, args = "status='reserved'", []
+        where, args, reserved_at = "status='reserved'", [], quote("reserved_time")
     else:
         jobs = conn.schemas[table.database].jobs
-        where, args = "table_name=%s AND status='reserved'", [table.table_name]
-    holders = conn.query(
-        "SELECT connection_id, {user}, host, pid, COUNT(*) FROM {jobs} WHERE {where} "
-        "GROUP BY connection_id, {user}, host, pid".format(user=quote("user"), jobs=jobs.full_table_name,
-                                                             where=where),
-        args=tuple(args)).fetchall()
+        where, args, reserved_at = "table_name=%s AND status='reserved'", [table.table_name], quote("timestamp")
+    try:
+        started = server_start(query, backend)
+    except Exception as e:
+        if classify(e) not in (None, "sql"):
+            raise
+        started = None
+        notes.append("reserved rows older than the database server not recognised: its start time cannot be "
+                     "read (%s: %s)" % (type(e).__name__, e))
+        log.warning("%s", notes[-1])
+    stale = "CASE WHEN %s < %%s THEN 1 ELSE 0 END" % reserved_at if started is not None else "0"
+    holders = query(
+        "SELECT connection_id, {user}, host, pid, {stale}, COUNT(*) FROM {jobs} WHERE {where} "
+        "GROUP BY 1, 2, 3, 4, 5".format(user=quote("user"), stale=stale, jobs=jobs.full_table_name, where=where),
+        tuple(([started] if started is not None else []) + args))
     if not holders:
         return 0
-    backend = conn.adapter.backend if major >= 2 else "mysql"
+    this_host = platform.node()
+    older = [h for h in holders if int(h[4])]  # reserved before the server started: dead unless still running
+    kept = sorted({int(pid) for _c, _u, host, pid, _s, _n in older
+                   if host == this_host and pid and _process_alive(int(pid))})
+    older = [h for h in older if not (h[2] == this_host and h[3] and int(h[3]) in kept)]
+    current = [(c, u, host, pid, n) for c, u, host, pid, s, n in holders if not int(s)]
+    dead = _dead_connections(query, backend, current, notes) if current else set()
+    conditions, condition_args = [], []
+    if dead:
+        ids = sorted(dead)
+        condition = "connection_id IN (%s)" % ", ".join(["%s"] * len(ids))
+        condition_args += ids
+        if started is not None:  # not the older rows of a reused id: judged by the server's start above
+            condition = "(%s AND %s >= %%s)" % (condition, reserved_at)
+            condition_args.append(started)
+        conditions.append(condition)
+    if older:
+        condition = "%s < %%s" % reserved_at
+        condition_args.append(started)
+        if kept:
+            condition = "(%s AND NOT (host = %%s AND pid IN (%s)))" % (condition, ", ".join(["%s"] * len(kept)))
+            condition_args += [this_host] + kept
+        conditions.append(condition)
+    if not conditions:
+        return 0
+    if major >= 2:
+        sql = ("UPDATE %s SET status='pending', error_message='', error_stack=NULL, reserved_time=NULL, "
+               "completed_time=NULL WHERE status='reserved' AND reserved_time <= %%s AND (%s)"
+               % (jobs.full_table_name, " OR ".join(conditions)))
+        sql_args = [since] + condition_args
+    else:
+        sql = ("DELETE FROM %s WHERE table_name=%%s AND status='reserved' AND (%s)"
+               % (jobs.full_table_name, " OR ".join(conditions)))
+        sql_args = [table.table_name] + condition_args
+    count = conn.query(sql, args=tuple(sql_args)).rowcount
+    for connection_id, user, host, pid, n in current:
+        if connection_id is not None and int(connection_id) in dead:
+            log.warning("reclaimed %d reserved row(s) of dead connection %s (host %s, pid %s)",
+                        n, connection_id, host, pid)
+    for connection_id, user, host, pid, _s, n in older:
+        log.warning("reclaimed %d reserved row(s) of connection %s (host %s, pid %s), reserved before the database "
+                    "server started at %s", n, connection_id, host, pid, started)
+    return count
+
+
+def _dead_connections(query, backend, holders, notes):
+    """The connection ids among holders (connection_id, user, host, pid, rows) that are no longer live
+    connections of the server (see judge_reservations); rows that cannot be judged get a note."""
     try:
-        live, me, visible_user = live_connections(lambda sql, a=None: list(conn.query(sql, args=a).fetchall()),
-                                                  backend)
+        live, me, visible_user = live_connections(query, backend)
     except Exception as e:
         if classify(e) not in (None, "sql"):
             raise
         notes.append("reserved rows not checked: the server's connections cannot be listed (%s: %s); "
                      "--orphan-timeout re-pends them by age (2.x)" % (type(e).__name__, e))
         log.warning("%s", notes[-1])
-        return 0
+        return set()
     if int(me) not in live:
         notes.append("reserved rows not checked: the server's connection list lacks this session's own "
                      "connection %s (a proxy in between?)" % me)
         log.warning("%s", notes[-1])
-        return 0
+        return set()
     dead, unchecked = judge_reservations(holders, live, visible_user, platform.node())
     if unchecked:
         notes.append("%d reserved row(s) not checked: %s" % (
             unchecked, "without the PROCESS privilege only %r's connections are listed" % visible_user
             if visible_user is not None else "no connection id recorded"))
         log.warning("%s", notes[-1])
-    if not dead:
-        return 0
-    ids = sorted(dead)
-    marks = ", ".join(["%s"] * len(ids))
-    if major >= 2:
-        sql = ("UPDATE %s SET status='pending', error_message='', error_stack=NULL, reserved_time=NULL, "
-               "completed_time=NULL WHERE status='reserved' AND connection_id IN (%s) AND reserved_time <= %%s"
-               % (jobs.full_table_name, marks))
-        args = ids + [since]
-    else:
-        sql = ("DELETE FROM %s WHERE table_name=%%s AND status='reserved' AND connection_id IN (%s)"
-               % (jobs.full_table_name, marks))
-        args = [table.table_name] + ids
-    count = conn.query(sql, args=tuple(args)).rowcount
-    for connection_id, user, host, pid, n in holders:
-        if connection_id is not None and int(connection_id) in dead:
-            log.warning("reclaimed %d reserved row(s) of dead connection %s (host %s, pid %s)",
-                        n, connection_id, host, pid)
-    return count
+    return dead
 
 
 def _restricted_source(table, restrictions):
