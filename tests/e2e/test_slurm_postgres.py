@@ -118,16 +118,18 @@ def test_workflows_fill_every_key_once_on_postgresql(pg):
     assert all(s["full_table_name"].startswith('"') for s in summaries)  # PostgreSQL quoting: really PostgreSQL
 
 
-def test_failing_key_fails_the_job_and_stops_its_dependents_on_postgresql(pg):
+def test_failing_key_fails_the_job_and_holds_back_its_dependents_on_postgresql(pg):
+    """Pipelined LFP on PostgreSQL: the failed Recording key holds back its own LFP key only."""
     env, full, slurm, run = pg
     stage(full, "initial", "--with-failure")
-    lfp_before = len([e for e in make_log(env) if e["table"] == "LFP"])
     states = wait(env, submit(env, slurm / "w0-recording/submit.sh", run))
     assert any(t["JobState"] == "FAILED" and t["ExitCode"] == "1:0" for t in states["Recording"]), states
-    assert all(t["JobState"] == "CANCELLED" for t in states["LFP"]), states["LFP"]
-    assert len([e for e in make_log(env) if e["table"] == "LFP"]) == lfp_before, "LFP must not run on broken input"
+    assert all(t["JobState"] == "COMPLETED" for t in states["LFP"]), states["LFP"]
+    failing = {"subject": "mouse1", "session_id": 99, "insertion_number": 1}
+    assert failing not in [e["key"] for e in make_log(env) if e["table"] == "LFP"], "LFP must not run on broken input"
     counts = db_counts(full)
     assert counts["Recording"]["errors"] == 1 and counts["Recording"]["remaining"] == 1, counts
+    assert counts["LFP"]["remaining"] == 0 and counts["LFP"]["rows"] == counts["Recording"]["rows"], counts
 
 
 def _logs(run):
