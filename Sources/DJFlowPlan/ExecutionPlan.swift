@@ -86,6 +86,9 @@ public struct Job: Codable, Sendable {
     public var workers: Int
     /// `workers: auto`: `workers` is the cap; workers beyond the keys that can come leave at once.
     public var autoWorkers = false
+    /// The runner contract: the job's steps in order (a refresh step, then the workers; or the workers
+    /// alone) with the runner arguments of each, the same on every target. Filled by the planner.
+    public var runnerSteps: [JobStep] = []
     public var throttle: Int?
     public var retries: Int
     public var priority: Int?

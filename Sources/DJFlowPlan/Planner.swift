@@ -119,6 +119,7 @@ public enum Planner {
                 let above = ancestors(of: name, parents: directJobParents).filter(sameWorkflow)
                 job.upstreamTables = jobNames.filter(above.contains).map { runnerTarget(for: graph.tables[$0]!, spec: spec).table }
             }
+            job.runnerSteps = job.invocations
             jobs.append(job)
         }
 

@@ -10,6 +10,13 @@ public enum RunnerStep: String, Codable, Sendable {
     case populate
 }
 
+/// One step of a job with the runner arguments it runs: what `djflow plan --format json` shows as
+/// `runnerSteps`, and what every target lays out.
+public struct JobStep: Codable, Sendable, Equatable {
+    public var step: RunnerStep
+    public var arguments: [String]
+}
+
 extension Job {
     /// The runner keeps populating as keys arrive (`--follow`): pipelined, or sized from the work.
     public var followsKeys: Bool { !follows.isEmpty || autoWorkers }
@@ -20,6 +27,9 @@ extension Job {
 
     /// The job's steps in the order they run.
     public var steps: [RunnerStep] { hasRefreshStep ? [.refresh, .populate] : [.populate] }
+
+    /// Every step with its runner arguments (stored in the plan as `runnerSteps`).
+    public var invocations: [JobStep] { steps.map { JobStep(step: $0, arguments: runnerArguments(for: $0)) } }
 
     /// The runner arguments of a step.
     public func runnerArguments(for step: RunnerStep) -> [String] {

@@ -88,9 +88,10 @@ def expected_graph(plan_json, workflow, prefix=None):
     tasks, edges = set(), set()
     for job_id in workflow["jobs"]:
         job = jobs[job_id]
-        first = job_id + ".refresh" if job["workers"] > 1 else job_id
+        refresh = [s["step"] for s in job["runnerSteps"]] == ["refresh", "populate"]  # the plan's runner contract
+        first = job_id + ".refresh" if refresh else job_id
         tasks.add(job_id)
-        if job["workers"] > 1:
+        if refresh:
             tasks.add(first)
             edges.add((first, job_id))
         for need in job["needs"]:

@@ -61,7 +61,7 @@ def test_task_settings_follow_the_spec(bag):
         assert dag.owner == "djflow" and set(dag.tags) == {"djflow", "ephys"}
         for task in dag.tasks:
             job = jobs[task.task_id.split(".")[0]]
-            mapped = task.task_id == job["id"] and job["workers"] > 1
+            mapped = task.task_id == job["id"] and job["workers"] > 1  # a worker array, with or without a refresh step
             assert task.retries == job["retries"]
             assert task.retry_delay == datetime.timedelta(seconds=30)
             rule = attr(task, "weight_rule")

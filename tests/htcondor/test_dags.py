@@ -17,7 +17,7 @@ def expected_workflow(plan, workflow):
         job = jobs[job_id]
         nodes[job_id] = f"{workflow['id']}/{job_id}.sub"
         first = job_id
-        if job["workers"] > 1:
+        if any(s["step"] == "refresh" for s in job["runnerSteps"]):
             nodes[f"{job_id}_refresh"] = f"{workflow['id']}/{job_id}.refresh.sub"
             edges.add((f"{job_id}_refresh", job_id))
             first = f"{job_id}_refresh"
@@ -155,10 +155,10 @@ def test_only_and_from_mark_the_other_nodes_done_and_retry_failed_marks_first_no
         running = {n for n, node in dag.nodes.items() if not node.done}
         assert running == {"w1-clustering_task+clustering_refresh", "w1-clustering_task+clustering",
                            "w2-curation+curated_clustering", "w2-curation+quality_metrics",
-                           "w2-curation+waveforms_refresh", "w2-curation+waveforms"}
+                           "w2-curation+waveforms"}
         retried = {n for n, node in dag.nodes.items() if node.append.get("DJFLOW_RETRY_FAILED") == "1"}
         assert retried == {"w1-clustering_task+clustering_refresh", "w2-curation+curated_clustering",
-                           "w2-curation+quality_metrics", "w2-curation+waveforms_refresh"}
+                           "w2-curation+quality_metrics", "w2-curation+waveforms"}
         dag.order()
 
     # The VARS reach the job ad's environment through HTCondor's own parser; the node script turns it into --clear-errors.

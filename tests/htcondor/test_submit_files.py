@@ -55,7 +55,9 @@ def test_every_submit_file_parses_with_the_expected_ads(compiled_samples, sample
             selection = [w for m in job["modules"] for w in ("--module", m)] + ["--table", job["runnerTable"]]
             assert args[3:3 + len(selection)] == selection, args   # after attempt, restriction, interpreter
             assert args[args.index("--worker") + 1] == (f"0/{job['workers']}" if throttled else f"{index}/{job['workers']}")
-            assert ("--no-refresh" in args) == (job["workers"] > 1)
+            steps = {s["step"]: s["arguments"] for s in job["runnerSteps"]}
+            assert ("--no-refresh" in args) == ("refresh" in steps)
+            assert args[3:3 + len(steps["populate"])] == steps["populate"], args  # the plan's runner arguments
             env = ad_environment(proc)
             assert env["DJFLOW_JOB_ID"] == f"1.{index}"
             assert env["DJ_PASS"] == CREDENTIALS["DJ_PASS"] and env["DJ_USER"] == "alice"  # getenv, by name
@@ -68,7 +70,7 @@ def test_every_submit_file_parses_with_the_expected_ads(compiled_samples, sample
                 assert proc["WantContainer"] is True and proc["ContainerImage"] == "docker://" + image.group(1)
             else:
                 assert "ContainerImage" not in proc
-        if job["workers"] > 1:
+        if any(s["step"] == "refresh" for s in job["runnerSteps"]):
             refresh = f"{job['workflow']}/{job['id']}.refresh.sub"
             expected_files.add(refresh)
             [proc] = by_name[refresh]

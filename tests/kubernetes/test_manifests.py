@@ -222,8 +222,13 @@ def test_retry_failed_is_a_configmap_key_read_by_the_first_job_of_each_table():
         docs = manifests.load(path)
         config = next(d for d in docs if d["kind"] == "ConfigMap")
         assert config["data"]["retry_failed"] == ""
-        for job in (d for d in docs if d["kind"] == "Job"):
-            first = job["metadata"]["labels"]["app.kubernetes.io/component"] == "refresh" or job["spec"]["completions"] == 1
+        jobs = [d for d in docs if d["kind"] == "Job"]
+        refreshed = {j["metadata"]["labels"]["djflow/table"] for j in jobs
+                     if j["metadata"]["labels"]["app.kubernetes.io/component"] == "refresh"}
+        for job in jobs:
+            labels = job["metadata"]["labels"]
+            # the first Job of a table: its refresh step, or its workers when it has none (the plan's runnerSteps)
+            first = labels["app.kubernetes.io/component"] == "refresh" or labels["djflow/table"] not in refreshed
             env = _env(job)
             assert ("DJFLOW_RETRY_FAILED" in env) == first, job["metadata"]["name"]
             if first:
