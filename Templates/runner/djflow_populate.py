@@ -333,17 +333,11 @@ def import_modules(names):
     return modules
 
 
-_ABSENT_MODULES = set()  # names found not to exist: `djflow status` resolves many tables with one import path
-
-
 def _import_optional(name):
-    if name in _ABSENT_MODULES:
-        return None
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as e:
         if e.name and (name == e.name or name.startswith(e.name + ".")):
-            _ABSENT_MODULES.add(name)
             return None  # the module itself does not exist (not a failing import inside it)
         raise
 

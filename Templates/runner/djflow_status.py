@@ -547,8 +547,26 @@ def read(request):
     return out
 
 
+def _remember_absent_modules():
+    """The runner tries module names for a schema-qualified table (M.sub, then sub) with importlib, which
+    searches the path again for each missing one: with many tables and one import path, remember those
+    that do not exist (what the runner's resolution finds is unchanged)."""
+    absent, optional = set(), runner._import_optional
+
+    def import_optional(name):
+        if name in absent:
+            return None
+        module = optional(name)
+        if module is None:
+            absent.add(name)
+        return module
+
+    runner._import_optional = import_optional
+
+
 def resolve(request, dj):
     """({name: job table}, {name: gate}) instances, importing each module list once."""
+    _remember_absent_modules()
     imported, jobs, gates = {}, {}, {}
     for entry in request["tables"]:
         modules = tuple(entry["modules"])
