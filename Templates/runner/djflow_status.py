@@ -432,18 +432,56 @@ def job_status(table, major, restrictions, counts, progress):
     }
 
 
-def progress_statements(table, major, restrictions, batch):
-    """The count statements of (remaining, total), as progress() defines them: len(key_source - table) and
-    len(key_source), with the key source restricted as populate() restricts it; None: use progress()."""
+def progress_statements(table, major, restrictions, batch, dj):
+    """The count statements of progress(), with the key source restricted as populate() restricts it:
+    ("left", len(key_source - table), len(key_source)), as progress() defines (remaining, total); or, when
+    that is provably the same number, ("matched", len(key_source & table), len(key_source)) with
+    remaining = total - matched, which reads the table's rows instead of every key of the key source (the
+    totals of tables sharing a key source are one statement). None: use progress() itself."""
     try:
         todo = table._jobs_to_do(restrictions)
-        left = todo - (table if major >= 2 else table.target)
+        target = table if major >= 2 else table.target
+        if _match_counts_exact(todo, target, dj):
+            kind, part = "matched", todo & target
+        else:
+            kind, part = "left", todo - target
     except Exception as e:  # noqa: BLE001 - progress() will raise it again, where the plain path would
         if runner.classify(e) not in (None, "sql"):
             raise
         return None
-    remaining, total = batch.add(left), batch.add(todo)
-    return (remaining, total) if remaining and total else None
+    first, total = batch.add(part), batch.add(todo)
+    return (kind, first, total) if first and total else None
+
+
+def _match_counts_exact(todo, target, dj):
+    """len(todo - target) == len(todo) - len(todo & target) when every key of todo is either matched or
+    not, never unknown: the attributes compared are all in the target's primary key (never NULL), and no
+    key of todo can be NULL (every primary-key attribute declared NOT NULL, no outer join anywhere in
+    todo). A key's attributes decide the match, so each key falls on one side. Anything unknown: False."""
+    try:
+        if not isinstance(target, dj.Table) or target.restriction:
+            return False
+        keys, target_keys = list(todo.primary_key), set(target.primary_key)
+        if not keys or any(k not in target_keys for k in keys):
+            return False
+        if any(todo.heading[k].nullable for k in keys):
+            return False
+        return not _outer_join(todo, 0)
+    except Exception:  # noqa: BLE001 - not provable: the plain difference
+        return False
+
+
+def _outer_join(expr, depth):
+    """True if expr or any query it reads from has an outer join (0.14 `_left`, 2.x `_joins`), or if that
+    cannot be told."""
+    if depth > 64:
+        return True
+    left, joins = getattr(expr, "_left", None), getattr(expr, "_joins", None)
+    if left is None and joins is None:
+        return True
+    if any(bool(x) for x in (left or ())) or any(bool(j[0]) for j in (joins or ())):
+        return True
+    return any(_outer_join(s, depth + 1) for s in (getattr(expr, "support", None) or ()) if not isinstance(s, str))
 
 
 def scheduler_job(table, host, pid):
@@ -513,7 +551,8 @@ def read(request):
         progress, waiting, plain = {}, {}, []
         if cache is not None and (jobs or gates):
             batch = CountBatch(cache, next(iter(list(jobs.values()) + list(gates.values()))).connection)
-            planned = {name: progress_statements(table, major, restrictions, batch) for name, table in jobs.items()}
+            planned = {name: progress_statements(table, major, restrictions, batch, dj)
+                       for name, table in jobs.items()}
             gate_planned = {}
             for name, gate in gates.items():
                 upstream = gate_upstream(gate)
@@ -522,9 +561,10 @@ def read(request):
             batch.run()
             clock.lap("counts", cache)
             for name, statements in planned.items():
-                values = [batch.value(sql) for sql in statements] if statements else [None]
+                values = [batch.value(sql) for sql in statements[1:]] if statements else [None]
                 if None not in values:
-                    progress[name] = tuple(values)
+                    first, total = values
+                    progress[name] = (total - first if statements[0] == "matched" else first, total)
             for name, (entries, upstream) in gate_planned.items():
                 values = (batch.value(entries), batch.value(upstream) if upstream else "")
                 if None not in values:
