@@ -118,6 +118,29 @@ class _Answer:
         return _Rows(self.rows, self.description)
 
 
+_SHOW_COLUMNS = ["Field", "Type", "Collation", "Null", "Key", "Default", "Extra", "Privileges", "Comment"]
+_UNKNOWN = object()
+
+
+def _show_default(value):
+    """SHOW COLUMNS' Default from information_schema's COLUMN_DEFAULT on MariaDB >= 10.2.7, which differs
+    only for literals: 'NULL' (nullable, no default) is shown as no value, and a quoted literal ('it''s')
+    unquoted (it's); numbers, b'1' and expressions (current_timestamp(), (1 + 1)) are the same. _UNKNOWN
+    where that cannot be told for certain (a backslash escape, a lone quote)."""
+    if value is None or value == "NULL":
+        return None
+    if not isinstance(value, str):
+        return _UNKNOWN
+    if len(value) >= 2 and value[0] == "'" and value[-1] == "'":
+        inner = value[1:-1]
+        if "\\" in inner or "'" in inner.replace("''", ""):
+            return _UNKNOWN
+        return inner.replace("''", "'")
+    if "'" in value and not (value[0] == "(" or re.match(r"[A-Za-z_]\w*\(", value) or value.startswith("b'")):
+        return _UNKNOWN
+    return value
+
+
 class StatementCache:
     """Wraps DataJoint's Connection.query for this process (see above). Counts what it did in `stats`."""
 
@@ -127,7 +150,7 @@ class StatementCache:
         self.major, self.remember = major, remember
         self._class = connection.Connection
         self._original = self._class.__dict__["query"]
-        self.answers, self.primed, self.capturing = {}, set(), None
+        self.answers, self.primed, self.capturing, self._quoting = {}, set(), None, None
         self.stats = {"sent": 0, "answered": 0, "primed_schemas": 0, "prime_statements": 0, "sql_seconds": 0.0}
 
     def install(self):
@@ -229,6 +252,7 @@ class StatementCache:
         def put(sql, args, names, description, rows):
             answers[(_normal(sql), tuple(args))] = _Answer(names, description, rows)
 
+        self._prime_columns(conn, db, tables, put)
         if self.major >= 2:
             for t in known:
                 put("SELECT * FROM information_schema.tables WHERE table_schema = '%s' AND table_name = '%s'"
@@ -253,6 +277,49 @@ class StatementCache:
                 put('SHOW TABLES in `%s` LIKE "%s"' % (db, t), (), [column[0]], (column,),
                     [(n,) for n in listed if like.fullmatch(n)])
         return answers
+
+    def _mariadb_quotes_defaults(self, conn):
+        """MariaDB 10.2.7 and later: information_schema.columns writes a literal default quoted, NULL for
+        "no default, nullable" (SHOW COLUMNS: unquoted, and no value). Not known for other servers."""
+        if self._quoting is None:
+            self._quoting = False
+            _, _, rows = self._bulk(conn, "SELECT VERSION()")
+            version = str(rows[0][0]) if rows else ""
+            numbers = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
+            if "mariadb" in version.lower() and numbers:
+                self._quoting = tuple(int(n) for n in numbers.groups()) >= (10, 2, 7)
+        return self._quoting
+
+    def _prime_columns(self, conn, db, tables, put):
+        """SHOW FULL COLUMNS of every table, from information_schema.columns (MariaDB shows the same
+        columns, filled the same way, but for how the default is written: see _show_default). Checked
+        against the real statement for the table with the most defaults; any difference: not answered."""
+        if not self._mariadb_quotes_defaults(conn):
+            return
+        _, _, rows = self._bulk(
+            conn, "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, COLLATION_NAME, IS_NULLABLE, COLUMN_KEY, "
+                  "COLUMN_DEFAULT, EXTRA, PRIVILEGES, COLUMN_COMMENT FROM information_schema.columns "
+                  "WHERE table_schema = %s ORDER BY table_name, ordinal_position", (db,))
+        shown = {t: [] for t in tables}
+        for row in rows:
+            if row[0] not in shown:
+                return
+            if shown[row[0]] is not None:
+                default = _show_default(row[6])
+                shown[row[0]] = None if default is _UNKNOWN else shown[row[0]] + [row[1:6] + (default,) + row[7:]]
+        candidates = [t for t in tables if shown[t]]
+        if not candidates:
+            return
+        probe = max(candidates, key=lambda t: (sum(r[5] is not None for r in shown[t]), len(shown[t])))
+        sql = "SHOW FULL COLUMNS FROM `%s` IN `%s`" % (probe, db)
+        cursor = self._send(conn, sql)
+        real, description = cursor.fetchall(), cursor.description
+        names = [d[0] for d in description]
+        if names != _SHOW_COLUMNS or [tuple(r) for r in real] != shown[probe]:
+            runner.log.debug("status: SHOW FULL COLUMNS of %s.%s differs from information_schema", db, probe)
+            return
+        for t in candidates:
+            put("SHOW FULL COLUMNS FROM `%s` IN `%s`" % (t, db), (), names, description, shown[t])
 
     def _prime_keys(self, conn, db, tables, put):
         """2.x: primary-key columns and secondary indexes of every table (information_schema)."""
