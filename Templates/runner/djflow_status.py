@@ -51,6 +51,7 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9_$#~-]+\Z")
 _READ = re.compile(r"\s*(SELECT|SHOW)\b", re.I)
 _SHOW_METADATA = re.compile(
     r"\s*SHOW\s+(FULL\s+)?(TABLES|COLUMNS|FIELDS|KEYS|INDEX|INDEXES|TABLE\s+STATUS|CREATE\s+TABLE)\b", re.I)
+_INFORMATION_SCHEMA = re.compile(r"information_schema", re.I)
 _SOURCES = re.compile(r"\b(?:FROM|JOIN)\s+([^\s,()]+)", re.I)
 _STATIC_VIEW = re.compile(r"`?information_schema`?\.`?(tables|columns|key_column_usage|statistics|schemata|"
                           r"table_constraints|referential_constraints)`?\Z", re.I)
@@ -66,12 +67,15 @@ def _is_metadata(sql):
     """A read of table definitions, which do not change during the run unless the run itself writes:
     SHOW of tables, columns, keys; a SELECT whose every source is one of information_schema's views of
     definitions; DataJoint 2.x's read of a schema's ~lineage rows."""
-    if _SHOW_METADATA.match(sql):
-        return True
-    if sql.lstrip()[:6].upper() != "SELECT":
+    head = sql[:64].lstrip()[:6].upper()
+    if head[:4] == "SHOW":
+        return bool(_SHOW_METADATA.match(sql))
+    if head != "SELECT":
         return False
-    if _LINEAGE_SELECT.match(sql):
+    if "~lineage`" in sql and _LINEAGE_SELECT.match(sql):
         return True
+    if not _INFORMATION_SCHEMA.search(sql):
+        return False
     sources = _SOURCES.findall(sql)
     return bool(sources) and all(_STATIC_VIEW.match(source) for source in sources)
 
@@ -150,7 +154,7 @@ class StatementCache:
         self.major, self.remember = major, remember
         self._class = connection.Connection
         self._original = self._class.__dict__["query"]
-        self.answers, self.primed, self.capturing, self._quoting = {}, set(), None, None
+        self.answers, self.primed, self.capturing, self._quoting, self._seen = {}, set(), None, None, {}
         self.stats = {"sent": 0, "answered": 0, "primed_schemas": 0, "prime_statements": 0, "sql_seconds": 0.0}
 
     def install(self):
@@ -205,8 +209,9 @@ class StatementCache:
 
     def _prime_new_schemas(self, conn):
         schemas = getattr(conn, "schemas", None)
-        if not isinstance(schemas, dict) or all(database in self.primed for database in schemas):
-            return
+        if not isinstance(schemas, dict) or len(schemas) == self._seen.get(id(conn)):
+            return  # (DataJoint only ever adds schemas to a connection)
+        self._seen[id(conn)] = len(schemas)
         for database in list(schemas):
             if database in self.primed:
                 continue
