@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import djflow_populate as runner  # noqa: E402  (the runner beside this file)
 
 MAX_RESERVED = 5
-PLAIN_ENV = "DJFLOW_STATUS_PLAIN"  # "1": no metadata cache, no batched counts (DataJoint's own path, for comparison)
+PLAIN_ENV = "DJFLOW_STATUS_PLAIN"  # "1": DataJoint's own path, statements only counted (for comparison)
 BATCH = 100  # count subqueries per UNION ALL statement
 
 
@@ -432,9 +432,11 @@ def jobs_counts(tables, major):
     if major >= 2:
         for name, table in sorted(tables.items()):
             jobs, q = "~~" + table.table_name.lstrip("_"), _quote(table)
+            # PostgreSQL: each schema's status is its own enum type, which UNION ALL does not mix
+            status = "CAST(status AS text)" if q == '"' else "status"
             if (table.database, jobs) in existing:
-                statements.append(("SELECT %%s AS t, status, COUNT(*) AS n FROM %s%s%s.%s%s%s GROUP BY status"
-                                   % (q, table.database, q, q, jobs, q), [name]))
+                statements.append(("SELECT %%s AS t, %s AS status, COUNT(*) AS n FROM %s%s%s.%s%s%s GROUP BY status"
+                                   % (status, q, table.database, q, q, jobs, q), [name]))
     else:
         for db in schemas:
             if (db, "~jobs") not in existing:
@@ -610,8 +612,9 @@ def read(request):
     clock.lap("import datajoint")
     restrictions = runner.parse_restriction(request.get("restriction"))
     out = {"datajoint": dj.__version__, "tables": {}, "errors": []}
-    fast = os.environ.get(PLAIN_ENV, "").strip() not in ("1", "true", "yes")
-    cache = StatementCache(dj, major, remember=runner._backend(dj) == "mysql").install() if fast else None
+    fast = os.environ.get(PLAIN_ENV, "").strip().lower() not in ("1", "true", "yes")
+    # plain: every statement passes straight through (only counted)
+    cache = StatementCache(dj, major, remember=fast and runner._backend(dj) == "mysql").install()
     try:
         jobs, gates = resolve(request, dj)
         clock.lap("import pipeline", cache)
@@ -621,7 +624,7 @@ def read(request):
             if restrictions:
                 runner.check_restriction_attributes(table, restrictions)
         progress, waiting, plain = {}, {}, []
-        if cache is not None and (jobs or gates):
+        if fast and (jobs or gates):
             batch = CountBatch(cache, next(iter(list(jobs.values()) + list(gates.values()))).connection)
             planned = {name: progress_statements(table, major, restrictions, batch, dj)
                        for name, table in jobs.items()}
@@ -651,11 +654,10 @@ def read(request):
                 plain.append(name)
             out["tables"][name] = waiting.get(name) or gate_status(table, dj)
         clock.lap("details", cache)
-        if cache is not None:
-            out["reader"] = dict(cache.stats, plain=sorted(plain), seconds=clock.seconds)
+        out["reader"] = dict(cache.stats, mode="fast" if fast else "plain", plain=sorted(plain),
+                             seconds=clock.seconds)
     finally:
-        if cache is not None:
-            cache.uninstall()
+        cache.uninstall()
     return out
 
 
