@@ -2,9 +2,11 @@
 # Benchmark of `djflow status` (prints figures; never a pass/fail timing): the ephys sample after a partial
 # run, and a synthetic 300-table pipeline (scripts/bench/synthetic_db.py) declared for real with 10,000
 # subjects, so each of its 299 computed tables has 10,000 keys to do and a few are partly done. Reports the
-# median wall time (including Python and DataJoint starting) and the SQL statements the status reader
-# sends, per table (MariaDB's Questions counter of the status connection is not exposed, so the global
-# counter is read before and after on the otherwise idle test server).
+# median and minimum wall time (including Python and DataJoint starting) and the SQL statements the status
+# reader sends, per table: its own count of every statement that goes through DataJoint's connection (the
+# server's global Questions counter is shared with whatever else uses the test server), for its fast path
+# and for DataJoint's own path (DJFLOW_STATUS_PLAIN=1), plus the reader's seconds per phase from one run.
+# The machine's load average is printed with the figures: wall times on 2 shared cores follow it.
 # Needs the test database and .venv/dj2 (scripts/db/up.sh, scripts/venv.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,38 +31,43 @@ PY
 }
 trap cleanup EXIT
 
-questions() {
-  "$py" - <<'PY'
-import os, sys
-sys.path.insert(0, "tests")
-import testdb
-conn = testdb.connect({k: v for k, v in os.environ.items() if k.startswith("DJ_")})
-with conn.cursor() as cur:
-    cur.execute("SHOW GLOBAL STATUS LIKE 'Questions'")
-    print(cur.fetchone()[1])
-PY
+reader() {  # reader FOLDER [ENV...]: the status reader's own account of one run (statements, phases)
+  local folder=$1
+  shift
+  cat >"$work/python" <<SH
+#!/usr/bin/env bash
+set -o pipefail
+"$py" "\$@" | tee "$work/reader.json"
+SH
+  chmod +x "$work/python"
+  (cd "$folder" && env "$@" "$bin" status djflow.yaml --python "$work/python" --scheduler none >/dev/null) || true
+  "$py" -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["reader"]))' "$work/reader.json"
 }
 
 measure() {  # measure LABEL RUNS TABLES FOLDER
-  local label=$1 runs=$2 tables=$3 folder=$4 before after
-  before=$(questions)
-  (cd "$folder" && "$bin" status djflow.yaml --python "$py" --scheduler none >/dev/null) || true
-  after=$(questions)
-  "$py" - "$label" "$runs" "$tables" "$(( after - before - 2 ))" "$bin" "$py" "$folder" <<'PY'
-import statistics, subprocess, sys, time
-label, runs, tables, sent, binary, py, folder = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), *sys.argv[5:]
+  local label=$1 runs=$2 tables=$3 folder=$4 fast plain
+  fast=$(reader "$folder" DJFLOW_STATUS_PLAIN=0)
+  plain=$(reader "$folder" DJFLOW_STATUS_PLAIN=1)
+  "$py" - "$label" "$runs" "$tables" "$fast" "$plain" "$bin" "$py" "$folder" <<'PY'
+import json, os, statistics, subprocess, sys, time
+label, runs, tables, fast, plain, binary, py, folder = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
+    json.loads(sys.argv[4]), json.loads(sys.argv[5]), *sys.argv[6:]
 times = []
 for _ in range(runs):
     t = time.perf_counter()
     subprocess.run([binary, "status", "djflow.yaml", "--python", py, "--scheduler", "none"], cwd=folder,
                    stdout=subprocess.DEVNULL)
     times.append(time.perf_counter() - t)
-print(f"{label:<46} median {statistics.median(times):6.2f} s   min {min(times):6.2f} s   "
-      f"{sent} SQL statements ({sent / tables:.1f} per table)   ({runs} runs)")
+print(f"{label:<44} median {statistics.median(times):5.2f} s   min {min(times):5.2f} s   "
+      f"{fast['sent']} SQL statements ({fast['sent'] / tables:.1f} per table; DataJoint's own path "
+      f"{plain['sent']}, {plain['sent'] / tables:.1f} per table)   ({runs} runs, load {os.getloadavg()[0]:.1f})")
+phases = ", ".join(f"{k} {v:.2f}" for k, v in fast["seconds"].items() if not k.endswith("(sql)"))
+sql = sum(v for k, v in fast["seconds"].items() if k.endswith("(sql)"))
+print(f"    reader, one run (s): {phases}; waiting for the server {sql:.2f}")
 PY
 }
 
-echo "djflow status benchmarks (release build, $(nproc) cores)"
+echo "djflow status benchmarks (release build, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 t=$(date +%s.%N)
 "$py" -c 'import datajoint' 2>/dev/null
 echo "python + import datajoint alone: $(python3 -c "print(f'{$(date +%s.%N) - $t:.2f}')") s"

@@ -63,6 +63,17 @@ def _normal(sql):
     return " ".join(sql.split())
 
 
+def _key(conn, sql, args):
+    """What a remembered answer is filed under: the connection, the statement (whitespace folded: DataJoint
+    writes some statements over several indented lines) and its arguments; None if they cannot be keyed."""
+    if not isinstance(sql, str):
+        return None
+    if args is None or isinstance(args, (tuple, list)) and all(
+            isinstance(a, (str, int, float, bytes)) or a is None for a in args):
+        return id(conn), _normal(sql), tuple(args or ())
+    return None
+
+
 def _is_metadata(sql):
     """A read of table definitions, which do not change during the run unless the run itself writes:
     SHOW of tables, columns, keys; a SELECT whose every source is one of information_schema's views of
@@ -154,7 +165,7 @@ class StatementCache:
         self.major, self.remember = major, remember
         self._class = connection.Connection
         self._original = self._class.__dict__["query"]
-        self.answers, self.primed, self.capturing, self._quoting, self._seen = {}, set(), None, None, {}
+        self.answers, self.primed, self.capturing, self._quoting, self._seen = {}, set(), None, {}, {}
         self.stats = {"sent": 0, "answered": 0, "primed_schemas": 0, "prime_statements": 0, "sql_seconds": 0.0}
 
     def install(self):
@@ -179,6 +190,11 @@ class StatementCache:
             self.stats["sql_seconds"] += time.perf_counter() - started
 
     def query(self, conn, sql, args, rest, options):
+        key = _key(conn, sql, args) if self.remember and not rest and self.capturing is None else None
+        answer = self.answers.get(key) if key is not None else None
+        if answer is not None:  # only metadata statements are ever remembered
+            self.stats["answered"] += 1
+            return answer.cursor(options.get("as_dict", False))
         metadata = isinstance(sql, str) and _is_metadata(sql)
         if self.capturing is not None and not metadata:
             self.capturing.append((sql, args))
@@ -189,33 +205,34 @@ class StatementCache:
             if not _READ.match(sql):
                 self.answers.clear()  # the run writes (declares a table, inserts Lookup contents): forget
             return self._send(conn, sql, args, rest, options)
-        self._prime_new_schemas(conn)
-        key = (_normal(sql), tuple(args or ()))
-        answer = self.answers.get(key)
-        if answer is None:
-            as_dict = options.get("as_dict", False)
-            cursor = self._send(conn, sql, args, rest, options)
-            rows, description = cursor.fetchall(), cursor.description
-            names = [d[0] for d in description or ()]
-            if len(set(names)) != len(names) or description is None:
-                return _Rows(rows, description)
-            answer = _Answer(names, description, [tuple(r[n] for n in names) for r in rows] if as_dict else rows)
-            self.answers[key] = answer
-        else:
-            self.stats["answered"] += 1
-        return answer.cursor(options.get("as_dict", False))
+        if self._prime_new_schemas(conn) and key is not None:
+            answer = self.answers.get(key)
+            if answer is not None:
+                self.stats["answered"] += 1
+                return answer.cursor(options.get("as_dict", False))
+        cursor = self._send(conn, sql, args, rest, options)
+        rows, description = cursor.fetchall(), cursor.description
+        names = [d[0] for d in description or ()]
+        if key is None or description is None or len(set(names)) != len(names):
+            return _Rows(rows, description)
+        as_dict = options.get("as_dict", False)
+        answer = _Answer(names, description, [tuple(r[n] for n in names) for r in rows] if as_dict else rows)
+        self.answers[key] = answer
+        return answer.cursor(as_dict)
 
     # -- answering a schema's per-table statements ahead -----------------------------------------------
 
     def _prime_new_schemas(self, conn):
+        """Answer ahead for the schemas activated on this connection since the last call; True if any."""
         schemas = getattr(conn, "schemas", None)
         if not isinstance(schemas, dict) or len(schemas) == self._seen.get(id(conn)):
-            return  # (DataJoint only ever adds schemas to a connection)
+            return False  # (DataJoint only ever adds schemas to a connection)
         self._seen[id(conn)] = len(schemas)
+        primed = False
         for database in list(schemas):
-            if database in self.primed:
+            if (id(conn), database) in self.primed:
                 continue
-            self.primed.add(database)
+            self.primed.add((id(conn), database))
             try:
                 answers = self._prime(conn, database)
             except Exception as e:  # noqa: BLE001 - the statements then simply go to the server
@@ -225,8 +242,10 @@ class StatementCache:
                 continue
             if answers:
                 self.stats["primed_schemas"] += 1
-                for key, answer in answers.items():
-                    self.answers.setdefault(key, answer)
+                primed = True
+                for (sql, args), answer in answers.items():
+                    self.answers.setdefault((id(conn), sql, args), answer)
+        return primed
 
     def _bulk(self, conn, sql, args=()):
         self.stats["prime_statements"] += 1
@@ -286,14 +305,14 @@ class StatementCache:
     def _mariadb_quotes_defaults(self, conn):
         """MariaDB 10.2.7 and later: information_schema.columns writes a literal default quoted, NULL for
         "no default, nullable" (SHOW COLUMNS: unquoted, and no value). Not known for other servers."""
-        if self._quoting is None:
-            self._quoting = False
+        if id(conn) not in self._quoting:
+            self._quoting[id(conn)] = False
             _, _, rows = self._bulk(conn, "SELECT VERSION()")
             version = str(rows[0][0]) if rows else ""
             numbers = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
             if "mariadb" in version.lower() and numbers:
-                self._quoting = tuple(int(n) for n in numbers.groups()) >= (10, 2, 7)
-        return self._quoting
+                self._quoting[id(conn)] = tuple(int(n) for n in numbers.groups()) >= (10, 2, 7)
+        return self._quoting[id(conn)]
 
     def _prime_columns(self, conn, db, tables, put):
         """SHOW FULL COLUMNS of every table, from information_schema.columns (MariaDB shows the same
@@ -592,15 +611,17 @@ def gate_status(gate, dj):
 
 
 class _Clock:
-    """Seconds spent per phase (wall), for the reader's own report."""
+    """Seconds spent per phase (wall, and this process's CPU), for the reader's own report."""
 
     def __init__(self):
-        self.seconds, self._last, self._sql = {}, time.perf_counter(), 0.0
+        self.seconds, self.cpu, self._sql = {}, {}, 0.0
+        self._last, self._last_cpu = time.perf_counter(), time.process_time()
 
     def lap(self, phase, cache=None):
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         self.seconds[phase] = round(self.seconds.get(phase, 0) + now - self._last, 3)
-        self._last = now
+        self.cpu[phase] = round(self.cpu.get(phase, 0) + cpu - self._last_cpu, 3)
+        self._last, self._last_cpu = now, cpu
         if cache is not None:
             self.seconds[phase + " (sql)"] = round(cache.stats["sql_seconds"] - self._sql, 3)
             self._sql = cache.stats["sql_seconds"]
@@ -655,7 +676,7 @@ def read(request):
             out["tables"][name] = waiting.get(name) or gate_status(table, dj)
         clock.lap("details", cache)
         out["reader"] = dict(cache.stats, mode="fast" if fast else "plain", plain=sorted(plain),
-                             seconds=clock.seconds)
+                             seconds=clock.seconds, cpu_seconds=clock.cpu)
     finally:
         cache.uninstall()
     return out
