@@ -6,13 +6,18 @@ stdin and prints one JSON document on stdout:
 
     request:  {"restriction": JSON text or null,
                "tables": [{"name", "role": "job"|"gate", "modules": [...], "table": runner table path}]}
-    response: {"datajoint": version, "tables": {name: {...}}, "errors": [...]}
+    response: {"datajoint": version, "tables": {name: {...}}, "errors": [...], "reader": {...}}
 
-Per job table: total, done, to_do (keys of the restricted key source without a row), and the jobs-table
-rows by status (pending, reserved, error, ignore) with the reserved workers (host, pid, connection) and
-the first error message. Per gate: entries people made, and the upstream keys still waiting for one.
-Queries per table are bounded (counts and GROUP BY, never one per key). Connection from the DJ_*
-environment, as for the jobs. Exit 0, 2 usage (bad request, import error), 75 database unreachable.
+Per job table: total, done, to_do (keys of the restricted key source without a row, as progress()
+counts them), and the jobs-table rows by status (pending, reserved, error, ignore) with the reserved
+workers (host, pid, connection) and the first error message. Per gate: entries people made, and the
+upstream keys still waiting for one. Statements are bounded, never one per key: on MySQL/MariaDB a few
+per schema for every table definition, and the counts of all tables in UNION ALL statements of 100 (see
+"Fast path" below; DJFLOW_STATUS_PLAIN=1 runs DataJoint's own path instead, one heading and one
+progress() at a time). "reader" is the reader's own account: statements sent to the server ("sent") and
+answered without it ("answered"), schemas answered ahead, tables counted by DataJoint's own path
+("plain"), and seconds per phase (wall and CPU). Connection from the DJ_* environment, as for the jobs.
+Exit 0, 2 usage (bad request, import error), 75 database unreachable.
 """
 
 import json
