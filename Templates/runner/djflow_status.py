@@ -31,7 +31,7 @@ import djflow_populate as runner  # noqa: E402  (the runner beside this file)
 
 MAX_RESERVED = 5
 PLAIN_ENV = "DJFLOW_STATUS_PLAIN"  # "1": DataJoint's own path, statements only counted (for comparison)
-BATCH = 100  # count subqueries per UNION ALL statement
+BATCH, BATCH_BYTES = 100, 1 << 20  # count subqueries per UNION ALL statement, and their SQL in bytes at most
 
 
 # ---------------------------------------------------------------------------
@@ -416,10 +416,21 @@ class CountBatch:
             self.values.setdefault(sql, None)
         return sql
 
+    def chunks(self):
+        """The statements not yet counted, BATCH at a time and about BATCH_BYTES of SQL at most (restrictions
+        can be long; a server refuses a statement beyond max_allowed_packet)."""
+        chunk, size = [], 0
+        for sql in [sql for sql, value in self.values.items() if value is None]:
+            if chunk and (len(chunk) == BATCH or size + len(sql) > BATCH_BYTES):
+                yield chunk
+                chunk, size = [], 0
+            chunk.append(sql)
+            size += len(sql)
+        if chunk:
+            yield chunk
+
     def run(self):
-        pending = [sql for sql, value in self.values.items() if value is None]
-        for start in range(0, len(pending), BATCH):
-            chunk = pending[start:start + BATCH]
+        for chunk in self.chunks():
             statement = " UNION ALL ".join("SELECT %d AS i, (%s) AS n" % (k, sql) for k, sql in enumerate(chunk))
             try:
                 rows = self.conn.query(statement).fetchall()
