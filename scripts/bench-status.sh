@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Benchmark of `djflow status` (prints figures; never a pass/fail timing): the ephys sample after a partial
 # run, and a synthetic 300-table pipeline (scripts/bench/synthetic_db.py) declared for real with 10,000
-# subjects, so each of its 299 computed tables has 10,000 keys to do and a few are partly done. Reports the
-# median and minimum wall time (including Python and DataJoint starting) and the SQL statements the status
-# reader sends, per table: its own count of every statement that goes through DataJoint's connection (the
-# server's global Questions counter is shared with whatever else uses the test server), for its fast path
-# and for DataJoint's own path (DJFLOW_STATUS_PLAIN=1), plus the reader's seconds per phase from one run.
-# The machine's load average is printed with the figures: wall times on 2 shared cores follow it.
+# subjects, so each of its 299 computed tables has 10,000 keys to do and a few are partly done. For the
+# status reader's fast path and for DataJoint's own path (DJFLOW_STATUS_PLAIN=1), run in turn so both see
+# the same load: the median and minimum wall time of `djflow status` (including Python and DataJoint
+# starting) and the SQL statements sent, per table, by the reader's own count of every statement through
+# DataJoint's connection (the server's global Questions counter is shared with whatever else uses the test
+# server); then the fast path's seconds per phase (wall and CPU) from one run. The load average is printed
+# with the figures: wall times on 2 cores shared with other work follow it.
 # Needs the test database and .venv/dj2 (scripts/db/up.sh, scripts/venv.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -52,25 +53,35 @@ measure() {  # measure LABEL RUNS TABLES FOLDER
 import json, os, statistics, subprocess, sys, time
 label, runs, tables, fast, plain, binary, py, folder = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
     json.loads(sys.argv[4]), json.loads(sys.argv[5]), *sys.argv[6:]
-times = []
-for _ in range(runs):
-    t = time.perf_counter()
-    subprocess.run([binary, "status", "djflow.yaml", "--python", py, "--scheduler", "none"], cwd=folder,
-                   stdout=subprocess.DEVNULL)
-    times.append(time.perf_counter() - t)
-print(f"{label:<44} median {statistics.median(times):5.2f} s   min {min(times):5.2f} s   "
-      f"{fast['sent']} SQL statements ({fast['sent'] / tables:.1f} per table; DataJoint's own path "
-      f"{plain['sent']}, {plain['sent'] / tables:.1f} per table)   ({runs} runs, load {os.getloadavg()[0]:.1f})")
-phases = ", ".join(f"{k} {v:.2f}" for k, v in fast["seconds"].items() if not k.endswith("(sql)"))
-sql = sum(v for k, v in fast["seconds"].items() if k.endswith("(sql)"))
-print(f"    reader, one run (s): {phases}; waiting for the server {sql:.2f}")
+times = {"0": [], "1": []}
+for _ in range(runs):  # the fast path and DataJoint's own path in turn, so both see the same load
+    for mode in times:
+        t = time.perf_counter()
+        subprocess.run([binary, "status", "djflow.yaml", "--python", py, "--scheduler", "none"], cwd=folder,
+                       stdout=subprocess.DEVNULL, env=dict(os.environ, DJFLOW_STATUS_PLAIN=mode))
+        times[mode].append(time.perf_counter() - t)
+for mode, account, name in (("0", fast, "fast path"), ("1", plain, "DataJoint's own path")):
+    print(f"{label + ', ' + name:<58} median {statistics.median(times[mode]):5.2f} s   "
+          f"min {min(times[mode]):5.2f} s   {account['sent']} SQL statements ({account['sent'] / tables:.1f} per table)")
+order = ["import datajoint", "import pipeline", "jobs tables", "key sources", "counts", "details"]
+for kind, what in (("seconds", "wall"), ("cpu_seconds", "CPU")):
+    phases = ", ".join(f"{k} {fast[kind][k]:.2f}" for k in order if k in fast[kind])
+    server = sum(v for k, v in fast["seconds"].items() if k.endswith("(sql)"))
+    print(f"    fast path, one run, {what} (s): {phases}" + (f"; waiting for the server {server:.2f}" if kind == "seconds" else ""))
+print(f"    ({runs} runs each, load average {os.getloadavg()[0]:.1f})")
 PY
 }
 
 echo "djflow status benchmarks (release build, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
-t=$(date +%s.%N)
-"$py" -c 'import datajoint' 2>/dev/null
-echo "python + import datajoint alone: $(python3 -c "print(f'{$(date +%s.%N) - $t:.2f}')") s"
+"$py" - "$py" <<'PY'
+import statistics, subprocess, sys, time
+times = []
+for _ in range(3):
+    t = time.perf_counter()
+    subprocess.run([sys.argv[1], "-c", "import datajoint"], stderr=subprocess.DEVNULL)
+    times.append(time.perf_counter() - t)
+print(f"python + import datajoint alone: median {statistics.median(times):.2f} s, min {min(times):.2f} s (3 runs)")
+PY
 
 # ephys: staged, Recording run (one key fails)
 mkdir -p "$work/ephys"
