@@ -61,7 +61,7 @@ for _ in range(runs):  # the fast path and DataJoint's own path in turn, so both
                        stdout=subprocess.DEVNULL, env=dict(os.environ, DJFLOW_STATUS_PLAIN=mode))
         times[mode].append(time.perf_counter() - t)
 for mode, account, name in (("0", fast, "fast path"), ("1", plain, "DataJoint's own path")):
-    print(f"{label + ', ' + name:<58} median {statistics.median(times[mode]):5.2f} s   "
+    print(f"{label + ', ' + name:<64} median {statistics.median(times[mode]):5.2f} s   "
           f"min {min(times[mode]):5.2f} s   {account['sent']} SQL statements ({account['sent'] / tables:.1f} per table)")
 order = ["import datajoint", "import pipeline", "jobs tables", "key sources", "counts", "details"]
 for kind, what in (("seconds", "wall"), ("cpu_seconds", "CPU")):
@@ -106,4 +106,4 @@ for name in ("T0001", "T0002", "T0003"):
     table().insert([dict(subject_id=i, value=1.0) for i in range(0, 10000, 3)], allow_direct_insert=True)
 PY
 echo "declare 300 tables and insert 10,000 subjects: $(( $(date +%s) - t0 )) s"
-measure "status synthetic 300 tables x 10,000 keys" 5 300 "$work/synth"
+measure "status synthetic (300 tables, 10,000 keys)" 5 300 "$work/synth"
