@@ -60,7 +60,7 @@ _INFORMATION_SCHEMA = re.compile(r"information_schema", re.I)
 _SOURCES = re.compile(r"\b(?:FROM|JOIN)\s+([^\s,()]+)", re.I)
 _STATIC_VIEW = re.compile(r"`?information_schema`?\.`?(tables|columns|key_column_usage|statistics|schemata|"
                           r"table_constraints|referential_constraints)`?\Z", re.I)
-_LINEAGE_SELECT = re.compile(r"\s*SELECT\s[^;`]*\sFROM\s+`[^`]+`\.`~lineage`(\s|$)", re.I)
+_LINEAGE_SELECT = re.compile(r"\s*SELECT\s[^;`]*\sFROM\s+`[^`]+`\.`~lineage`(\s+WHERE\s[^;`]*)?\s*\Z", re.I)
 _CAPTURED = object()  # what a captured count statement "returns"
 
 

@@ -302,6 +302,7 @@ def test_statement_kinds():
                               "information_schema.tables)")
     assert not s._is_metadata("SELECT count(DISTINCT `a`) FROM `d`.`t`")
     assert not s._is_metadata("INSERT INTO `d`.`~lineage` VALUES (1)")
+    assert not s._is_metadata("SELECT a FROM `d`.`~lineage` JOIN `d`.`x` USING (a)")
     assert s._show_default("NULL") is None and s._show_default(None) is None
     assert s._show_default("'it''s'") == "it's" and s._show_default("''") == ""
     assert s._show_default("current_timestamp()") == "current_timestamp()" and s._show_default("5") == "5"
