@@ -286,6 +286,8 @@ def test_statements_answered_ahead_are_what_the_server_answers(fastpipe):
     else:
         assert 'SHOW TABLE STATUS FROM `%s` WHERE name="__stats"' % schema in answered
         assert 'SHOW TABLES in `%s` LIKE "__stats"' % schema in answered
+        assert "SHOW KEYS FROM `%s`.`exotic`" % schema in answered and "SHOW KEYS FROM `%s`.`__stats`" % schema \
+            in answered
 
 
 def test_statement_kinds():
