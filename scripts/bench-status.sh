@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Benchmark of `djflow status` (prints figures; never a pass/fail timing): the ephys sample after a partial
 # run, and a synthetic 300-table pipeline (scripts/bench/synthetic_db.py) declared for real with 10,000
-# subjects, so each of its 299 computed tables has 10,000 keys to do and a few are partly done. Reports the
-# median wall time (including Python and DataJoint starting) and the SQL statements the status reader
-# sends, per table (MariaDB's Questions counter of the status connection is not exposed, so the global
-# counter is read before and after on the otherwise idle test server).
+# subjects, so each of its 299 computed tables has 10,000 keys to do and a few are partly done. For the
+# status reader's fast path and for DataJoint's own path (DJFLOW_STATUS_PLAIN=1), run in turn so both see
+# the same load: the median and minimum wall time of `djflow status` (including Python and DataJoint
+# starting) and the SQL statements sent, per table, by the reader's own count of every statement through
+# DataJoint's connection (the server's global Questions counter is shared with whatever else uses the test
+# server); then the fast path's seconds per phase (wall and CPU) from one run. The load average is printed
+# with the figures: wall times on 2 cores shared with other work follow it.
 # Needs the test database and .venv/dj2 (scripts/db/up.sh, scripts/venv.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,41 +32,56 @@ PY
 }
 trap cleanup EXIT
 
-questions() {
-  "$py" - <<'PY'
-import os, sys
-sys.path.insert(0, "tests")
-import testdb
-conn = testdb.connect({k: v for k, v in os.environ.items() if k.startswith("DJ_")})
-with conn.cursor() as cur:
-    cur.execute("SHOW GLOBAL STATUS LIKE 'Questions'")
-    print(cur.fetchone()[1])
-PY
+reader() {  # reader FOLDER [ENV...]: the status reader's own account of one run (statements, phases)
+  local folder=$1
+  shift
+  cat >"$work/python" <<SH
+#!/usr/bin/env bash
+set -o pipefail
+"$py" "\$@" | tee "$work/reader.json"
+SH
+  chmod +x "$work/python"
+  (cd "$folder" && env "$@" "$bin" status djflow.yaml --python "$work/python" --scheduler none >/dev/null) || true
+  "$py" -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["reader"]))' "$work/reader.json"
 }
 
 measure() {  # measure LABEL RUNS TABLES FOLDER
-  local label=$1 runs=$2 tables=$3 folder=$4 before after
-  before=$(questions)
-  (cd "$folder" && "$bin" status djflow.yaml --python "$py" --scheduler none >/dev/null) || true
-  after=$(questions)
-  "$py" - "$label" "$runs" "$tables" "$(( after - before - 2 ))" "$bin" "$py" "$folder" <<'PY'
-import statistics, subprocess, sys, time
-label, runs, tables, sent, binary, py, folder = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), *sys.argv[5:]
-times = []
-for _ in range(runs):
-    t = time.perf_counter()
-    subprocess.run([binary, "status", "djflow.yaml", "--python", py, "--scheduler", "none"], cwd=folder,
-                   stdout=subprocess.DEVNULL)
-    times.append(time.perf_counter() - t)
-print(f"{label:<46} median {statistics.median(times):6.2f} s   min {min(times):6.2f} s   "
-      f"{sent} SQL statements ({sent / tables:.1f} per table)   ({runs} runs)")
+  local label=$1 runs=$2 tables=$3 folder=$4 fast plain
+  fast=$(reader "$folder" DJFLOW_STATUS_PLAIN=0)
+  plain=$(reader "$folder" DJFLOW_STATUS_PLAIN=1)
+  "$py" - "$label" "$runs" "$tables" "$fast" "$plain" "$bin" "$py" "$folder" <<'PY'
+import json, os, statistics, subprocess, sys, time
+label, runs, tables, fast, plain, binary, py, folder = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
+    json.loads(sys.argv[4]), json.loads(sys.argv[5]), *sys.argv[6:]
+times = {"0": [], "1": []}
+for _ in range(runs):  # the fast path and DataJoint's own path in turn, so both see the same load
+    for mode in times:
+        t = time.perf_counter()
+        subprocess.run([binary, "status", "djflow.yaml", "--python", py, "--scheduler", "none"], cwd=folder,
+                       stdout=subprocess.DEVNULL, env=dict(os.environ, DJFLOW_STATUS_PLAIN=mode))
+        times[mode].append(time.perf_counter() - t)
+for mode, account, name in (("0", fast, "fast path"), ("1", plain, "DataJoint's own path")):
+    print(f"{label + ', ' + name:<64} median {statistics.median(times[mode]):5.2f} s   "
+          f"min {min(times[mode]):5.2f} s   {account['sent']} SQL statements ({account['sent'] / tables:.1f} per table)")
+order = ["import datajoint", "import pipeline", "jobs tables", "key sources", "counts", "details"]
+for kind, what in (("seconds", "wall"), ("cpu_seconds", "CPU")):
+    phases = ", ".join(f"{k} {fast[kind][k]:.2f}" for k in order if k in fast[kind])
+    server = sum(v for k, v in fast["seconds"].items() if k.endswith("(sql)"))
+    print(f"    fast path, one run, {what} (s): {phases}" + (f"; waiting for the server {server:.2f}" if kind == "seconds" else ""))
+print(f"    ({runs} runs each, load average {os.getloadavg()[0]:.1f})")
 PY
 }
 
-echo "djflow status benchmarks (release build, $(nproc) cores)"
-t=$(date +%s.%N)
-"$py" -c 'import datajoint' 2>/dev/null
-echo "python + import datajoint alone: $(python3 -c "print(f'{$(date +%s.%N) - $t:.2f}')") s"
+echo "djflow status benchmarks (release build, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+"$py" - "$py" <<'PY'
+import statistics, subprocess, sys, time
+times = []
+for _ in range(3):
+    t = time.perf_counter()
+    subprocess.run([sys.argv[1], "-c", "import datajoint"], stderr=subprocess.DEVNULL)
+    times.append(time.perf_counter() - t)
+print(f"python + import datajoint alone: median {statistics.median(times):.2f} s, min {min(times):.2f} s (3 runs)")
+PY
 
 # ephys: staged, Recording run (one key fails)
 mkdir -p "$work/ephys"
@@ -88,4 +106,4 @@ for name in ("T0001", "T0002", "T0003"):
     table().insert([dict(subject_id=i, value=1.0) for i in range(0, 10000, 3)], allow_direct_insert=True)
 PY
 echo "declare 300 tables and insert 10,000 subjects: $(( $(date +%s) - t0 )) s"
-measure "status synthetic 300 tables x 10,000 keys" 5 300 "$work/synth"
+measure "status synthetic (300 tables, 10,000 keys)" 5 300 "$work/synth"
