@@ -46,7 +46,7 @@ public enum PythonSources {
             var notes: [String] = []
             if index == 0 && !missing.isEmpty {
                 let names = missing.prefix(5).map { "'\($0)'" }.joined(separator: ", ") + (missing.count > 5 ? ", …" : "")
-                notes.append("\(missing.count) table\(missing.count == 1 ? "" : "s") of 'tables:' not found in the sources read (\(names)) are not reported until the sources can be read")
+                notes.append("\(missing.count) table\(missing.count == 1 ? "" : "s") of 'tables:' not found in the sources read (\(names)) \(missing.count == 1 ? "is" : "are") not reported until every source can be read")
             }
             diagnostics.error(failure.message, at: failure.location, notes: notes)
         }

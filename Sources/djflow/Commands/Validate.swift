@@ -15,11 +15,10 @@ struct Validate: ParsableCommand {
         let analysis = CompilerPipeline.validate(source, targets: try targets.chosen(), sources: python.provider)
         try report(analysis.diagnostics, files: analysis.files)
         guard let plan = analysis.plan else { throw ExitStatus.invalidPipeline }
-        let count = { (n: Int, word: String) in "\(n) \(word)\(n == 1 ? "" : "s")" }
         if plan.jobs.isEmpty {
-            print("\(source.path): valid, but no job to run (\(count(plan.tables.count, "table")))")
+            print("\(source.path): valid, but no job to run (\(plan.tables.count) tables)")
         } else {
-            print("\(source.path): ok: \(count(plan.tables.count, "table")), \(count(plan.jobs.count, "job")), \(count(plan.workflows.count, "workflow"))")
+            print("\(source.path): ok: \(plan.tables.count) tables, \(plan.jobs.count) jobs, \(plan.workflows.count) workflows")
         }
     }
 }
