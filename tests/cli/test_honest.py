@@ -171,3 +171,9 @@ def test_submit_dry_run_creates_no_log_folder(djflow, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "sbatch --parsable" in result.stdout
     assert list(run.iterdir()) == [], "a dry run leaves the folder as it was"
+
+
+def test_templates_show_of_an_unknown_name_suggests_one(djflow):
+    result = djflow("templates", "show", "slurm/job.sbach", check=64)
+    assert result.stderr == "djflow: error: no template named 'slurm/job.sbach'; did you mean 'slurm/job.sbatch.mustache'? (see 'djflow templates list')\n"
+    assert "Usage: djflow <subcommand>" not in result.stderr
