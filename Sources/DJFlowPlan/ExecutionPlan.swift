@@ -68,14 +68,24 @@ public struct Job: Codable, Sendable {
     public var runnerTable: String
     /// The workflow (id) this job belongs to.
     public var workflow: String
-    /// Nearest upstream jobs in the same workflow (transitive reduction).
+    /// Upstream jobs in the same workflow the scheduler orders this job after: the nearest ones
+    /// (transitive reduction), plus, when pipelined, those referenced outside the primary key.
     public var needs: [String]
+    /// The part of `needs` this job follows key by key (pipelining): the scheduler only orders the starts,
+    /// and the runner takes each key once its inputs are committed. The rest of `needs` keep table-level
+    /// order (the job starts when they have finished).
+    public var follows: [String] = []
+    /// For a job that runs the runner with `--follow`: every job upstream of it in the same workflow, as the
+    /// runner names their tables (`--upstream`), in topological order.
+    public var upstreamTables: [String] = []
     /// Nearest upstream jobs in earlier workflows (used when all workflows are submitted together).
     public var after: [String]
     /// Staged tables this job reads directly (through staged tables only), sorted.
     public var waitsOn: [String]
     public var resources: JobResources
     public var workers: Int
+    /// `workers: auto`: `workers` is the cap; workers beyond the keys that can come leave at once.
+    public var autoWorkers = false
     public var throttle: Int?
     public var retries: Int
     public var priority: Int?

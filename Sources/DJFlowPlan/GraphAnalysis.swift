@@ -13,6 +13,9 @@ struct TableGraph {
     var order: [TableName]
     /// Imported or computed tables with nothing upstream: populate() has no key source, so they get no job.
     var unpopulatable: Set<TableName> = []
+    /// Per master, the parents it (or one of its parts) also references outside its own primary key: its
+    /// key source does not wait for their rows, so pipelining keeps table-level order on them.
+    var secondaryParents: [TableName: Set<TableName>] = [:]
 
     /// Builds and checks the graph: unknown or ambiguous references, parts without masters, cycles,
     /// auto-populated tables with nothing upstream.
@@ -49,6 +52,7 @@ struct TableGraph {
         var outside: [TableName: TableSpec] = [:]
         // Masters with a table upstream through their own primary key (what populate() takes keys from).
         var keyed = Set<TableName>()
+        var secondary: [TableName: Set<TableName>] = [:]
         for name in index.names {
             guard let table = index.tables[name] else { continue }
             let owner = name.master
@@ -67,7 +71,7 @@ struct TableGraph {
                     let parent = target.master
                     if parent == owner && (name.isPart || target.isPart) { continue } // a part and its master
                     parentSets[owner, default: []].insert(parent)
-                    if isPrimary && !name.isPart { keyed.insert(owner) }
+                    if isPrimary && !name.isPart { keyed.insert(owner) } else { secondary[owner, default: []].insert(parent) }
                     if edgeLocation[owner]?[parent] == nil { edgeLocation[owner, default: [:]][parent] = reference.location }
                 case .unknown(let suggestion):
                     unresolved.insert(owner)
@@ -111,7 +115,8 @@ struct TableGraph {
             return nil
         }
         guard diagnostics.errorCount == errorsBefore else { return nil }
-        return TableGraph(tables: masters, parts: parts, parents: parents, order: order, unpopulatable: unpopulatable)
+        return TableGraph(tables: masters, parts: parts, parents: parents, order: order, unpopulatable: unpopulatable,
+                          secondaryParents: secondary)
     }
 
     /// Kahn's algorithm, always taking the smallest ready name: the same order on every run.

@@ -89,20 +89,37 @@ public enum Planner {
             let settings = resolvedSettings(spec, table)
             let (modules, runnerTable) = runnerTarget(for: table, spec: spec)
             let nearest = reduced[name]!
-            jobs.append(Job(
+            let sameWorkflow = { (parent: TableName) in workflowOf[parent] == workflowOf[name] }
+            // Pipelining: the nearest upstream jobs of the workflow are followed key by key, except where the
+            // key source does not vouch for their rows (a reference outside the primary key, a custom
+            // key_source): those keep table-level order, even when a longer path implies them.
+            let pipelined = (settings.pipelining ?? true) && table.customKeySource == nil
+            let tableLevel = pipelined
+                ? (graph.secondaryParents[name] ?? []).filter { isJob($0) && sameWorkflow($0) }.sorted()
+                : []
+            let ordered = nearest.filter(sameWorkflow) + tableLevel.filter { !nearest.contains($0) }
+            var job = Job(
                 id: ids[name]!, table: name.description, tier: table.tier,
                 parts: (graph.parts[name] ?? []).map(\.description), modules: modules, runnerTable: runnerTable,
                 workflow: workflowOf[name]!,
-                needs: nearest.filter { workflowOf[$0] == workflowOf[name] }.map { ids[$0]! },
+                needs: ordered.map { ids[$0]! },
                 after: nearest.filter { workflowOf[$0] != workflowOf[name] }.map { ids[$0]! },
                 waitsOn: staged[name]!.map(\.description),
                 resources: JobResources(
                     cpus: settings.resources.cpus ?? 1, memoryMiB: settings.resources.memory?.mebibytes,
                     gpus: settings.resources.gpus ?? 0, timeSeconds: settings.resources.time?.seconds,
                     diskMiB: settings.resources.disk?.mebibytes),
-                workers: settings.workers ?? 1, throttle: settings.throttle, retries: settings.retries ?? 0,
+                workers: settings.autoWorkers == true ? settings.maxWorkers ?? Self.defaultMaxWorkers : settings.workers ?? 1,
+                throttle: settings.throttle, retries: settings.retries ?? 0,
                 priority: settings.priority, onError: settings.onError ?? .fail, maxCalls: settings.maxCalls,
-                processes: settings.processes, estimateSeconds: settings.estimate?.seconds))
+                processes: settings.processes, estimateSeconds: settings.estimate?.seconds)
+            job.autoWorkers = settings.autoWorkers == true
+            if pipelined { job.follows = nearest.filter { sameWorkflow($0) && !tableLevel.contains($0) }.map { ids[$0]! } }
+            if job.followsKeys {
+                let above = ancestors(of: name, parents: directJobParents).filter(sameWorkflow)
+                job.upstreamTables = jobNames.filter(above.contains).map { runnerTarget(for: graph.tables[$0]!, spec: spec).table }
+            }
+            jobs.append(job)
         }
 
         let weight: (Job) -> Int = { useEstimates ? ($0.estimateSeconds ?? 0) : 1 }
@@ -128,6 +145,19 @@ public enum Planner {
         return ExecutionPlan(pipeline: spec.name.value, source: spec.file, tables: tables, jobs: jobs,
                              workflows: workflows,
                              criticalPath: longestPath(jobs, edges: \.upstream, weight: weight, unit: unit))
+    }
+
+    /// The cap of `workers: auto` without `max_workers`.
+    public static let defaultMaxWorkers = 8
+
+    /// Every job upstream of `name` (through jobs).
+    static func ancestors(of name: TableName, parents: [TableName: [TableName]]) -> Set<TableName> {
+        var seen = Set<TableName>()
+        var stack = parents[name] ?? []
+        while let next = stack.popLast() {
+            if seen.insert(next).inserted { stack += parents[next] ?? [] }
+        }
+        return seen
     }
 
     /// The table's settings over the pipeline defaults.

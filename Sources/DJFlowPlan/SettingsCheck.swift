@@ -18,7 +18,7 @@ public enum SettingsCheck {
             } else if roles[name] != nil && !jobs.contains(name) {
                 continue   // an auto-populated table without a job already has its own warning
             } else {
-                checkThrottle(table, spec: spec, diagnostics: &diagnostics)
+                if let job = plan.jobs.first(where: { $0.table == name }) { checkThrottle(table, job: job, diagnostics: &diagnostics) }
                 continue
             }
             let written = table.settings.locations.filter { !$0.key.contains(".") }.sorted { $0.value < $1.value }
@@ -36,12 +36,12 @@ public enum SettingsCheck {
     }
 
     /// `throttle` limits how many workers run at once: with as many workers or fewer it does nothing.
-    private static func checkThrottle(_ table: TableSpec, spec: PipelineSpec, diagnostics: inout Diagnostics) {
+    private static func checkThrottle(_ table: TableSpec, job: Job, diagnostics: inout Diagnostics) {
         guard let throttle = table.settings.throttle, let location = table.settings.locations["throttle"] else { return }
-        let workers = table.settings.workers ?? spec.defaults.workers ?? 1
-        if throttle >= workers {
+        if throttle >= job.workers {
+            let workers = "\(job.autoWorkers ? "at most " : "")\(job.workers) worker\(job.workers == 1 ? "" : "s")"
             diagnostics.warning(
-                "'throttle: \(throttle)' has no effect: table '\(table.name)' has \(workers) worker\(workers == 1 ? "" : "s"), and throttle limits how many of them run at once",
+                "'throttle: \(throttle)' has no effect: table '\(table.name)' has \(workers), and throttle limits how many of them run at once",
                 at: location)
         }
     }

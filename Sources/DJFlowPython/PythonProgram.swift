@@ -21,6 +21,8 @@ public struct PythonTable: Sendable {
     public var externalReferences: Set<String> = []
     /// For a master: its parts.
     public var parts: [TableName]
+    /// Where the class, or a base class in the sources, sets `key_source` itself.
+    public var customKeySource: SourceLocation?
 }
 
 /// A name in the sources that only run time supplies, as reported to the user and to `djflow import`.
@@ -445,6 +447,17 @@ public struct PythonProgram {
         return parts
     }
 
+    /// Where the class, or the nearest base class in the sources, sets `key_source` (an assignment or a
+    /// property).
+    private func keySourceLocation(of cls: PyClass, depth: Int = 0) -> SourceLocation? {
+        if let written = cls.attributes["key_source"] { return written.location }
+        guard depth < 20 else { return nil }
+        for parent in baseClasses(cls) {
+            if let inherited = keySourceLocation(of: parent, depth: depth + 1) { return inherited }
+        }
+        return nil
+    }
+
     /// The `definition` of a class, or of the first base class in the sources that has one, with the class
     /// it is written in.
     private func definitionSource(of cls: PyClass, depth: Int = 0) -> (value: PyValue, location: SourceLocation, owner: PyClass)? {
@@ -568,6 +581,7 @@ public struct PythonProgram {
     private mutating func makeTable(_ cls: PyClass, name: TableName, tier: Tier, master: PyClass?) -> PythonTable {
         var table = PythonTable(name: name, tier: tier, module: (master ?? cls).module, location: cls.location,
                                 definition: nil, runtimeDefinition: nil, hasUnresolvedReferences: false, externalReferences: [], parts: [])
+        if master == nil { table.customKeySource = keySourceLocation(of: cls) }
         // DataJoint resolves `->` in the context of the module that declares the table.
         let context = modules[(master ?? cls).module]!
         guard let source = definitionSource(of: cls), let written = modules[source.owner.module] else {

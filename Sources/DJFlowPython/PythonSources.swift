@@ -71,6 +71,7 @@ public enum PythonSources {
             var spec = TableSpec(name: table.name, location: table.location, tier: table.tier, definition: table.definition, parts: table.parts)
             spec.hasUnresolvedReferences = table.hasUnresolvedReferences
             spec.externalReferences = table.externalReferences
+            spec.customKeySource = table.customKeySource
             return spec
         }
         var runtime = program.tables.map(\.runtimeDefinition)

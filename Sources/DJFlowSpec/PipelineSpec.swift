@@ -94,6 +94,13 @@ public struct TableSettings: Sendable {
     public var resources = Resources()
     /// Parallel workers (one array task / task instance / index each).
     public var workers: Int?
+    /// `workers: auto`: start `maxWorkers` workers; those beyond the keys that can come leave at once.
+    public var autoWorkers: Bool?
+    /// The cap of `workers: auto`.
+    public var maxWorkers: Int?
+    /// Key-level pipelining: the job starts with its upstream jobs and populates each key once its inputs
+    /// exist (where the key source covers the dependency), instead of waiting for whole tables.
+    public var pipelining: Bool?
     /// At most this many workers at once (SLURM `%K`, Airflow `max_active_tis_per_dagrun`).
     public var throttle: Int?
     /// Scheduler retries after a failed attempt.
@@ -117,7 +124,15 @@ public struct TableSettings: Sendable {
     public func over(_ base: TableSettings) -> TableSettings {
         var out = TableSettings()
         out.resources = resources.over(base.resources)
-        out.workers = workers ?? base.workers
+        if workers != nil || autoWorkers != nil {
+            out.workers = workers
+            out.autoWorkers = autoWorkers
+        } else {
+            out.workers = base.workers
+            out.autoWorkers = base.autoWorkers
+        }
+        out.maxWorkers = maxWorkers ?? base.maxWorkers
+        out.pipelining = pipelining ?? base.pipelining
         out.throttle = throttle ?? base.throttle
         out.retries = retries ?? base.retries
         out.priority = priority ?? base.priority
@@ -155,6 +170,9 @@ public struct TableSpec: Sendable {
     /// References to tables outside the sources (names supplied at run time, imports from modules that are
     /// not sources): the graph takes one that nothing declares as a staged table outside the pipeline.
     public var externalReferences: Set<String> = []
+    /// Where the Python class (or a base class in the sources) sets its own `key_source`: populate() then
+    /// offers keys that the definition's primary key does not vouch for, so the job keeps table-level order.
+    public var customKeySource: SourceLocation?
 
     public init(name: TableName, location: SourceLocation, tier: Tier, definition: Definition? = nil,
                 dependsOn: [Located<String>] = [], parts: [TableName] = [], settings: TableSettings = TableSettings(),

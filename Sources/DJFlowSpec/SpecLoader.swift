@@ -7,7 +7,7 @@ import Yams
 /// dependencies, cycles, masters of parts) is checked by `DJFlowPlan`.
 public struct SpecLoader {
     public static let topLevelKeys = ["pipeline", "runner", "database", "defaults", "sources", "links", "tables", "targets"]
-    public static let settingsKeys = ["resources", "workers", "throttle", "retries", "priority", "on_error", "max_calls", "processes", "estimate"]
+    public static let settingsKeys = ["resources", "workers", "max_workers", "pipelining", "throttle", "retries", "priority", "on_error", "max_calls", "processes", "estimate"]
     public static let tableKeys = ["tier", "definition", "depends_on", "parts", "module", "targets"] + settingsKeys
     public static let resourceKeys = ["cpus", "memory", "gpus", "time", "disk"]
 
@@ -310,7 +310,17 @@ public struct SpecLoader {
             if Self.settingsKeys.contains(key.value) { settings.locations[key.value] = key.location }
             switch key.value {
             case "resources": settings.resources = readResources(value, context: "'resources' of \(context)", locations: &settings.locations)
-            case "workers": settings.workers = reader.integer(value, context: "'workers'", range: 1...100_000)?.value
+            case "workers":
+                if case .scalar(let scalar) = value, scalar.text == "auto" {
+                    settings.autoWorkers = true
+                } else if case .scalar(let scalar) = value, !scalar.isNull, Int(scalar.text.trimming(" ")) == nil {
+                    reader.diagnostics.error("'workers' must be a whole number or auto, found '\(scalar.text)'", at: value.location)
+                } else {
+                    settings.workers = reader.integer(value, context: "'workers'", range: 1...100_000)?.value
+                    if settings.workers != nil { settings.autoWorkers = false }
+                }
+            case "max_workers": settings.maxWorkers = reader.integer(value, context: "'max_workers'", range: 1...100_000)?.value
+            case "pipelining": settings.pipelining = reader.boolean(value, context: "'pipelining'")?.value
             case "throttle": settings.throttle = reader.integer(value, context: "'throttle'", range: 1...100_000)?.value
             case "retries": settings.retries = reader.integer(value, context: "'retries'", range: 0...100)?.value
             case "priority": settings.priority = reader.integer(value, context: "'priority'", range: 0...255)?.value

@@ -66,7 +66,7 @@ import Testing
             #expect(lines.contains(expected), "\(expected)\n\(sub)")
         }
         #expect(sub.contains(#"environment = "DJ_HOST=db:3306 DJ_BACKEND=postgresql DJFLOW_USER_ENV=LAB_USER DJFLOW_PASSWORD_ENV=LAB_PASS DJFLOW_JOB_ID=$(Cluster).$(Process) DJFLOW_RETRY_FAILED=$(DJFLOW_RETRY_FAILED:)""#), "\(sub)")
-        #expect(sub.contains(#"arguments = "$(RETRY:0) '$(DJFLOW_RESTRICTION:)' python3 --module m --table A --worker $(Process)/3 --no-refresh""#))
+        #expect(sub.contains(#"arguments = "$(RETRY:0) '$(DJFLOW_RESTRICTION:)' python3 --module m --table A --no-refresh --worker $(Process)/3""#))
         #expect(!sub.lowercased().contains("getenv = true"))
         let refresh = try #require(out["htcondor/w0-a/a.refresh.sub"])
         #expect(refresh.contains("--refresh-only\"") && refresh.contains("\nqueue\n") && refresh.contains("request_memory = 1GB"))

@@ -55,15 +55,18 @@ class Submission:
     def __init__(self, result, root, log):
         self.rc, self.stdout, self.stderr = result.returncode, result.stdout, result.stderr
         self.calls = []
+        self.dependencies = {}
         for line in result.stdout.splitlines():
             if not line.startswith("sbatch "):
                 continue
             argv = words(line)
             script = next(w for w in argv if w.endswith(".sbatch"))
-            deps = next((w.split(":", 1)[1] for w in argv if w.startswith("--dependency=")), "")
+            dependency = next((w.split("=", 1)[1] for w in argv if w.startswith("--dependency=")), "")
+            deps = dependency.split(":", 1)[1] if dependency else ""
             after_script = argv[argv.index(script) + 1:]
             assert after_script[0] == str(root)
             self.calls.append((pathlib.Path(script).name, deps, after_script[1:]))
+            self.dependencies[pathlib.Path(script).name] = dependency
         self.described = [json.loads(l)["argv"] for l in log.read_text().splitlines()] if log.exists() else []
 
     @property
@@ -72,6 +75,10 @@ class Submission:
 
     def deps(self):
         return {c[0]: c[1] for c in self.calls}
+
+    def dependency(self, script):
+        """The whole --dependency value of a script's sbatch call (afterok:…, after:…_0, or both)."""
+        return self.dependencies[script]
 
 
 def submit(slurm, tmp_path, script, *args, progress=None, env=None):
@@ -87,7 +94,7 @@ def submit(slurm, tmp_path, script, *args, progress=None, env=None):
 
 
 ALL = ["recording.refresh.sbatch", "recording.sbatch", "lfp.sbatch", "clustering.refresh.sbatch", "clustering.sbatch",
-       "curated_clustering.sbatch", "quality_metrics.sbatch", "waveforms.refresh.sbatch", "waveforms.sbatch"]
+       "curated_clustering.sbatch", "quality_metrics.sbatch", "waveforms.sbatch"]
 
 
 def test_without_options_every_table_is_submitted_as_before(slurm, tmp_path):
@@ -95,6 +102,9 @@ def test_without_options_every_table_is_submitted_as_before(slurm, tmp_path):
     assert s.rc == 0, s.stderr
     assert s.scripts == ALL
     assert s.deps()["clustering.refresh.sbatch"] == "DRYRUN_recording"
+    # LFP follows Recording key by key: it may start once Recording's first array task has started.
+    assert s.dependency("lfp.sbatch") == "after:DRYRUN_recording_0"
+    assert s.dependency("clustering.refresh.sbatch") == "afterok:DRYRUN_recording"
     assert all(call[2] == ["", "0"] for call in s.calls), "no retry-failed argument unless asked"
     assert s.described == [], "the database is asked only with --skip-done"
 
@@ -104,15 +114,15 @@ def test_only_submits_the_named_tables_and_keeps_their_order_through_the_others(
     s = submit(slurm, tmp_path, "submit_all.sh", "--only", "Recording,curated_clustering", "--only", "Waveforms")
     assert s.rc == 0, s.stderr
     assert s.scripts == ["recording.refresh.sbatch", "recording.sbatch", "curated_clustering.sbatch",
-                         "waveforms.refresh.sbatch", "waveforms.sbatch"]
+                         "waveforms.sbatch"]
     deps = s.deps()
     assert deps["recording.refresh.sbatch"] == ""
     # Clustering is left out: CuratedClustering waits for what Clustering would have waited for.
     assert deps["curated_clustering.sbatch"] == "DRYRUN_recording"
-    assert deps["waveforms.refresh.sbatch"] == "DRYRUN_curated_clustering"
+    assert s.dependency("waveforms.sbatch") == "after:DRYRUN_curated_clustering_0"
     table = [line.split() for line in s.stdout.splitlines() if not line.startswith("sbatch ")]
     assert table[0] == ["table", "job", "id"] and [row[0] for row in table[1:]] == [
-        "Recording", "Recording", "CuratedClustering", "Waveforms", "Waveforms"]
+        "Recording", "Recording", "CuratedClustering", "Waveforms"]
 
 
 def test_only_a_table_without_its_upstream_has_no_dependency_except_after(slurm, tmp_path):
@@ -133,7 +143,7 @@ def test_from_submits_a_table_and_what_depends_on_it(slurm, tmp_path):
     s = submit(slurm, tmp_path, "w0-recording/submit.sh", "--from", "recording")
     assert s.scripts == ["recording.refresh.sbatch", "recording.sbatch", "lfp.sbatch"]
     s = submit(slurm, tmp_path, "w2-curation/submit.sh", "--from", "curated_clustering,QualityMetrics")
-    assert s.scripts == ["curated_clustering.sbatch", "quality_metrics.sbatch", "waveforms.refresh.sbatch", "waveforms.sbatch"]
+    assert s.scripts == ["curated_clustering.sbatch", "quality_metrics.sbatch", "waveforms.sbatch"]
 
 
 def test_retry_failed_reaches_the_first_step_of_each_table(slurm, tmp_path):
@@ -182,11 +192,11 @@ def test_skip_done_never_skips_a_table_below_one_that_is_submitted(slurm, tmp_pa
                 "QualityMetrics": "0 16", "Waveforms": "0 40"}
     s = submit(slurm, tmp_path, "submit_all.sh", "--skip-done", progress=progress)
     assert s.scripts == ALL
-    assert s.deps()["lfp.sbatch"] == "DRYRUN_recording"
+    assert s.dependency("lfp.sbatch") == "after:DRYRUN_recording_0"
     s = submit(slurm, tmp_path, "w2-curation/submit.sh", "--skip-done", progress={
         "CuratedClustering": "0 16", "QualityMetrics": "0 16", "Waveforms": "5 40"})
-    assert s.scripts == ["waveforms.refresh.sbatch", "waveforms.sbatch"]
-    assert s.deps()["waveforms.refresh.sbatch"] == ""
+    assert s.scripts == ["waveforms.sbatch"]
+    assert s.deps()["waveforms.sbatch"] == ""
 
 
 def test_skip_done_with_only_and_after_and_restriction(slurm, tmp_path):

@@ -27,7 +27,7 @@ DOWN_SH = REPO / "scripts" / "slurm" / "down.sh"
 
 #: Fields returned by final_state(); missing ones are None.
 FIELDS = ("JobId", "ArrayJobId", "ArrayTaskId", "JobState", "ExitCode",
-          "StartTime", "EndTime", "JobName")
+          "SubmitTime", "StartTime", "EndTime", "JobName")
 
 
 class SlurmError(RuntimeError):

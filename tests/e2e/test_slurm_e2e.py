@@ -14,8 +14,11 @@ from conftest import REPO
 
 AUTO_TABLES = ["Recording", "LFP", "Clustering", "CuratedClustering", "Waveforms", "QualityMetrics"]
 # Nearest dependencies of the plan (djflow plan Samples/ephys/djflow.yaml).
-EDGES = [("Recording", "LFP"), ("Recording", "Clustering"), ("Clustering", "CuratedClustering"),
-         ("CuratedClustering", "Waveforms"), ("CuratedClustering", "QualityMetrics")]
+# Table-level edges: across a gate (a later workflow starts after the earlier one has finished).
+EDGES = [("Recording", "Clustering"), ("Clustering", "CuratedClustering")]
+# Pipelined edges (the default): the child starts with its parent and takes each key once the parent's
+# row for it is committed, so each child key starts after the parent's make() for that key ended.
+KEY_EDGES = [("Recording", "LFP"), ("CuratedClustering", "Waveforms"), ("CuratedClustering", "QualityMetrics")]
 
 
 def stage(env, step, *args):
@@ -123,6 +126,11 @@ def test_workflows_run_in_order_and_fill_every_key_once(cluster_env, compiled):
     last_end = {t: max(e["end"] for e in log if e["table"] == t) for t in AUTO_TABLES}
     for parent, child in EDGES:
         assert first_start[child] >= last_end[parent], (parent, child)
+    for parent, child in KEY_EDGES:
+        ends = {json.dumps(e["key"], sort_keys=True): e["end"] for e in log if e["table"] == parent}
+        for entry in (e for e in log if e["table"] == child):
+            key = {k: v for k, v in entry["key"].items() if k in json.loads(next(iter(ends)))}
+            assert entry["start"] >= ends[json.dumps(key, sort_keys=True)], (parent, child, entry)
 
 
 def test_restriction_at_submit_time_runs_one_entry(cluster_env, compiled):
@@ -137,20 +145,26 @@ def test_restriction_at_submit_time_runs_one_entry(cluster_env, compiled):
     assert new and all(e["key"]["subject"] == "mouse'3 \"ü\" $(x)" for e in new), new
 
 
-def test_failing_key_fails_the_job_and_stops_its_dependents(cluster_env, compiled):
+def test_failing_key_fails_the_job_and_holds_back_only_its_dependents(cluster_env, compiled):
+    """Pipelined LFP: the failed Recording key holds back its own LFP key only; the other keys flow
+    through; the Recording job still fails."""
     env = cluster_env
     slurm, run = compiled
     stage(env, "initial", "--with-failure")
-    lfp_before = len([e for e in make_log(env) if e["table"] == "LFP"])
     states = wait(env, submit(env, slurm / "w0-recording/submit.sh", run))
     recording = states["Recording"]
     assert any(t["JobState"] == "FAILED" and t["ExitCode"] == "1:0" for t in recording), recording
     lfp = states["LFP"]
-    assert all(t["JobState"] == "CANCELLED" for t in lfp), lfp
-    assert len([e for e in make_log(env) if e["table"] == "LFP"]) == lfp_before, "LFP must not run on broken input"
+    assert all(t["JobState"] == "COMPLETED" for t in lfp), lfp
+    failing = {"subject": "mouse1", "session_id": 99, "insertion_number": 1}
+    assert failing not in [e["key"] for e in make_log(env) if e["table"] == "LFP"], "LFP must not run on broken input"
     counts = db_counts(env)
     assert counts["Recording"]["errors"] == 1
     assert counts["Recording"]["remaining"] == 1
+    assert counts["LFP"]["remaining"] == 0 and counts["LFP"]["rows"] == counts["Recording"]["rows"], counts
+    lfp_logs = sorted((run / "logs").glob("ephys-lfp_*.out"))
+    lfp_summaries = [json.loads(line) for p in lfp_logs for line in p.read_text().splitlines() if line.startswith("{")]
+    assert any(s["follow"]["held_back"] == {"Recording": 1} for s in lfp_summaries), lfp_summaries
     # The worker logs end with the runner's JSON summary.
     logs = sorted((run / "logs").glob("ephys-recording_*.out"))
     summaries = [json.loads(line) for p in logs for line in p.read_text().splitlines() if line.startswith("{")]
@@ -171,7 +185,7 @@ def test_failed_sbatch_stops_the_submission_and_cancels_what_was_submitted(clust
     cancelled = re.search(r"cancelling the jobs already submitted: ([0-9 ]+)", result.stderr)
     assert cancelled, result.stderr
     ids = cancelled.group(1).split()
-    assert len(ids) == 3  # Neuron, ActivityStatistics, the Spikes refresh step
+    assert len(ids) == 2  # Neuron, ActivityStatistics (Spikes is pipelined: no refresh step of its own)
     slurm_cluster.wait_for(ids, timeout=60, env=env)
     for job in ids:
         for task in slurm_cluster.final_state(job, env=env):

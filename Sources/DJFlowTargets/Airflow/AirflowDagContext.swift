@@ -194,15 +194,9 @@ struct AirflowDagContext {
 
     /// `exec python3 "$DJFLOW_RUNNER" --module M --table T …`, each value quoted for bash, wrapped for Jinja,
     /// as a Python literal. It ends in `}`, never in `.sh`/`.bash` (which Airflow would load as a template file).
-    private func command(_ job: Job, mode: String?) -> String {
+    private func command(_ job: Job, step: RunnerStep) -> String {
         var words = [ShellQuoting.quote(input.spec.runner.python.value), "\"$DJFLOW_RUNNER\""]
-        var arguments = job.runnerSelection
-        if let priority = job.priority { arguments += ["--priority", String(priority)] }
-        if let maxCalls = job.maxCalls { arguments += ["--max-calls", String(maxCalls)] }
-        if let processes = job.processes, mode != "--refresh-only" { arguments += ["--processes", String(processes)] }
-        if job.onError == .continue { arguments.append("--suppress-errors") }
-        if let mode { arguments.append(mode) }
-        words += arguments.map(ShellQuoting.quote)
+        words += job.runnerArguments(for: step).map(ShellQuoting.quote)
         let text = "exec " + words.joined(separator: " ") + " ${args[@]+\"${args[@]}\"}"
         return PythonQuoting.literal(JinjaQuoting.wrap(text))
     }
@@ -216,12 +210,12 @@ struct AirflowDagContext {
     private func tasks(_ job: Job) -> [TemplateContext] {
         let placement = self.placement(job)
         let weight = placement.priorityWeight ?? job.priority.map { 256 - $0 } ?? 1
-        func task(id: String, command: String, timeout: Int?, doc: String, workers: Int) -> TemplateContext {
+        func task(id: String, command: String, timeout: Int?, doc: String, workers: Int, first: Bool) -> TemplateContext {
             var task: TemplateContext = [
                 "id": PythonQuoting.literal(id),
                 "command": command,
                 // The first task of a table (its refresh step, or its only task) gives failed keys back with retry_failed.
-                "env": workers > 1 ? "ENV" : "FIRST_STEP_ENV",
+                "env": first ? "FIRST_STEP_ENV" : "ENV",
                 "retries": String(job.retries),
                 "priorityWeight": String(weight),
                 "doc": PythonQuoting.literal(doc),
@@ -237,17 +231,17 @@ struct AirflowDagContext {
         }
         var doc = "Populates `\(job.table)` (\(job.tier.rawValue)) in workflow \(workflow.id)"
         if !job.parts.isEmpty { doc += ", with its parts \(job.parts.map { "`\($0)`" }.joined(separator: ", "))" }
-        doc += job.workers > 1 ? ": \(job.workers) workers, one mapped task instance each, after `\(names.refreshTaskID(job))` filled the job queue." : "."
+        doc += job.hasRefreshStep ? ": \(job.workers) workers, one mapped task instance each, after `\(names.refreshTaskID(job))` filled the job queue." : "."
         doc += " Retries: \(job.retries) (each retry first gives the table's failed keys back to the queue)."
         if job.onError == .continue { doc += " `on_error: continue`: failed keys stay in the jobs table and dependents still run." }
-        guard job.workers > 1 else {
-            return [task(id: names.taskID(job), command: command(job, mode: nil), timeout: job.resources.timeSeconds, doc: doc, workers: 1)]
+        guard job.hasRefreshStep else {
+            return [task(id: names.taskID(job), command: command(job, step: .populate), timeout: job.resources.timeSeconds, doc: doc, workers: job.workers, first: true)]
         }
         let refreshDoc = "Fills the DataJoint job queue of `\(job.table)` (\(job.tier.rawValue)) once, so its \(job.workers) workers do not each refresh it."
         return [
-            task(id: names.refreshTaskID(job), command: command(job, mode: "--refresh-only"), timeout: min(job.resources.timeSeconds ?? 3600, 3600),
-                 doc: refreshDoc, workers: 1),
-            task(id: names.taskID(job), command: command(job, mode: "--no-refresh"), timeout: job.resources.timeSeconds, doc: doc, workers: job.workers),
+            task(id: names.refreshTaskID(job), command: command(job, step: .refresh), timeout: min(job.resources.timeSeconds ?? 3600, 3600),
+                 doc: refreshDoc, workers: 1, first: true),
+            task(id: names.taskID(job), command: command(job, step: .populate), timeout: job.resources.timeSeconds, doc: doc, workers: job.workers, first: false),
         ]
     }
 
@@ -256,12 +250,12 @@ struct AirflowDagContext {
         func ref(_ id: String) -> String { "tasks[\(PythonQuoting.literal(id))]" }
         var lines: [String] = []
         for job in jobs {
-            let first = job.workers > 1 ? names.refreshTaskID(job) : names.taskID(job)
+            let first = job.hasRefreshStep ? names.refreshTaskID(job) : names.taskID(job)
             for need in job.needs {
                 guard let upstream = plan.job(need) else { continue }
                 lines.append("\(ref(names.taskID(upstream))) >> \(ref(first))")
             }
-            if job.workers > 1 { lines.append("\(ref(names.refreshTaskID(job))) >> \(ref(names.taskID(job)))") }
+            if job.hasRefreshStep { lines.append("\(ref(names.refreshTaskID(job))) >> \(ref(names.taskID(job)))") }
         }
         return lines
     }

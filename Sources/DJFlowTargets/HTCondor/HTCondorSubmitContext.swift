@@ -12,14 +12,13 @@ struct HTCondorSubmitContext {
     /// The worker cluster: `queue N` (one proc per worker), or `queue 1` per node when throttled.
     func worker() -> TemplateContext {
         let throttled = names.workerNodes(job) != nil
-        var arguments = runnerArguments()
+        var arguments = runnerArguments(step: .populate)
         arguments += [.value("--worker"), .raw((throttled ? "$(DJFLOW_WORKER:0)" : "$(Process)") + "/\(job.workers)")]
-        if job.workers > 1 { arguments.append(.value("--no-refresh")) }
         var description = ["Table \(job.table) (\(job.tier.rawValue)), workflow \(job.workflow): \(job.workers) worker\(job.workers == 1 ? "" : "s")."]
         if !job.parts.isEmpty { description.append("Fills its parts too: \(job.parts.joined(separator: ", ")).") }
         if throttled {
             description.append("Throttled to \(job.throttle!) at once: one DAG node per worker (DJFLOW_WORKER set by VARS), category \(names.node(job))-workers.")
-        } else if job.workers > 1 {
+        } else if job.hasRefreshStep {
             description.append("One cluster of \(job.workers) procs; \(job.id).refresh.sub fills the job queue once before they start.")
         }
         if job.onError == .continue { description.append("on_error: continue: keys that fail stay in the jobs table and dependents still start.") }
@@ -31,7 +30,7 @@ struct HTCondorSubmitContext {
 
     /// The one-proc step that refreshes the table's job queue before a multi-worker cluster starts.
     func refresh() -> TemplateContext {
-        let arguments = runnerArguments() + [.value("--refresh-only")]
+        let arguments = runnerArguments(step: .refresh)
         let description = ["Refresh step of table \(job.table), workflow \(job.workflow): fills its job queue once, so the \(job.workers) workers do not each refresh."]
         var commands = resourceLines(cpus: 1, memoryMiB: 1024, gpus: 0, diskMiB: nil, seconds: min(job.resources.timeSeconds ?? 3600, 3600))
         commands += logLines(stem: "\(job.id).refresh")
@@ -40,14 +39,9 @@ struct HTCondorSubmitContext {
 
     /// `djflow_node.sh ATTEMPT RESTRICTION PYTHON RUNNER-ARGUMENTS…`: the attempt comes from DAGMan's
     /// `$(RETRY)` and the restriction from `VARS … APPEND DJFLOW_RESTRICTION=…` (empty: every key).
-    private func runnerArguments() -> [HTCondorQuoting.Word] {
-        var words: [HTCondorQuoting.Word] = [.raw("$(RETRY:0)"), .raw("'$(DJFLOW_RESTRICTION:)'"), .value(input.spec.runner.python.value)]
-        words += job.runnerSelection.map(HTCondorQuoting.Word.value)
-        if let priority = job.priority { words += [.value("--priority"), .value(String(priority))] }
-        if let maxCalls = job.maxCalls { words += [.value("--max-calls"), .value(String(maxCalls))] }
-        if let processes = job.processes { words += [.value("--processes"), .value(String(processes))] }
-        if job.onError == .continue { words.append(.value("--suppress-errors")) }
-        return words
+    private func runnerArguments(step: RunnerStep) -> [HTCondorQuoting.Word] {
+        let words: [HTCondorQuoting.Word] = [.raw("$(RETRY:0)"), .raw("'$(DJFLOW_RESTRICTION:)'"), .value(input.spec.runner.python.value)]
+        return words + job.runnerArguments(for: step).map(HTCondorQuoting.Word.value)
     }
 
     private func resourceLines(cpus: Int, memoryMiB: Int?, gpus: Int, diskMiB: Int?, seconds: Int?) -> [String] {

@@ -40,7 +40,7 @@ public struct HTCondorTarget: SchedulerTarget {
             for job in plan.jobs(of: workflow) {
                 let submit = HTCondorSubmitContext(job: job, input: input, options: options, names: names)
                 artifacts.append(Artifact(path: "\(Self.folder)/\(names.submitFile(job))", content: .template("htcondor/job.sub", context: submit.worker())))
-                if job.workers > 1 {
+                if job.hasRefreshStep {
                     artifacts.append(Artifact(path: "\(Self.folder)/\(names.refreshSubmitFile(job))", content: .template("htcondor/job.sub", context: submit.refresh())))
                 }
             }
@@ -89,7 +89,7 @@ struct HTCondorNames {
         }
         // Job ids first (they are what users see), then the derived names.
         for job in plan.jobs { nodes[job.id] = claim(job.id, salt: job.table) }
-        for job in plan.jobs where job.workers > 1 { refreshNodes[job.id] = claim(nodes[job.id]! + "_refresh", salt: job.table + ".refresh") }
+        for job in plan.jobs where job.hasRefreshStep { refreshNodes[job.id] = claim(nodes[job.id]! + "_refresh", salt: job.table + ".refresh") }
         for job in plan.jobs {
             guard let throttle = job.throttle, throttle < job.workers else { continue }
             workers[job.id] = (0..<job.workers).map { claim(nodes[job.id]! + "_w\($0)", salt: job.table + ".w\($0)") }

@@ -67,7 +67,7 @@ struct KubernetesWorkflowContext {
         var end: [String: Int?] = [:]
         for job in input.plan.jobs(of: workflow) {
             let upstream = job.needs.map(names.job)
-            if job.workers > 1 {
+            if job.hasRefreshStep {
                 units.append(unit(job, .refresh, names.refreshJob(job.id), waits: upstream, end: &end))
                 units.append(unit(job, .populate, names.job(job.id), waits: [names.refreshJob(job.id)], end: &end))
             } else {
@@ -212,17 +212,8 @@ struct KubernetesWorkflowContext {
         }
 
         var args: [YAMLValue] = [.string(python), .string("\(KubernetesTarget.mountPath)/\(KubernetesTarget.runnerFile)")]
-        args += job.runnerSelection.map(YAMLValue.string)
-        if let priority = job.priority { args += ["--priority", .string(String(priority))] }
-        if unit.role == .populate {
-            if let maxCalls = job.maxCalls { args += ["--max-calls", .string(String(maxCalls))] }
-            if let processes = job.processes { args += ["--processes", .string(String(processes))] }
-            if job.onError == .continue { args.append("--suppress-errors") }
-            args += ["--worker", .string("$(JOB_COMPLETION_INDEX)/\(job.workers)")]
-            if job.workers > 1 { args.append("--no-refresh") }
-        } else {
-            args += ["--refresh-only", "--worker", "0/1"]
-        }
+        args += job.runnerArguments(for: unit.role == .populate ? .populate : .refresh).map(YAMLValue.string)
+        args += ["--worker", unit.role == .populate ? .string("$(JOB_COMPLETION_INDEX)/\(job.workers)") : "0/1"]
         args += ["--restriction", "$(DJFLOW_RESTRICTION)"]
 
         var requests: [YAMLEntry] = [], limits: [YAMLEntry] = []
@@ -240,7 +231,7 @@ struct KubernetesWorkflowContext {
             "image": .string(image),
             "command": [.string(python), .string(helper), "run", "--"],
             "args": .list(args),
-            "env": .list(environment(configMap: configMap, firstStep: unit.role == .refresh || job.workers == 1)),
+            "env": .list(environment(configMap: configMap, firstStep: unit.role == .refresh || !job.hasRefreshStep)),
             "resources": .object(["requests": .map(requests), "limits": .map(limits)]),
             "volumeMounts": [scripts],
         ])])))

@@ -16,7 +16,7 @@ struct SlurmJobContext {
     /// The worker array: one task per worker, full resources.
     func worker() -> TemplateContext {
         var sbatch = ["--job-name=\(names.jobName(job))"]
-        sbatch.append("--array=\(SlurmArrays.chunks(workers: job.workers, throttle: job.throttle, maxArraySize: options.maxArraySize)[0].range)")
+        sbatch.append("--array=\(SlurmArrays.chunks(workers: job.workers, throttle: Self.initialThrottle(job), maxArraySize: options.maxArraySize)[0].range)")
         sbatch.append("--cpus-per-task=\(job.resources.cpus)")
         if let memory = job.resources.memoryMiB { sbatch.append("--mem=\(MemoryAmount(mebibytes: memory).slurmText)") }
         if job.resources.gpus > 0 { sbatch.append("--gres=gpu:\(job.resources.gpus)") }
@@ -27,13 +27,26 @@ struct SlurmJobContext {
         sbatch.append("--error=\(options.logDir)/%x_%A_%a.err")
         sbatch += commonLines()
 
-        var command = runnerCommand(gpus: job.resources.gpus)
-        if job.workers > 1 { command.append("--no-refresh") }
-        var description = ["Table \(job.table) (\(job.tier.rawValue)), workflow \(job.workflow): \(job.workers) worker\(job.workers == 1 ? "" : "s"), one array task each."]
+        let command = runnerCommand(step: .populate, gpus: job.resources.gpus)
+        var description = ["Table \(job.table) (\(job.tier.rawValue)), workflow \(job.workflow): "
+            + (job.autoWorkers ? "up to \(job.workers) workers (auto: those beyond the keys that can come leave at once)" : "\(job.workers) worker\(job.workers == 1 ? "" : "s")")
+            + ", one array task each."]
         if !job.parts.isEmpty { description.append("Fills its parts too: \(job.parts.joined(separator: ", ")).") }
-        if job.workers > 1 { description.append("\(job.id).refresh.sbatch fills the job queue once before these workers start.") }
+        if !job.follows.isEmpty { description.append("Pipelined: starts with \(job.follows.joined(separator: ", ")) and takes each key once its inputs are committed.") }
+        if job.hasRefreshStep { description.append("\(job.id).refresh.sbatch fills the job queue once before these workers start.") }
         if job.onError == .continue { description.append("on_error: continue: keys that fail stay in the jobs table and dependents still start.") }
-        return context(description: description, sbatch: sbatch, command: command, workers: job.workers, retries: job.retries)
+        var values = context(description: description, sbatch: sbatch, command: command, workers: job.workers, retries: job.retries)
+        if job.autoWorkers && job.workers > 1 {
+            values["autoWorkers"] = true
+            values["scaleCap"] = String(min(job.throttle ?? job.workers, job.workers))
+            values["doneMarker"] = ShellQuoting.quote("\(options.logDir)/.djflow-done-")
+        }
+        return values
+    }
+
+    /// The array's throttle at submission: `workers: auto` starts one task and worker 0 raises it.
+    static func initialThrottle(_ job: Job) -> Int? {
+        job.autoWorkers && job.workers > 1 ? 1 : job.throttle
     }
 
     /// The one-task step that refreshes the table's job queue before a multi-worker array starts.
@@ -45,7 +58,7 @@ struct SlurmJobContext {
         sbatch.append("--output=\(options.logDir)/%x_%j.out")
         sbatch.append("--error=\(options.logDir)/%x_%j.err")
         sbatch += commonLines()
-        let command = runnerCommand(gpus: 0) + ["--refresh-only"]
+        let command = runnerCommand(step: .refresh, gpus: 0)
         var description = ["Refresh step of table \(job.table), workflow \(job.workflow): fills its job queue once, so the \(job.workers) workers do not each refresh."]
         if job.resources.gpus > 0 {
             description.append("It needs no GPU: it runs where the pipeline's other jobs run, not on the table's GPU placement.")
@@ -80,13 +93,8 @@ struct SlurmJobContext {
     private static let rootMarker = "\u{0}root"
 
     /// The runner invocation as bash array elements (each already quoted), before per-run arguments.
-    private func runnerCommand(gpus: Int) -> [String] {
-        var words = job.runnerSelection
-        if let priority = job.priority { words += ["--priority", String(priority)] }
-        if let maxCalls = job.maxCalls { words += ["--max-calls", String(maxCalls)] }
-        if let processes = job.processes { words += ["--processes", String(processes)] }
-        if job.onError == .continue { words.append("--suppress-errors") }
-        return Self.interpreter(input: input, options: options, gpus: gpus) + words.map(ShellQuoting.quote)
+    private func runnerCommand(step: RunnerStep, gpus: Int) -> [String] {
+        Self.interpreter(input: input, options: options, gpus: gpus) + job.runnerArguments(for: step).map(ShellQuoting.quote)
     }
 
     /// `[apptainer exec … IMAGE] PYTHON "$root"/djflow_populate.py` as bash words (each already quoted): how

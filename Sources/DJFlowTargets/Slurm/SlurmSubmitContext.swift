@@ -21,16 +21,18 @@ struct SlurmSubmitContext {
         for job in jobs {
             let upstream = (single == nil ? job.upstream : job.needs).filter(inScript.contains)
             upstreamOf[job.id] = upstream
+            // A followed job only has to have started (`after:`); `start:` marks it for submit.sh.
+            let dependencies = upstream.map { job.follows.contains($0) ? "start:\($0)" : $0 }
             let script = "\(job.workflow)/\(job.id)"
-            var arrayUpstream = upstream
-            if job.workers > 1 {
+            var arrayUpstream = dependencies
+            if job.hasRefreshStep {
                 submissions.append(submission(key: "\(job.id).refresh", job: job.id, label: "\(job.table) (refresh)", script: "\(script).refresh.sbatch",
-                                              upstream: upstream, first: true, chunks: []))
+                                              upstream: dependencies, first: true, chunks: []))
                 arrayUpstream = ["\(job.id).refresh"]
             }
-            let chunks = SlurmArrays.chunks(workers: job.workers, throttle: job.throttle, maxArraySize: options.maxArraySize)
+            let chunks = SlurmArrays.chunks(workers: job.workers, throttle: SlurmJobContext.initialThrottle(job), maxArraySize: options.maxArraySize)
             submissions.append(submission(key: job.id, job: job.id, label: job.table, script: "\(script).sbatch", upstream: arrayUpstream,
-                                          first: job.workers == 1, chunks: chunks))
+                                          first: !job.hasRefreshStep, chunks: chunks))
         }
         // Per job: its id, its table name, the jobs from it on in this script (itself and everything that
         // depends on it here, for --from), and the table as the runner resolves it (for --skip-done).

@@ -27,7 +27,7 @@ public struct SlurmTarget: SchedulerTarget {
                 let context = SlurmJobContext(job: job, input: input, options: options, names: names)
                 artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/\(job.id).sbatch",
                                           content: .template("slurm/job.sbatch", context: context.worker())))
-                if job.workers > 1 {
+                if job.hasRefreshStep {
                     artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/\(job.id).refresh.sbatch",
                                               content: .template("slurm/job.sbatch", context: context.refresh())))
                 }

@@ -128,7 +128,7 @@ with DAG(
     ).expand(env=[dict(ENV, DJFLOW_WORKER="%d/2" % i) for i in range(2)])
     tasks['lfp'] = Populate(
         task_id='lfp',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table LFP ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table LFP --follow --upstream Recording ${args[@]+"${args[@]}"}{% endraw %}',
         env=FIRST_STEP_ENV,
         retries=1,
         execution_timeout=datetime.timedelta(seconds=3600),

@@ -120,7 +120,7 @@ with DAG(
     )
     tasks['quality_metrics'] = Populate(
         task_id='quality_metrics',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table QualityMetrics ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table QualityMetrics --follow --upstream CuratedClustering ${args[@]+"${args[@]}"}{% endraw %}',
         env=FIRST_STEP_ENV,
         retries=1,
         execution_timeout=datetime.timedelta(seconds=3600),
@@ -128,26 +128,15 @@ with DAG(
         doc_md="Populates `QualityMetrics` (computed) in workflow w2-curation. Retries: 1 (each retry first gives the table's failed keys back to the queue).",
         **COMMON,
     )
-    tasks['waveforms.refresh'] = Populate(
-        task_id='waveforms.refresh',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table Waveforms --refresh-only ${args[@]+"${args[@]}"}{% endraw %}',
-        env=FIRST_STEP_ENV,
-        retries=1,
-        execution_timeout=datetime.timedelta(seconds=3600),
-        priority_weight=1,
-        doc_md='Fills the DataJoint job queue of `Waveforms` (computed) once, so its 2 workers do not each refresh it.',
-        **COMMON,
-    )
     tasks['waveforms'] = Populate.partial(
         task_id='waveforms',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table Waveforms --no-refresh ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table Waveforms --follow --upstream CuratedClustering ${args[@]+"${args[@]}"}{% endraw %}',
         retries=1,
         execution_timeout=datetime.timedelta(seconds=3600),
         priority_weight=1,
-        doc_md="Populates `Waveforms` (computed) in workflow w2-curation: 2 workers, one mapped task instance each, after `waveforms.refresh` filled the job queue. Retries: 1 (each retry first gives the table's failed keys back to the queue).",
+        doc_md="Populates `Waveforms` (computed) in workflow w2-curation. Retries: 1 (each retry first gives the table's failed keys back to the queue).",
         **COMMON,
     ).expand(env=[dict(ENV, DJFLOW_WORKER="%d/2" % i) for i in range(2)])
 
     tasks['curated_clustering'] >> tasks['quality_metrics']
-    tasks['curated_clustering'] >> tasks['waveforms.refresh']
-    tasks['waveforms.refresh'] >> tasks['waveforms']
+    tasks['curated_clustering'] >> tasks['waveforms']

@@ -22,7 +22,7 @@ except ImportError:  # Airflow 2.x without the standard provider
 DOC = (
     '# Workflow w0-neuron of pipeline tutorial\n'
     '\n'
-    'Populates, one task per table: `Neuron`, `ActivityStatistics`, `Spikes` (2 workers).\n'
+    'Populates, one task per table: `Neuron`, `ActivityStatistics` (4 workers), `Spikes` (2 workers).\n'
     '\n'
     'Enter the staged data first: Mouse, Session, SpikeDetectionParam.\n'
     '\n'
@@ -117,36 +117,24 @@ with DAG(
         doc_md="Populates `Neuron` (imported) in workflow w0-neuron. Retries: 0 (each retry first gives the table's failed keys back to the queue).",
         **COMMON,
     )
-    tasks['activity_statistics'] = Populate(
+    tasks['activity_statistics'] = Populate.partial(
         task_id='activity_statistics',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table ActivityStatistics ${args[@]+"${args[@]}"}{% endraw %}',
-        env=FIRST_STEP_ENV,
+        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table ActivityStatistics --follow --upstream Neuron --auto-workers ${args[@]+"${args[@]}"}{% endraw %}',
         retries=0,
         execution_timeout=datetime.timedelta(seconds=1800),
         priority_weight=1,
         doc_md="Populates `ActivityStatistics` (computed) in workflow w0-neuron. Retries: 0 (each retry first gives the table's failed keys back to the queue).",
         **COMMON,
-    )
-    tasks['spikes.refresh'] = Populate(
-        task_id='spikes.refresh',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table Spikes --refresh-only ${args[@]+"${args[@]}"}{% endraw %}',
-        env=FIRST_STEP_ENV,
-        retries=0,
-        execution_timeout=datetime.timedelta(seconds=1800),
-        priority_weight=1,
-        doc_md='Fills the DataJoint job queue of `Spikes` (computed) once, so its 2 workers do not each refresh it.',
-        **COMMON,
-    )
+    ).expand(env=[dict(ENV, DJFLOW_WORKER="%d/4" % i) for i in range(4)])
     tasks['spikes'] = Populate.partial(
         task_id='spikes',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table Spikes --no-refresh ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table Spikes --follow --upstream Neuron ${args[@]+"${args[@]}"}{% endraw %}',
         retries=0,
         execution_timeout=datetime.timedelta(seconds=1800),
         priority_weight=1,
-        doc_md="Populates `Spikes` (computed) in workflow w0-neuron: 2 workers, one mapped task instance each, after `spikes.refresh` filled the job queue. Retries: 0 (each retry first gives the table's failed keys back to the queue).",
+        doc_md="Populates `Spikes` (computed) in workflow w0-neuron. Retries: 0 (each retry first gives the table's failed keys back to the queue).",
         **COMMON,
     ).expand(env=[dict(ENV, DJFLOW_WORKER="%d/2" % i) for i in range(2)])
 
     tasks['neuron'] >> tasks['activity_statistics']
-    tasks['neuron'] >> tasks['spikes.refresh']
-    tasks['spikes.refresh'] >> tasks['spikes']
+    tasks['neuron'] >> tasks['spikes']

@@ -67,7 +67,32 @@ Options
                           do"). With --refresh-only too: the refresh step is the
                           first step of a multi-worker table, where a
                           workflow's --retry-failed gives them back.
-    --worker N/M          informational (reported in the summary).
+    --follow              pipelined: keep populating as keys arrive. Each round populates
+                          what can be taken, then one SQL statement (one snapshot)
+                          counts this table's keys that can be taken now and, for
+                          every --upstream table, its keys still to do, those in
+                          error/ignore and the reserved ones; polls back off from
+                          0.2 s to 1 s. The worker finishes when nothing is left to
+                          take and every upstream table has nothing left to do but
+                          keys in error (those hold back only their dependents:
+                          "held_back" in the summary). 2.x: refreshes the job queue
+                          itself when new keys appear.
+    --upstream T          with --follow: a job table upstream in the same workflow
+                          (repeatable). With DJFLOW_FOLLOW_TABLES set (submit.sh
+                          --only/--from: one table per line), tables not listed are
+                          not waited for.
+    --upstream-grace S    with --follow: exit 1 when upstream keys are left to do but
+                          no upstream key was reserved or done for S seconds (its job
+                          failed to start or was cancelled); default 600.
+    --auto-workers        with --follow (workers: auto): worker N leaves as soon as at
+                          most N keys can still come (to take, being made, or upstream);
+                          worker 0 stays. On SLURM (DJFLOW_SCALE=slurm, set by the
+                          sbatch script) worker 0 raises its array's ArrayTaskThrottle
+                          (scontrol update) up to DJFLOW_SCALE_CAP as far as the keys
+                          that can come times the seconds per key pay for another
+                          worker's start, and writes DJFLOW_DONE_MARKER when the table
+                          is done (tasks starting later exit before Python).
+    --worker N/M          worker N of M (informational; --auto-workers uses it).
     --describe            resolve the table, print its summary (tier, full
                           name, master, progress) and exit 0; populates nothing.
 
@@ -160,6 +185,7 @@ import logging
 import os
 import platform
 import signal
+import subprocess
 import sys
 import time
 import traceback
@@ -223,7 +249,23 @@ def parse_args(argv):
     p.add_argument("--worker", metavar="N/M", help="worker index, informational")
     p.add_argument("--clear-errors", action="store_true",
                    help="retry: put this table's error rows (within the restriction) back in the queue first")
+    p.add_argument("--follow", action="store_true",
+                   help="pipelined: keep populating keys as their inputs arrive until the table and its --upstream "
+                        "tables are done")
+    p.add_argument("--upstream", action="append", default=[], metavar="T",
+                   help="with --follow: a job table upstream in the same workflow (repeatable)")
+    p.add_argument("--upstream-grace", type=float, default=600.0, metavar="SECONDS",
+                   help="with --follow: give up when upstream work is left but nothing upstream moved or held a "
+                        "key for this long (default 600)")
+    p.add_argument("--auto-workers", action="store_true",
+                   help="with --follow: worker N of --worker N/M leaves as soon as fewer than N+1 keys can come")
     args = p.parse_args(argv)
+    if (args.upstream or args.auto_workers) and not args.follow:
+        raise UsageError("--upstream and --auto-workers need --follow")
+    if args.follow and (args.refresh_only or args.describe):
+        raise UsageError("--follow populates: it cannot be combined with --refresh-only or --describe")
+    if args.upstream_grace <= 0:
+        raise UsageError("--upstream-grace must be positive")
     modules = [m.strip() for item in args.module for m in item.split(",") if m.strip()]
     if not modules:
         raise UsageError("--module is empty")
@@ -886,6 +928,313 @@ def scope_errors(table, major, restrictions, limit=MAX_REPORTED_ERRORS):
 
 
 # ---------------------------------------------------------------------------
+# pipelining (--follow): each key is populated as soon as its inputs are committed
+# ---------------------------------------------------------------------------
+
+POLL_FIRST = 0.2  # seconds between polls right after work, growing by POLL_FACTOR up to POLL_MAX
+POLL_FACTOR = 1.5
+POLL_MAX = 1.0
+STUCK = ("error", "ignore")  # job states no worker takes again (until --clear-errors)
+
+
+def _quote_for(connection):
+    adapter = getattr(connection, "adapter", None)
+    return adapter.quote_identifier if adapter is not None else (lambda name: "`%s`" % name)
+
+
+def _sql_text(value):
+    return "'%s'" % str(value).replace("\\", "\\\\").replace("'", "''")
+
+
+class FollowProbe:
+    """One poll = one SQL statement, so every count comes from the same snapshot of the database.
+
+    For this table: keys a worker can take now (``available``: in the restricted key source, not in the
+    table, not held in the jobs table; 2.x counts pending rows too) and keys held by workers (``reserved``).
+    For each upstream job table of the workflow: keys still to do (``remaining``), those parked in
+    ``error``/``ignore`` (``stuck``; exact on 2.x, an upper bound on 0.14, whose jobs table keys rows by a
+    hash that SQL cannot recompute) and ``reserved`` rows. The statement's cost depends on the number of
+    tables, never on a number of keys per query.
+    """
+
+    def __init__(self, table, major, restrictions, upstream):
+        self.table, self.major, self.restrictions, self.upstream = table, major, restrictions, upstream
+        self.connection = table.connection
+        self.quote = _quote_for(self.connection)
+        self._aliases = 0
+        terms = []
+        remaining = _restricted_source(table, restrictions) - table.proj()
+        if major >= 2:
+            jobs = table.jobs
+            pending = remaining.restrict((jobs & "status='pending'").proj(), semantic_check=False)
+            new = remaining.restrict(dj_not(jobs), semantic_check=False)
+            terms += [self._count(pending), self._count(new), self._count(remaining),
+                      self._rows(jobs, "status='reserved'")]
+        else:
+            terms += [self._count(remaining), self._rows014(table, None), self._rows014(table, ("reserved",))]
+        for _name, up, up_restrictions in upstream:
+            left = _restricted_source(up, up_restrictions) - up.proj()
+            terms.append(self._count(left))
+            if major >= 2:
+                terms.append(self._count(left.restrict((up.jobs & _status_in(STUCK)).proj(), semantic_check=False)))
+                terms.append(self._rows(up.jobs, "status='reserved'"))
+            else:
+                terms += [self._rows014(up, STUCK), self._rows014(up, ("reserved",))]
+        self.sql = "SELECT " + ", ".join(terms)
+
+    def _alias(self):
+        self._aliases += 1
+        return self.quote("$djflow%d" % self._aliases)
+
+    def _count(self, expr):
+        return "(SELECT COUNT(*) FROM (%s) %s)" % (expr.proj().make_sql(), self._alias())
+
+    def _rows(self, jobs, where):
+        return "(SELECT COUNT(*) FROM %s WHERE %s)" % (jobs.full_table_name, where)
+
+    def _rows014(self, table, states):
+        jobs = table.connection.schemas[table.database].jobs
+        where = "table_name=%s" % _sql_text(table.table_name)
+        if states:
+            where += " AND status IN (%s)" % ", ".join(_sql_text(s) for s in states)
+        return "(SELECT COUNT(*) FROM %s WHERE %s)" % (jobs.full_table_name, where)
+
+    def poll(self):
+        row = [int(v or 0) for v in self.connection.query(self.sql).fetchone()]
+        snap = {}
+        if self.major >= 2:
+            pending, new, remaining, reserved = row[:4]
+            snap.update(available=pending + new, new=new, remaining=remaining, reserved=reserved)
+            rest = row[4:]
+        else:
+            remaining, held, reserved = row[:3]
+            snap.update(available=remaining - held, new=0, remaining=remaining, reserved=reserved,
+                        approximate=True)
+            rest = row[3:]
+        snap["upstream"] = [dict(name=name, remaining=rest[3 * i], stuck=rest[3 * i + 1], reserved=rest[3 * i + 2])
+                            for i, (name, _u, _r) in enumerate(self.upstream)]
+        return snap
+
+
+def dj_not(expr):
+    import datajoint
+
+    return datajoint.Not(expr)
+
+
+def _status_in(states):
+    return "status IN (%s)" % ", ".join(_sql_text(s) for s in states)
+
+
+def _stuck_014(table, restrictions):
+    """0.14: (keys to do that a worker can take, keys to do parked in error/ignore) of one table, exactly:
+    the jobs rows' key hashes compared with the keys to do in Python (two queries)."""
+    from datajoint.hash import key_hash
+
+    todo = {key_hash(k) for k in (_restricted_source(table, restrictions) - table.proj()).fetch("KEY")}
+    jobs = table.connection.schemas[table.database].jobs
+    rows = table.connection.query("SELECT key_hash, status FROM %s WHERE table_name=%s"
+                                  % (jobs.full_table_name, _sql_text(table.table_name))).fetchall()
+    held = {h: status for h, status in rows}
+    free = sum(1 for h in todo if h not in held)
+    stuck = sum(1 for h in todo if held.get(h) in STUCK)
+    return free, stuck
+
+
+def _applicable(table, restrictions):
+    """The restrictions if the table's key source has their attributes, else none (wait for all its keys)."""
+    try:
+        check_restriction_attributes(table, restrictions)
+        return restrictions
+    except UsageError:
+        return []
+
+
+def _worker_count(worker):
+    try:
+        return max(int(str(worker).split("/")[1]), 1)
+    except (TypeError, ValueError, IndexError):
+        return 1
+
+
+def _worker_index(worker):
+    try:
+        return int(str(worker).split("/")[0])
+    except (TypeError, ValueError):
+        return 0
+
+
+def follow(table, major, restrictions, args, kwargs, modules, dj, summary):
+    """Populate keys as their inputs arrive until the table is done: nothing left to take in scope, and
+    every --upstream table done (no key left to do but those parked in error/ignore), decided from one
+    snapshot, so no key can arrive after the decision. A failed upstream key holds back only the keys
+    that depend on it. Returns populate()'s result, summed over the rounds."""
+    upstream = []
+    submitted = os.environ.get("DJFLOW_FOLLOW_TABLES")  # submit.sh --only/--from: the tables it submitted
+    names = args.upstream
+    if submitted is not None:
+        listed = set(line.strip() for line in submitted.splitlines() if line.strip())
+        names = [name for name in args.upstream if name in listed]
+        if names != args.upstream:
+            summary["notes"].append("not following %s: not submitted with this job (DJFLOW_FOLLOW_TABLES)"
+                                    % ", ".join(n for n in args.upstream if n not in listed))
+    for name in names:
+        cls = resolve_table(modules, name, dj)
+        check_declared(cls, name, modules, dj)
+        up = cls()
+        if major >= 2:
+            declare_jobs_table(up)
+        upstream.append((name, up, _applicable(up, restrictions)))
+    probe = FollowProbe(table, major, restrictions, upstream)
+    index = _worker_index(args.worker)
+    cap = _worker_count(args.worker)
+    if os.environ.get("DJFLOW_SCALE_CAP", "").isdigit():
+        cap = min(cap, max(int(os.environ["DJFLOW_SCALE_CAP"]), 1))
+    scaler = SlurmScaler(cap, index) if args.auto_workers else None
+    total = {"success_count": 0, "error_list": []}
+    stats = summary["follow"] = {"polls": 0, "rounds": 0, "waited_seconds": 0.0, "held_back": {}, "left": None}
+    stuck_known = {}  # 0.14: upstream name -> keys to do parked in error/ignore, counted exactly
+    calls_left = args.max_calls
+    interval, calm_since, last_signature, precise = POLL_FIRST, None, None, False
+    while True:
+        snap = probe.poll()
+        stats["polls"] += 1
+        if major < 2 and (precise or snap["available"] <= 0 < snap["remaining"] - snap["reserved"]):
+            snap["available"], _stuck = _stuck_014(table, restrictions)  # hashes tell what the count cannot
+        precise = False
+        open_upstream = 0
+        for up, (name, table_u, r_u) in zip(snap["upstream"], upstream):
+            stuck = up["stuck"]
+            if major < 2:
+                if 0 < up["remaining"] <= stuck:
+                    if stuck_known.get(name) is None or stuck_known[name][0] != up["remaining"]:
+                        stuck_known[name] = (up["remaining"], _stuck_014(table_u, r_u)[1])
+                    stuck = stuck_known[name][1]
+                elif up["remaining"]:
+                    stuck = 0
+            up["open"] = max(up["remaining"] - stuck, 0)
+            open_upstream += up["open"]
+        potential = snap["available"] + snap["reserved"] + max([u["open"] for u in snap["upstream"]] or [0])
+        if scaler:
+            scaler.want(potential)
+        if args.auto_workers and index > 0 and index >= potential:
+            stats["left"] = "worker %d of an auto-sized table: at most %d key(s) to do or coming" % (index, potential)
+            log.info("%s", stats["left"])
+            break
+        if snap["available"] > 0 and (calls_left is None or calls_left > 0):
+            if major >= 2 and snap["new"]:
+                table.jobs.refresh(*restrictions, priority=args.priority, delay=-1)
+            round_calls = calls_left
+            if scaler and scaler.growing():
+                round_calls = min(round_calls or 2, 2)  # short rounds: measure, and scale up in time
+            round_kwargs = dict(kwargs, max_calls=round_calls)
+            round_started = time.time()
+            result = table.populate(*restrictions, **round_kwargs)
+            stats["rounds"] += 1
+            done = int(result.get("success_count") or 0)
+            errors = result.get("error_list") or []
+            total["success_count"] += done
+            total["error_list"] += errors
+            if scaler and (done or errors):
+                scaler.made(time.time() - round_started, done + len(errors))
+            if calls_left is not None:
+                calls_left -= done + len(errors)
+            if done or errors:
+                interval, calm_since = POLL_FIRST, None
+                continue
+            precise = major < 2  # 0.14's count was off (rows of keys out of scope): count exactly next time
+        elif calls_left is not None and calls_left <= 0:
+            stats["left"] = "--max-calls reached"
+            break
+        elif open_upstream == 0:
+            if reclaim_dead_jobs(table, major, summary["notes"]):
+                continue  # a dead worker's keys are back: take them
+            for up in snap["upstream"]:
+                if up["remaining"]:
+                    stats["held_back"][up["name"]] = up["remaining"]
+            if stats["held_back"]:
+                log.warning("upstream keys in error hold back their dependents here: %s", stats["held_back"])
+            stats["left"] = "done"
+            if scaler:
+                scaler.done()
+            break
+        signature = tuple((u["remaining"], u["reserved"]) for u in snap["upstream"])
+        now = time.time()
+        if signature != last_signature:
+            last_signature, calm_since = signature, now
+        elif now - calm_since > args.upstream_grace:
+            reclaimed = sum(reclaim_dead_jobs(up, major, summary["notes"]) for _n, up, _r in upstream)
+            if not reclaimed and not sum(u["reserved"] for u in snap["upstream"]):
+                waiting = {u["name"]: u["open"] for u in snap["upstream"] if u["open"]}
+                raise UpstreamStalled("upstream work is left (%s) but no upstream worker took a key for %g s: "
+                                      "did its job fail or get cancelled?" % (waiting, args.upstream_grace))
+            calm_since = now
+        time.sleep(interval)
+        stats["waited_seconds"] = round(stats["waited_seconds"] + interval, 3)
+        interval = min(interval * POLL_FACTOR, POLL_MAX)
+    return total
+
+
+class SlurmScaler:
+    """``workers: auto`` on SLURM: the array starts throttled to one task; worker 0 raises the array's
+    ``ArrayTaskThrottle`` (``scontrol update``) to as many workers as the work pays for: the keys that can
+    still come times the seconds a key takes, divided by what starting one more worker costs (this
+    worker's own start: Python, DataJoint, the pipeline modules). When the table is done it writes the
+    done marker (``DJFLOW_DONE_MARKER``) and lifts the throttle: the tasks still pending start, see the
+    marker and exit before starting Python. Enabled by the sbatch script (``DJFLOW_SCALE=slurm``)."""
+
+    def __init__(self, cap, index):
+        self.job = os.environ.get("SLURM_ARRAY_JOB_ID")
+        self.enabled = os.environ.get("DJFLOW_SCALE") == "slurm" and bool(self.job) and index == 0
+        self.marker = os.environ.get("DJFLOW_DONE_MARKER")
+        self.cap, self.current, self.can_throttle = cap, 1, True
+        self.startup = max(time.time() - PROCESS_STARTED, 0.5)
+        self.work_seconds, self.keys = 0.0, 0
+
+    def growing(self):
+        return self.enabled and self.can_throttle and self.current < self.cap
+
+    def made(self, seconds, keys):
+        self.work_seconds += seconds
+        self.keys += keys
+
+    def want(self, potential):
+        if not (self.enabled and self.can_throttle) or not self.keys or self.current >= self.cap:
+            return
+        per_key = self.work_seconds / self.keys
+        wanted = max(1, min(self.cap, int(potential * per_key / self.startup)))
+        if wanted > self.current:
+            self._throttle(wanted, "%d key(s) can come, %.2f s per key, %.1f s to start a worker"
+                           % (potential, per_key, self.startup))
+
+    def done(self):
+        if not self.enabled:
+            return
+        if self.marker:
+            try:
+                with open(self.marker, "w") as f:
+                    f.write("done\n")
+            except OSError as e:
+                log.warning("could not write the done marker %s: %s", self.marker, e)
+        if self.can_throttle and self.current < self.cap:
+            self._throttle(self.cap, "table done: the tasks still pending exit at once")
+
+    def _throttle(self, n, why):
+        try:
+            subprocess.run(["scontrol", "update", "JobId=%s" % self.job, "ArrayTaskThrottle=%d" % n],
+                           check=True, capture_output=True, timeout=20)
+            log.info("workers: auto: array %s throttle %d -> %d (%s)", self.job, self.current, n, why)
+            self.current = n
+        except (OSError, subprocess.SubprocessError) as e:
+            log.warning("workers: auto: could not raise the array's throttle: %s", e)
+            self.can_throttle = False
+
+
+class UpstreamStalled(Exception):
+    """--follow: upstream keys are left to do but nothing upstream moves (exit 1)."""
+
+
+# ---------------------------------------------------------------------------
 # main
 # ---------------------------------------------------------------------------
 
@@ -974,7 +1323,10 @@ def run(argv, summary, held):
     record_worker(table, args.processes)
     since = server_now(table, major)
     held.append((table, major, args.processes, since))
-    result = table.populate(*restrictions, **kwargs)
+    if args.follow:
+        result = follow(table, major, restrictions, args, kwargs, modules, dj, summary)
+    else:
+        result = table.populate(*restrictions, **kwargs)
     del held[:]
 
     errors = result.get("error_list") or []
@@ -1250,6 +1602,9 @@ def _text_main(produce, argv):
         return EXIT_ERRORS
 
 
+PROCESS_STARTED = time.time()  # module import time: how long this worker took to start, for the scaler
+
+
 def main(argv=None):
     started = time.time()
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -1302,6 +1657,10 @@ def main(argv=None):
             log.error("%s", message)
             summary.update(status="usage", errors=[message])
             code = EXIT_USAGE
+        elif isinstance(e, UpstreamStalled):
+            log.error("%s", e)
+            summary.update(status="errors", errors=[str(e)])
+            code = EXIT_ERRORS
         elif isinstance(e, SystemExit):
             log.error("pipeline code called sys.exit(%r)", e.code)
             summary.update(status="errors", errors=[message])

@@ -98,7 +98,14 @@ if (( ${#only[@]} + ${#from[@]} )); then
     echo "submit: the tables of this script (name or job id): CuratedClustering (curated_clustering), QualityMetrics (quality_metrics), Waveforms (waveforms)" >&2
     exit 2
   fi
+  # Pipelined jobs follow only the upstream tables submitted with them (the runner reads this list).
+  follow_tables=""
+  for (( i = 0; i < ${#jobs[@]}; i += 4 )); do
+    if [[ -n ${chosen[${jobs[i]}]-} ]]; then follow_tables+="${jobs[i + 3]}"$'\n'; fi
+  done
+  export DJFLOW_FOLLOW_TABLES=$follow_tables
 else
+  unset DJFLOW_FOLLOW_TABLES
   for (( i = 0; i < ${#jobs[@]}; i += 4 )); do chosen[${jobs[i]}]=1; done
 fi
 
@@ -147,7 +154,7 @@ fi
 # The jobs write their logs here; a dry run creates nothing.
 if (( ! dry_run )); then mkdir -p -- logs; fi
 
-declare -A ids=() ran=() decided=()
+declare -A ids=() starts=() ran=() decided=() arrays=()
 submitted=()
 summary=()
 
@@ -160,23 +167,38 @@ fail() {
   exit 1
 }
 
-# add_ids A:B...: appends these SLURM job ids to deps, each once.
+# add_ids VAR A:B...: appends these SLURM job ids to the list in VAR (deps or begun), each once.
 add_ids() {
-  local id rest=$1
+  local -n list=$1
+  local id rest=$2
   while [[ -n $rest ]]; do
     id=${rest%%:*}
     if [[ $rest == *:* ]]; then rest=${rest#*:}; else rest=""; fi
-    [[ :$deps: == *:"$id":* ]] || deps+="${deps:+:}$id"
+    [[ :$list: == *:"$id":* ]] || list+="${list:+:}$id"
   done
 }
 
 # submit KEY JOB LABEL SCRIPT "UPSTREAM KEYS" FIRST [ARRAY_OPTION FIRST_WORKER]...
-# A job left out (not chosen, or done with --skip-done) submits nothing and passes its dependencies on.
+# An upstream key written start:KEY is pipelined: that job only has to have begun (after:), the runner
+# waits for each key's inputs. A job left out (not chosen, or done with --skip-done) submits nothing and
+# passes its dependencies on.
 submit() {
-  local key=$1 job=$2 label=$3 script=$4 upstream=$5 first=$6 dep deps="" out runs=0
+  local key=$1 job=$2 label=$3 script=$4 upstream=$5 first=$6 dep deps="" begun="" out runs=0
   shift 6
   for dep in $upstream; do
-    add_ids "${ids[$dep]}"
+    if [[ $dep == start:* ]]; then
+      dep=${dep#start:}
+      # an array has begun once its first task has (after: on the whole array waits for every task)
+      local started="" id
+      for id in ${ids[$dep]//:/ }; do
+        if [[ -n ${arrays[$id]-} ]]; then id+=_0; fi
+        started+="${started:+:}$id"
+      done
+      add_ids begun "$started"
+    else
+      add_ids deps "${ids[$dep]}"
+    fi
+    add_ids begun "${starts[$dep]-}"
     if [[ -n ${ran[$dep]-} ]]; then runs=1; fi
   done
   if [[ -z $upstream && -n $after ]]; then deps=$after; fi
@@ -192,18 +214,22 @@ submit() {
   fi
   if [[ ${decided[$job]} != run ]]; then
     ids[$key]=$deps
+    starts[$key]=$begun
     return 0
   fi
-  local options=(--parsable --chdir="$PWD")
-  if [[ -n $deps ]]; then
-    options+=("--dependency=afterok:$deps")
+  local options=(--parsable --chdir="$PWD") dependency=""
+  if [[ -n $deps ]]; then dependency="afterok:$deps"; fi
+  if [[ -n $begun ]]; then dependency+="${dependency:+,}after:$begun"; fi
+  if [[ -n $dependency ]]; then
+    options+=("--dependency=$dependency")
     options+=(--kill-on-invalid-dep=yes)
   fi
   if (( $# == 0 )); then set -- "" 0; fi
   local got=""
   while (( $# )); do
     local command=(sbatch "${options[@]}")
-    if [[ -n $1 ]]; then command+=("$1"); fi
+    local array=$1
+    if [[ -n $array ]]; then command+=("$array"); fi
     command+=("$root/$script" "$root" "$restriction" "$2")
     if [[ -n $first ]] && (( retry_failed )); then command+=(retry-failed); fi
     shift 2
@@ -216,6 +242,7 @@ submit() {
       [[ $out =~ ^[0-9]+$ ]] || fail "$label" "unexpected sbatch output '$out'"
       submitted+=("$out")
     fi
+    if [[ -n $array ]]; then arrays[$out]=1; fi
     got+="${got:+:}$out"
   done
   ids[$key]=$got
@@ -224,9 +251,8 @@ submit() {
 }
 
 submit curated_clustering curated_clustering CuratedClustering w2-curation/curated_clustering.sbatch '' first --array=0 0
-submit quality_metrics quality_metrics QualityMetrics w2-curation/quality_metrics.sbatch curated_clustering first --array=0 0
-submit waveforms.refresh waveforms 'Waveforms (refresh)' w2-curation/waveforms.refresh.sbatch curated_clustering first
-submit waveforms waveforms Waveforms w2-curation/waveforms.sbatch waveforms.refresh '' --array=0-1 0
+submit quality_metrics quality_metrics QualityMetrics w2-curation/quality_metrics.sbatch start:curated_clustering first --array=0 0
+submit waveforms waveforms Waveforms w2-curation/waveforms.sbatch start:curated_clustering first --array=0-1 0
 
 printf '%-40s %s\n' "table" "job id"
 for (( i = 0; i < ${#summary[@]}; i += 2 )); do

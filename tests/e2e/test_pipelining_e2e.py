@@ -1,0 +1,102 @@
+"""Pipelining and `workers: auto` end to end on the real SLURM cluster and MariaDB (issue #12).
+
+The ephys sample compiled with `defaults: {workers: auto, max_workers: 4}`: every table is an array that
+starts one task; worker 0 raises the throttle as the work pays for it and marks the table done, so tasks
+that start later exit before Python. Checked from the database and the make() log: every key made exactly
+once, each pipelined child key made after its parent key, gates still ordered table after table, every
+task completed, and each task either ran the runner (one JSON summary) or exited at the done marker.
+"""
+import collections
+import json
+import pathlib
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from conftest import REPO
+from test_slurm_e2e import AUTO_TABLES, EDGES, KEY_EDGES, db_counts, make_log, stage, submit, wait
+
+
+@pytest.fixture(scope="module")
+def auto_env(cluster_env, tmp_path_factory):
+    env = dict(cluster_env)
+    env["DJFLOW_SAMPLE_SCHEMA"] = "djflow_e2e_auto_" + uuid.uuid4().hex[:8]
+    env["DJFLOW_SAMPLE_LOG"] = str(tmp_path_factory.mktemp("autolog") / "make.jsonl")
+    env["DJFLOW_SAMPLE_SLEEP"] = "0.3"
+    yield env
+    subprocess.run([sys.executable, "-c", "import datajoint as dj, os; dj.config['safemode']=False; "
+                    "dj.Schema(os.environ['DJFLOW_SAMPLE_SCHEMA']).drop(prompt=False)"], env=env,
+                   cwd=REPO / "Samples/ephys")
+
+
+@pytest.fixture(scope="module")
+def compiled_auto(auto_env, djflow_bin, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("auto")
+    spec = (REPO / "Samples/ephys/djflow.yaml").read_text()
+    spec = spec.replace("host: db.example.org:3306", f"host: '{auto_env['DJ_HOST']}'")
+    spec = spec.replace("resources: {cpus: 8, memory: 32G, gpus: 1, time: \"12:00:00\"}",
+                        "resources: {cpus: 1, memory: 1G, gpus: 1, time: \"0:30:00\"}")
+    lines = [line for line in spec.splitlines() if not line.strip().startswith("workers:")]
+    spec = "\n".join(lines).replace("defaults:\n", "defaults:\n  workers: auto\n  max_workers: 4\n", 1) + "\n"
+    assert "workers: auto" in spec
+    (folder / "djflow.yaml").write_text(spec)
+    subprocess.run([djflow_bin, "compile", "djflow.yaml", "--target", "slurm", "--out", "gen"], cwd=folder, check=True)
+    run = folder / "run"
+    run.mkdir()
+    return folder / "gen" / "slurm", run
+
+
+def test_auto_workers_pipelined_make_every_key_once_in_order(auto_env, compiled_auto):
+    env = auto_env
+    slurm, run = compiled_auto
+    assert "--array=0-3%1" in (slurm / "w2-curation/waveforms.sbatch").read_text()
+    stage(env, "initial")
+    tasks = []
+    for script, gate in (("w0-recording", None), ("w1-clustering_task", "clustering-tasks"), ("w2-curation", "curations")):
+        if gate:
+            stage(env, gate)
+        states = wait(env, submit(env, slurm / script / "submit.sh", run))
+        for label, states_of in states.items():
+            assert states_of and all(t["JobState"] == "COMPLETED" for t in states_of), (label, states_of)
+            tasks += states_of
+
+    counts = db_counts(env)
+    for table in AUTO_TABLES:
+        assert counts[table]["remaining"] == 0 and counts[table]["rows"] > 0 and counts[table]["errors"] == 0, counts
+    log = make_log(env)
+    made = collections.Counter((e["table"], json.dumps(e["key"], sort_keys=True)) for e in log)
+    assert not [k for k, n in made.items() if n > 1], "keys made more than once"
+    per_table = collections.Counter(t for t, _ in made)
+    assert all(per_table[t] == counts[t]["rows"] for t in AUTO_TABLES), (per_table, counts)
+
+    first_start = {t: min(e["start"] for e in log if e["table"] == t) for t in AUTO_TABLES}
+    last_end = {t: max(e["end"] for e in log if e["table"] == t) for t in AUTO_TABLES}
+    for parent, child in EDGES:
+        assert first_start[child] >= last_end[parent], (parent, child)
+    for parent, child in KEY_EDGES:
+        ends = {json.dumps(e["key"], sort_keys=True): e["end"] for e in log if e["table"] == parent}
+        names = json.loads(next(iter(ends))).keys()
+        for entry in (e for e in log if e["table"] == child):
+            key = json.dumps({k: v for k, v in entry["key"].items() if k in names}, sort_keys=True)
+            assert entry["start"] >= ends[key], (parent, child, entry)
+
+    # Every task ran the runner (one summary) or left at the done marker before starting Python.
+    ran = marker = 0
+    for task in tasks:
+        stem = "%s_%s" % (task["ArrayJobId"], task["ArrayTaskId"])
+        out = list((run / "logs").glob("*_%s.out" % stem))
+        err = list((run / "logs").glob("*_%s.err" % stem))
+        assert out and err, stem
+        summaries = [json.loads(line) for line in out[0].read_text().splitlines() if line.startswith("{")]
+        if "the table was done before this worker started" in err[0].read_text():
+            marker += 1
+            assert not summaries, stem
+        else:
+            ran += 1
+            assert len(summaries) == 1 and summaries[0]["status"] == "ok", (stem, summaries)
+            assert summaries[0]["follow"]["left"] in ("done",) or summaries[0]["follow"]["left"].startswith("worker"), summaries
+    assert ran >= len(AUTO_TABLES) and marker > 0, (ran, marker)
+    done_markers = list((run / "logs").glob(".djflow-done-*"))
+    assert len(done_markers) == len(AUTO_TABLES), done_markers
