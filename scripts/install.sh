@@ -43,6 +43,12 @@ if command -v ldd >/dev/null && ldd "$binary" | grep -E 'libswift|libFoundation|
   exit 1
 fi
 
+# A binary that cannot validate the sample is never installed.
+if ! "$binary" validate Samples/tutorial/djflow.yaml >/dev/null; then
+  echo "install.sh: the built $binary fails on Samples/tutorial/djflow.yaml; not installed (try again after rm -rf .build/release .build/*/release)" >&2
+  exit 1
+fi
+
 mkdir -p -- "$prefix/bin"
 # Symbols are stripped from the installed copy (a quarter of its size); the build keeps them.
 if command -v strip >/dev/null; then
