@@ -32,9 +32,17 @@ let package = Package(
             plugins: ["EmbedTemplates"]),
         .target(name: "DJFlowTargets", dependencies: ["DJFlowCore", "DJFlowSpec", "DJFlowPlan", "DJFlowTemplates"]),
         .target(name: "DJFlowKit", dependencies: ["DJFlowCore", "DJFlowSpec", "DJFlowPython", "DJFlowPlan", "DJFlowTemplates", "DJFlowTargets"]),
+        // Every module a target imports is listed, not only the one that brings the others: SwiftPM
+        // recompiles a target when a listed module changes, so a change to, say, ExecutionPlan's layout
+        // reaches the CLI even when DJFlowKit's interface stays the same (otherwise an incremental build,
+        // e.g. a second scripts/install.sh after a pull, can link stale objects that crash).
         .executableTarget(
             name: "djflow",
-            dependencies: ["DJFlowKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "DJFlowTests", dependencies: ["DJFlowKit", "DJFlowPython"], exclude: ["Golden"]),
+            dependencies: ["DJFlowCore", "DJFlowSpec", "DJFlowPython", "DJFlowPlan", "DJFlowTemplates", "DJFlowTargets", "DJFlowKit",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "DJFlowTests",
+                    dependencies: ["DJFlowCore", "DJFlowSpec", "DJFlowPython", "DJFlowPlan", "DJFlowTemplates", "DJFlowTargets", "DJFlowKit",
+                                   .product(name: "Yams", package: "Yams")],
+                    exclude: ["Golden"]),
     ]
 )

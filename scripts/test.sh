@@ -2,7 +2,10 @@
 # The README's test command: installs everything the tests need (Debian packages, Python venvs with
 # DataJoint 2.3.5 and 0.14.10), builds djflow, and runs every test:
 #   swift test                      compiler: diagnostics, plan rules, goldens, determinism, quoting
-#   tests/cli     (pytest)          the djflow command: exit codes, --check, atomic output, shellcheck
+#   tests/cli     (pytest)          the djflow command: exit codes, --check, atomic output, shellcheck;
+#                                   scripts/install.sh's static release binary run without Swift
+#   tests/ci      (pytest, .venv/precommit) .pre-commit-hooks.yaml through pre-commit from PyPI, and the
+#                                   run: steps of docs/ci/github-actions.yml, on a temporary pipeline repository
 #   tests/runner  (pytest, 2 venvs) the populate runner against real MariaDB + DataJoint 2.3.5 and 0.14.10,
 #                                   and against real PostgreSQL 15 + DataJoint 2.3.5 (--backend postgresql)
 #   tests/airflow (pytest, 2 venvs) generated DAGs on real Airflow 3.3.2 and 2.11.2: one-process DagBag of
@@ -36,6 +39,7 @@ step "python environments"
 scripts/venv.sh
 scripts/venvs/htcondor.sh
 scripts/venvs/kubernetes.sh >/dev/null
+scripts/venvs/precommit.sh >/dev/null
 scripts/venvs/elements.sh
 scripts/venvs/element-sources.sh >/dev/null
 scripts/venvs/airflow.sh
@@ -65,6 +69,8 @@ step "live vs static reader on the published elements (DataJoint 0.14.10)"
 .venv/elements/bin/python -m pytest -q -p no:cacheprovider tests/python_sources/test_truth.py tests/python_sources/test_truth_elements_workflow.py tests/python_sources/test_truth_more.py
 step "command line"
 .venv/dj2/bin/python -m pytest -q -p no:cacheprovider tests/cli
+step "CI integration: the pre-commit hook and the example workflow, as written"
+.venv/precommit/bin/python -m pytest -q -p no:cacheprovider tests/ci
 step "Airflow 3.3.2: DagBag and dag.test() of the generated DAGs"
 .venv/airflow3/bin/python -m pytest -q -p no:cacheprovider tests/airflow
 step "Airflow 2.11.2: DagBag and dag.test() of the generated DAGs"

@@ -32,22 +32,34 @@ public enum CompilerPipeline {
         if let loaded = spec {
             checkTargetNames(loaded, source: source, diagnostics: &diagnostics)
             plan = Planner.plan(loaded, diagnostics: &diagnostics)
+            if let planned = plan { SettingsCheck.check(loaded, plan: planned, diagnostics: &diagnostics) }
         }
         if diagnostics.hasErrors { plan = nil }
         return Analysis(spec: spec, plan: plan, diagnostics: diagnostics, files: files)
     }
 
     /// Checks the options of `targets` too (what `validate` reports), without rendering.
-    /// - Parameter targets: the targets to check; nil checks those the spec configures under `targets:`.
+    /// - Parameter targets: the targets to check; nil checks those the spec configures under `targets:`
+    ///   (none configured is a warning: only the spec and its graph are checked).
     public static func validate(_ source: SourceFile, targets: [TargetKind]?, sources: PythonSources.Provider? = nil) -> Analysis {
         var analysis = analyse(source, sources: sources)
         if let spec = analysis.spec, let plan = analysis.plan {
             let input = TargetInput(spec: spec, plan: plan, sourceName: source.path)
             let kinds = targets ?? configuredTargets(spec)
+            if kinds.isEmpty {
+                analysis.diagnostics.warning(
+                    "no target is configured under 'targets:', so no target's options were checked",
+                    at: SourceLocation(file: source.path, line: 1, column: 1),
+                    notes: [chooseTargetHint])
+            }
             for kind in kinds { _ = kind.target.artifacts(for: input, diagnostics: &analysis.diagnostics) }
         }
         return analysis
     }
+
+    /// How to choose targets, for messages about none being chosen.
+    public static let chooseTargetHint =
+        "choose with --target (\(TargetKind.allCases.map(\.rawValue).joined(separator: ", ")) or all), or name the targets you use in djflow.yaml, e.g. 'targets: {slurm: {partition: compute}}' (an empty 'slurm: {}' is enough)"
 
     /// The targets named under `targets:` (pipeline-wide or in any table), sorted.
     public static func configuredTargets(_ spec: PipelineSpec) -> [TargetKind] {
@@ -74,18 +86,31 @@ public enum CompilerPipeline {
         _ source: SourceFile, targets: [TargetKind], templates: TemplateLibrary, sourceName: String,
         sources: PythonSources.Provider? = nil
     ) -> (files: [OutputFile]?, diagnostics: Diagnostics) {
+        let result = compile(source, chosen: targets, templates: templates, sourceName: sourceName, sources: sources)
+        return (result.files, result.diagnostics)
+    }
+
+    /// `compile` for the targets chosen, or (`chosen` nil) for those configured under `targets:`.
+    /// - Returns: the files (nil on errors, or when no target is chosen or configured: `targets` is then
+    ///   empty), the diagnostics and the targets compiled.
+    public static func compile(
+        _ source: SourceFile, chosen: [TargetKind]?, templates: TemplateLibrary, sourceName: String,
+        sources: PythonSources.Provider? = nil
+    ) -> (files: [OutputFile]?, diagnostics: Diagnostics, targets: [TargetKind]) {
         var analysis = analyse(source, sources: sources)
         guard let spec = analysis.spec, let plan = analysis.plan, !analysis.diagnostics.hasErrors else {
-            return (nil, analysis.diagnostics)
+            return (nil, analysis.diagnostics, chosen ?? [])
         }
+        let targets = chosen ?? configuredTargets(spec)
+        if targets.isEmpty { return (nil, analysis.diagnostics, []) }
         let input = TargetInput(spec: spec, plan: plan, sourceName: sourceName)
         var artifacts: [Artifact] = []
         for kind in targets.sorted() {
             artifacts += kind.target.artifacts(for: input, diagnostics: &analysis.diagnostics) ?? []
         }
-        if analysis.diagnostics.hasErrors { return (nil, analysis.diagnostics) }
+        if analysis.diagnostics.hasErrors { return (nil, analysis.diagnostics, targets) }
         let renderer = ArtifactRenderer(templates: templates, sourceName: sourceName)
-        return (artifacts.map(renderer.render).sorted { $0.path < $1.path }, analysis.diagnostics)
+        return (artifacts.map(renderer.render).sorted { $0.path < $1.path }, analysis.diagnostics, targets)
     }
 }
 

@@ -23,13 +23,16 @@ public enum PythonSources {
         }
         var files: [PythonFile] = []
         var seen = Set<String>()
+        // A source that cannot be read is one error: the tables it would have defined are not reported
+        // again one by one (they are named in a note).
+        var unread: [(message: String, location: SourceLocation)] = []
         for pattern in spec.sources {
             switch provider(pattern.value) {
             case .failure(let message):
-                diagnostics.error(message, at: pattern.location)
+                unread.append((message, pattern.location))
             case .files(let matched):
                 if matched.isEmpty {
-                    diagnostics.error("no Python file matches '\(pattern.value)' (patterns are relative to the folder of \(spec.file))", at: pattern.location)
+                    unread.append(("no Python file matches '\(pattern.value)' (patterns are relative to the folder of \(spec.file))", pattern.location))
                 }
                 for file in matched where seen.insert(file.source.path).inserted { files.append(file) }
             }
@@ -38,7 +41,16 @@ public enum PythonSources {
         let yamlTables = spec.tables.filter { $0.tierWritten }.map(\.name.description)
         let program = PythonProgram.read(files, links: spec.links, yamlTables: yamlTables)
         diagnostics.append(contentsOf: program.diagnostics)
-        return (merge(spec, program: program, diagnostics: &diagnostics), files.map(\.source))
+        let (merged, missing) = merge(spec, program: program, diagnostics: &diagnostics, collectMissing: !unread.isEmpty)
+        for (index, failure) in unread.enumerated() {
+            var notes: [String] = []
+            if index == 0 && !missing.isEmpty {
+                let names = missing.prefix(5).map { "'\($0)'" }.joined(separator: ", ") + (missing.count > 5 ? ", …" : "")
+                notes.append("\(missing.count) table\(missing.count == 1 ? "" : "s") of 'tables:' not found in the sources read (\(names)) \(missing.count == 1 ? "is" : "are") not reported until every source can be read")
+            }
+            diagnostics.error(failure.message, at: failure.location, notes: notes)
+        }
+        return (merged, files.map(\.source))
     }
 
     /// The warning for a definition only run time builds, with how to state it in YAML.
@@ -49,8 +61,12 @@ public enum PythonSources {
 
     /// Python tables first (in source order), with the settings of their `tables:` entries; then the tables
     /// declared only in YAML (entries with a `tier:`).
-    static func merge(_ spec: PipelineSpec, program: PythonProgram, diagnostics: inout Diagnostics) -> PipelineSpec {
+    /// - Parameter collectMissing: some source could not be read: the `tables:` entries not found in the
+    ///   sources are returned in `missing` instead of being reported.
+    static func merge(_ spec: PipelineSpec, program: PythonProgram, diagnostics: inout Diagnostics,
+                      collectMissing: Bool) -> (spec: PipelineSpec, missing: [TableName]) {
         var out = spec
+        var missing: [TableName] = []
         var python = program.tables.map { table in
             var spec = TableSpec(name: table.name, location: table.location, tier: table.tier, definition: table.definition, parts: table.parts)
             spec.hasUnresolvedReferences = table.hasUnresolvedReferences
@@ -84,6 +100,8 @@ public enum PythonSources {
                     diagnostics.error("'\(entry.name.master)' has no part '\(entry.name.part!)' in the Python sources", at: entry.location)
                 } else if entry.tierWritten && !masterIsPython {
                     yamlOnly.append(entry)
+                } else if collectMissing {
+                    missing.append(entry.name)
                 } else {
                     let names = python.map(\.name.description)
                     diagnostics.error("no table '\(entry.name)' in the Python sources\(Suggestions.hint(for: entry.name.description, in: names))",
@@ -137,6 +155,6 @@ public enum PythonSources {
             python[index].module = Located(program.tables[index].module, at: python[index].location)
         }
         out.tables = python + yamlOnly
-        return out
+        return (out, missing)
     }
 }

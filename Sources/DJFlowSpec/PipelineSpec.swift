@@ -30,6 +30,8 @@ public struct RunnerSpec: Sendable {
     public var image: Located<String>?
     /// Plain (non-secret) environment given to every job, in file order.
     public var environment: [(key: Located<String>, value: Located<String>)]
+    /// Where the `runner:` key is written (nil when it is not): where a missing runner setting belongs.
+    public var keyLocation: SourceLocation? = nil
 }
 
 /// The database connection, by reference only: secrets are named environment variables, never values.
@@ -44,6 +46,10 @@ public struct DatabaseSpec: Sendable {
     public var passwordEnv: Located<String>
     /// Secret object name for targets that reference stored secrets (Kubernetes Secret, Airflow Connection).
     public var secretName: Located<String>?
+    /// Where the `database:` and `database.secret:` keys are written (nil when they are not): where a
+    /// missing database setting belongs.
+    public var keyLocation: SourceLocation? = nil
+    public var secretKeyLocation: SourceLocation? = nil
 }
 
 /// The tier of a DataJoint table.
@@ -108,6 +114,9 @@ public struct TableSettings: Sendable {
     public var processes: Int?
     /// Expected duration, for critical-path estimates only.
     public var estimate: WallTime?
+    /// Where each key was written, by path (`workers`, `resources`, `resources.gpus`, and `targets` for a
+    /// table): for warnings about settings without effect. Not inherited by `over`.
+    public var locations: [String: SourceLocation] = [:]
 
     public init() {}
 

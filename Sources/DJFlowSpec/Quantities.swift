@@ -6,26 +6,42 @@ public struct MemoryAmount: Hashable, Sendable, Comparable {
 
     public init(mebibytes: Int) { self.mebibytes = mebibytes }
 
-    /// Parses `4G`, `512M`, `2T`, `1024K` or a bare number of MiB (`4096`); `B`/`iB` suffixes are accepted
-    /// (`4GB`, `4GiB`). Units are binary, as in SLURM.
+    /// Parses `4G`, `512M`, `2T`, `1024K` or a bare number of MiB (`4096`); `B`/`iB`/`i` suffixes are accepted
+    /// (`4GB`, `4GiB`, and Kubernetes' `4Gi`). Units are binary, as in SLURM.
     public init?(parsing text: String) {
+        guard let (number, factorKiB) = Self.split(text), let whole = Int(number) else { return nil }
+        let (kib, overflow) = whole.multipliedReportingOverflow(by: factorKiB)
+        guard whole > 0, !overflow else { return nil }
+        mebibytes = max(1, (kib + 1023) / 1024)
+    }
+
+    /// For an amount SLURM cannot take because it has a fraction (`1.5G`): the same amount in a smaller
+    /// whole unit, rounded up to a whole MiB (`1536M`); nil when `text` is not such an amount.
+    public static func wholeSuggestion(for text: String) -> String? {
+        guard let (number, factorKiB) = split(text), number.contains("."),
+              let value = Double(number), value > 0, value < 1e12 else { return nil }
+        let mebibytes = Int((value * Double(factorKiB) / 1024).rounded(.up))
+        guard mebibytes > 0 else { return nil }
+        // The largest unit that keeps a whole number, but never the unit written (that needs the fraction).
+        if mebibytes % 1024 == 0 && factorKiB > 1024 * 1024 { return "\(mebibytes / 1024)G" }
+        return "\(mebibytes)M"
+    }
+
+    /// The number (digits, possibly one '.') and the unit's size in KiB.
+    private static func split(_ text: String) -> (number: String, factorKiB: Int)? {
         var rest = Substring(text.trimming(" "))
-        var digits = ""
-        while let c = rest.first, c.isASCII, c.isNumber { digits.append(c); rest.removeFirst() }
-        guard let number = Int(digits), number > 0 else { return nil }
+        var number = ""
+        while let c = rest.first, c.isASCII, c.isNumber || (c == "." && !number.contains(".")) { number.append(c); rest.removeFirst() }
+        guard number.contains(where: \.isNumber), !number.hasPrefix("."), !number.hasSuffix(".") else { return nil }
         var unit = String(rest).uppercased()
-        if unit.hasSuffix("IB") { unit.removeLast(2) } else if unit.hasSuffix("B") && unit.count == 2 { unit.removeLast() }
-        let factorKiB: Int
+        if unit.hasSuffix("IB") { unit.removeLast(2) } else if unit.count == 2 && (unit.hasSuffix("B") || unit.hasSuffix("I")) { unit.removeLast() }
         switch unit {
-        case "K": factorKiB = 1
-        case "", "M": factorKiB = 1024
-        case "G": factorKiB = 1024 * 1024
-        case "T": factorKiB = 1024 * 1024 * 1024
+        case "K": return (number, 1)
+        case "", "M": return (number, 1024)
+        case "G": return (number, 1024 * 1024)
+        case "T": return (number, 1024 * 1024 * 1024)
         default: return nil
         }
-        let (kib, overflow) = number.multipliedReportingOverflow(by: factorKiB)
-        guard !overflow else { return nil }
-        mebibytes = max(1, (kib + 1023) / 1024)
     }
 
     /// The largest whole binary unit: `32G`, `1536M`, `2T`.
@@ -80,6 +96,18 @@ public struct WallTime: Hashable, Sendable, Comparable {
         }
         guard total > 0 else { return nil }
         seconds = total
+    }
+
+    /// True for text SLURM reads as `MM:SS` (two fields, no days): `1:30` is 90 seconds, not an hour and a half.
+    public static func isMinutesSeconds(_ text: String) -> Bool {
+        let trimmed = text.trimming(" ")
+        return !trimmed.contains("-") && trimmed.split(separator: ":", omittingEmptySubsequences: false).count == 2
+    }
+
+    /// `1 minute 30 seconds`, `4 minutes`, `1 hour 2 minutes`: for messages.
+    public var spokenText: String {
+        let units = [(seconds / 86_400, "day"), ((seconds % 86_400) / 3600, "hour"), ((seconds % 3600) / 60, "minute"), (seconds % 60, "second")]
+        return units.filter { $0.0 > 0 }.map { "\($0.0) \($0.1)\($0.0 == 1 ? "" : "s")" }.joined(separator: " ")
     }
 
     private static func number(_ text: Substring) -> Int? {

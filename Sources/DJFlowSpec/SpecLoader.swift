@@ -60,8 +60,10 @@ public struct SpecLoader {
         } else if entries["pipeline"] == nil {
             reader.diagnostics.error("missing required key 'pipeline' (the name used in job names)", at: root.location)
         }
-        let runner = readRunner(entries["runner"]?.value, at: root.location)
-        let database = readDatabase(entries["database"]?.value, at: root.location)
+        var runner = readRunner(entries["runner"]?.value, at: root.location)
+        runner.keyLocation = entries["runner"]?.key.location
+        var database = readDatabase(entries["database"]?.value, at: root.location)
+        database.keyLocation = entries["database"]?.key.location
         let defaults = entries["defaults"].map { readSettings($0.value, context: "'defaults'", allowed: Self.settingsKeys) } ?? TableSettings()
         var tables: [TableSpec] = []
         if let entry = entries["tables"] {
@@ -104,6 +106,11 @@ public struct SpecLoader {
         switch error {
         case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
             let note = context.map { ["\($0.text) at line \($0.mark.line), column \($0.mark.column)"] } ?? []
+            if let tab = Self.indentationTab(in: source, before: mark.line) {
+                reader.diagnostics.error("a tab in the indentation: YAML indents with spaces only; replace the tab with spaces", at: tab,
+                                         notes: ["libyaml: \(problem)" + (note.first.map { " (\($0))" } ?? "")])
+                return
+            }
             reader.diagnostics.error("invalid YAML: \(problem)", at: at(mark), notes: note)
         case let .duplicatedKeysInMapping(duplicates, context):
             // Yams reports the first occurrence; point at the repeated key when it can be found.
@@ -119,6 +126,19 @@ public struct SpecLoader {
         default:
             reader.diagnostics.error("invalid YAML: \(error)", at: SourceLocation(file: source.path, line: 1, column: 1))
         }
+    }
+
+    /// The first tab in the leading whitespace of line `line` or of the few lines above it: libyaml reports
+    /// such a tab as "found character that cannot start any token" (or a later structure error).
+    static func indentationTab(in source: SourceFile, before line: Int) -> SourceLocation? {
+        for number in stride(from: line, through: max(1, line - 3), by: -1) {
+            guard let text = source.line(number) else { continue }
+            let indentation = text.prefix { $0 == " " || $0 == "\t" }
+            if let tab = indentation.firstIndex(of: "\t") {
+                return SourceLocation(file: source.path, line: number, column: indentation.distance(from: indentation.startIndex, to: tab) + 1)
+            }
+        }
+        return nil
     }
 
     // MARK: Sections
@@ -180,6 +200,7 @@ public struct SpecLoader {
             case "host": database.host = reader.string(value, context: "'database.host'")
             case "backend": if let backend = reader.choice(value, as: DatabaseSpec.Backend.self, context: "database backend") { database.backend = backend.value }
             case "secret":
+                database.secretKeyLocation = key.location
                 guard let secret = reader.mapping(value, allowed: ["user_env", "password_env", "name", "password"], context: "'database.secret'") else { continue }
                 for (secretKey, secretValue) in secret {
                     switch secretKey.value {
@@ -252,6 +273,7 @@ public struct SpecLoader {
             }
         }
         table.settings = readSettings(node, context: "table '\(name)'", allowed: Self.tableKeys, reportUnknown: false)
+        if let targets = pairs.first(where: { $0.key.value == "targets" }) { table.settings.locations["targets"] = targets.key.location }
         table.tierWritten = tierSeen
         if !tierSeen && !name.isPart && !hasSources {
             reader.diagnostics.error("table '\(name)' needs a 'tier' (manual, lookup, imported, computed or part)", at: location)
@@ -285,8 +307,9 @@ public struct SpecLoader {
             pairs = []
         }
         for (key, value) in pairs {
+            if Self.settingsKeys.contains(key.value) { settings.locations[key.value] = key.location }
             switch key.value {
-            case "resources": settings.resources = readResources(value, context: "'resources' of \(context)")
+            case "resources": settings.resources = readResources(value, context: "'resources' of \(context)", locations: &settings.locations)
             case "workers":
                 if case .scalar(let scalar) = value, scalar.text == "auto" {
                     settings.autoWorkers = true
@@ -311,9 +334,10 @@ public struct SpecLoader {
         return settings
     }
 
-    private mutating func readResources(_ node: SpecNode, context: String) -> Resources {
+    private mutating func readResources(_ node: SpecNode, context: String, locations: inout [String: SourceLocation]) -> Resources {
         var resources = Resources()
         for (key, value) in reader.mapping(node, allowed: Self.resourceKeys, context: context) ?? [] {
+            locations["resources." + key.value] = key.location
             switch key.value {
             case "cpus": resources.cpus = reader.integer(value, context: "'cpus'", range: 1...10_000)?.value
             case "gpus": resources.gpus = reader.integer(value, context: "'gpus'", range: 0...64)?.value
@@ -329,7 +353,12 @@ public struct SpecLoader {
     private mutating func readMemory(_ node: SpecNode, context: String) -> MemoryAmount? {
         guard let text = reader.string(node, context: context) else { return nil }
         guard let amount = MemoryAmount(parsing: text.value) else {
-            reader.diagnostics.error("\(context) must be a positive amount like '4G', '512M' or '2T', found '\(text.value)'", at: text.location)
+            if let whole = MemoryAmount.wholeSuggestion(for: text.value) {
+                reader.diagnostics.error("\(context) must be a whole number of a unit, found '\(text.value)'; write '\(whole)'", at: text.location,
+                                         notes: ["SLURM and HTCondor take whole amounts: '\(text.value)' is '\(whole)' (units are binary: 1G = 1024M)"])
+            } else {
+                reader.diagnostics.error("\(context) must be a positive amount like '4G', '512M' or '2T', found '\(text.value)'", at: text.location)
+            }
             return nil
         }
         return amount
@@ -342,6 +371,16 @@ public struct SpecLoader {
                 "\(context) must be a positive time as SLURM writes it, '[D-]HH:MM:SS' (like '1:00:00' or '2-12:00:00'), found '\(text.value)'",
                 at: text.location)
             return nil
+        }
+        if time.seconds < 300 && WallTime.isMinutesSeconds(text.value) {
+            // Short limits written as MM:SS are most often hours and minutes meant as H:MM.
+            let written = text.value.trimming(" ")
+            var notes = ["to keep \(time.spokenText) without this warning, write '\(time.slurmText)'"]
+            if let meant = WallTime(parsing: written + ":00") {
+                notes.insert("for \(meant.spokenText), write '\(written):00'", at: 0)
+            }
+            let key = context.filter { $0 != "'" }
+            reader.diagnostics.warning("'\(key): \(written)' is \(time.spokenText): SLURM reads two numbers as MM:SS", at: text.location, notes: notes)
         }
         return time
     }

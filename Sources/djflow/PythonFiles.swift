@@ -41,7 +41,11 @@ final class PythonFileReader {
             let parent = (Glob.normalized(full) as NSString).deletingLastPathComponent
             found = [(full, parent.isEmpty ? "." : parent)]
         } else {
-            return .failure("cannot read '\(pattern)': no such file or folder (paths are relative to the folder of the pipeline definition)")
+            let parent = (full as NSString).deletingLastPathComponent
+            let siblings = ((try? FileManager.default.contentsOfDirectory(atPath: parent.isEmpty ? "." : parent)) ?? [])
+                .filter { !$0.hasPrefix(".") && ($0.hasSuffix(".py") || Glob.isDirectory(parent.isEmpty ? $0 : parent + "/" + $0)) }
+            let near = Suggestions.closest(to: (pattern as NSString).lastPathComponent, in: siblings).map { "; did you mean '\(((pattern as NSString).deletingLastPathComponent as NSString).appendingPathComponent($0))'?" } ?? ""
+            return .failure("cannot read '\(pattern)': no such file or folder (paths are relative to the folder of the pipeline definition)\(near)")
         }
         var files: [PythonFile] = []
         for (path, root) in found.sorted(by: { $0.path < $1.path }) {

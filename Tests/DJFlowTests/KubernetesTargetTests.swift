@@ -157,8 +157,11 @@ import Yams
 
     @Test func missingImageAndSecretAreReportedWithLocations() {
         let text = printed("pipeline: p\nrunner: {module: m}\ntables: {S: {tier: manual}, A: {tier: computed, depends_on: [S]}}\n")
-        #expect(text.contains("k.yaml:1:11: error: the kubernetes target needs 'runner.image'"), "\(text)")
-        #expect(text.contains("k.yaml:1:11: error: the kubernetes target needs 'database.secret.name'"), "\(text)")
+        // Where each setting belongs: under runner:, and at the top level for the missing database: section.
+        #expect(text.contains("k.yaml:2:1: error: the kubernetes target needs 'runner.image'"), "\(text)")
+        #expect(text.contains("k.yaml:1:1: error: the kubernetes target needs 'database.secret.name'"), "\(text)")
+        #expect(text.contains("note: add 'database: {secret: {name: p-db}}'"), "\(text)")
+        #expect(!text.contains(":1:11:"), "never at the pipeline name")
     }
 
     @Test func unknownOptionsSuggestTheRightOnes() {

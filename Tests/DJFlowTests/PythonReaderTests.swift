@@ -816,7 +816,10 @@ func analyseWithPython(_ yaml: String, _ files: [(String, String)]) -> (Compiler
             guard let text = try? String(contentsOf: url, encoding: .utf8) else { return .failure("cannot read \(pattern)") }
             return .files([PythonFile(source: SourceFile(path: "Samples/\(sample)/\(pattern)", text: text), module: String(pattern.dropLast(3)))])
         }
-        #expect(diagnostics.all.isEmpty, "\(DiagnosticPrinter(files: [source]).format(diagnostics))")
+        // Airflow says once that it reserves no GPU for Clustering (gpus: 1 without an Airflow pool or queue).
+        let expected = diagnostics.all.filter { $0.severity == .warning && $0.message.hasPrefix("the airflow target ignores 'gpus: 1' of table 'Clustering'") }
+        #expect(expected.count == (sample == "ephys" && target == .airflow ? 1 : 0))
+        #expect(diagnostics.all.count == expected.count, "\(DiagnosticPrinter(files: [source]).format(diagnostics))")
         let pythonFiles = try #require(files)
         #expect(pythonFiles.map(\.path) == yamlFiles.map(\.path))
         // Byte for byte, except the header lines that name the source file (also inside embedded files).

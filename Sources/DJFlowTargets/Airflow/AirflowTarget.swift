@@ -17,6 +17,7 @@ public struct AirflowTarget: SchedulerTarget {
     public func artifacts(for input: TargetInput, diagnostics: inout Diagnostics) -> [Artifact]? {
         let options = AirflowOptions.read(input.spec, diagnostics: &diagnostics)
         if diagnostics.hasErrors { return nil }
+        Self.warnIgnoredGPUs(input, options: options, diagnostics: &diagnostics)
         let names = AirflowNames(plan: input.plan, options: options)
         var artifacts = [
             Artifact(path: "\(Self.folder)/\(Self.runnerFile)", content: .file("runner/djflow_populate.py")),
@@ -27,6 +28,23 @@ public struct AirflowTarget: SchedulerTarget {
             artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id).py", content: .template("airflow/dag.py", context: context.context())))
         }
         return artifacts
+    }
+}
+
+extension AirflowTarget {
+    /// Airflow runs a task on whichever worker takes it: `gpus` reserves nothing. A table asking for GPUs
+    /// without its own pool or queue (the way to send it to GPU workers) gets a warning.
+    static func warnIgnoredGPUs(_ input: TargetInput, options: AirflowOptions, diagnostics: inout Diagnostics) {
+        for job in input.plan.jobs where job.resources.gpus > 0 {
+            let placement = options.tablePlacement[job.table]
+            if placement?.pool != nil || placement?.queue != nil { continue }
+            let table = input.spec.tables.first { $0.name.description == job.table }
+            let location = table?.settings.locations["resources.gpus"] ?? input.spec.defaults.locations["resources.gpus"] ?? table?.location
+            diagnostics.warning(
+                "the airflow target ignores 'gpus: \(job.resources.gpus)' of table '\(job.table)': Airflow reserves no GPUs and runs the task on any worker",
+                at: location,
+                notes: ["send it to GPU workers with a pool or queue of its own: tables: {\(job.table): {targets: {airflow: {queue: gpu}}}}"])
+        }
     }
 }
 

@@ -53,22 +53,42 @@ struct KubernetesOptions {
     static func read(_ spec: PipelineSpec, workflows: [String], diagnostics: inout Diagnostics) -> KubernetesOptions {
         var reader = SpecReader()
         var options = KubernetesOptions()
-        let anchor = spec.name.location
+        // A missing setting is reported where it belongs: in its section, or at the top level without one.
+        let top = SourceLocation(file: spec.name.location.file, line: spec.name.location.line, column: 1)
+        let configured = spec.targetOptions["kubernetes"] != nil || spec.tables.contains { $0.targetOptions["kubernetes"] != nil }
+        var missing: [Diagnostic] = []
+        let chosenNote = configured ? [] : ["kubernetes is not named under 'targets:': it is checked because --target asked for it ('all' means all four targets); choose the targets you use with --target, or under 'targets:'"]
         if let image = spec.runner.image {
             if checkImage(image, reader: &reader) { options.image = image.value }
         } else {
-            reader.diagnostics.error(
+            let at = spec.runner.keyLocation ?? top
+            missing.append(Diagnostic(.error,
                 "the kubernetes target needs 'runner.image': the container image holding Python, DataJoint and the pipeline module(s)",
-                at: anchor, notes: ["add it under runner:, e.g. 'image: ghcr.io/lab/ephys:1.2'"])
+                at: at, notes: [spec.runner.keyLocation == nil ? "add 'runner: {image: ghcr.io/lab/ephys:1.2}'" : "add it under runner:, e.g. 'image: ghcr.io/lab/ephys:1.2'"]))
         }
         if let name = spec.database.secretName {
             if !KubernetesNames.isSubdomain(name.value) {
                 reader.diagnostics.error("Secret name '\(name.value)' must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', at most 253 characters", at: name.location)
             }
         } else {
-            reader.diagnostics.error(
+            let name = "\(spec.name.value.lowercased())-db"
+            let (at, how): (SourceLocation, String)
+            if let secret = spec.database.secretKeyLocation {
+                (at, how) = (secret, "add it under secret:, e.g. 'name: \(name)'")
+            } else if let database = spec.database.keyLocation {
+                (at, how) = (database, "add it under database:, e.g. 'secret: {name: \(name)}'")
+            } else {
+                (at, how) = (top, "add 'database: {secret: {name: \(name)}}'")
+            }
+            missing.append(Diagnostic(.error,
                 "the kubernetes target needs 'database.secret.name': the Secret (created by you, never by djflow) holding keys '\(spec.database.userEnv.value)' and '\(spec.database.passwordEnv.value)'",
-                at: anchor, notes: ["add it under database: secret: {name: \(spec.name.value.lowercased())-db, user_env: ..., password_env: ...}"])
+                at: at, notes: [how]))
+        }
+        // The first in file order says why kubernetes is checked at all when the pipeline does not name it.
+        missing.sort { ($0.location ?? top) < ($1.location ?? top) }
+        for (index, var diagnostic) in missing.enumerated() {
+            if index == 0 { diagnostic.notes += chosenNote }
+            reader.diagnostics.append(diagnostic)
         }
         if let node = spec.targetOptions["kubernetes"] {
             for (key, value) in reader.mapping(node, allowed: pipelineKeys, context: "'targets.kubernetes'") ?? [] {

@@ -59,13 +59,22 @@ struct SlurmJobContext {
         sbatch.append("--error=\(options.logDir)/%x_%j.err")
         sbatch += commonLines()
         let command = runnerCommand(step: .refresh, gpus: 0)
-        let description = ["Refresh step of table \(job.table), workflow \(job.workflow): fills its job queue once, so the \(job.workers) workers do not each refresh."]
+        var description = ["Refresh step of table \(job.table), workflow \(job.workflow): fills its job queue once, so the \(job.workers) workers do not each refresh."]
+        if job.resources.gpus > 0 {
+            description.append("It needs no GPU: it runs where the pipeline's other jobs run, not on the table's GPU placement.")
+        }
         return context(description: description, sbatch: sbatch, command: command, workers: 1, retries: job.retries)
     }
 
+    /// Where the job goes: the table's placement over the pipeline's. The refresh step of a GPU table
+    /// (one CPU, no GPU) keeps only the table's account: its partition, qos, constraint and extra options
+    /// choose GPU nodes, which the refresh step must not wait for or hold.
     private func placementLines(gpuJob: Bool) -> [String] {
         var lines: [String] = []
-        let placement = self.placement
+        var placement = self.placement
+        if !gpuJob && job.resources.gpus > 0 {
+            placement = SlurmOptions.Placement(account: options.tablePlacement[job.table]?.account).over(options.placement)
+        }
         if let partition = placement.partition { lines.append("--partition=\(partition)") }
         if let account = placement.account { lines.append("--account=\(account)") }
         if let qos = placement.qos { lines.append("--qos=\(qos)") }
@@ -118,6 +127,7 @@ struct SlurmJobContext {
             "command": command.joined(separator: " "),
             "workers": String(workers),
             "retries": String(retries),
+            "retried": retries > 0,
             "retryDelay": String(options.retryDelaySeconds),
         ]
     }

@@ -9,8 +9,10 @@ struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the scheduler artifacts of a pipeline (or check that they are up to date).",
         discussion: """
-            Writes one folder per target under --out (for example generated/slurm/). Each folder is replaced \
-            as a whole, atomically: on any error nothing is written and the previous output stays as it was.
+            Writes one folder per target under --out (for example generated/slurm/). Without --target, compiles \
+            for the targets named under 'targets:' in the pipeline definition; --target all means all four. \
+            Each folder is replaced as a whole, atomically: on any error nothing is written and the previous \
+            output stays as it was.
             With --check nothing is written: exit 1 lists stale, missing and extra files.
             """)
 
@@ -27,8 +29,7 @@ struct Compile: ParsableCommand {
     var check = false
 
     func run() throws {
-        let kinds = try targets.kinds(defaultAll: false)
-        guard !kinds.isEmpty else { throw ValidationError("choose a target with --target (\(TargetKind.allCases.map(\.rawValue).joined(separator: ", ")), all)") }
+        let chosen = try targets.chosen()
         let source = try pipeline.source()
         let library: TemplateLibrary
         do { library = try TemplateLibrary(overrideFolder: templates) } catch {
@@ -36,9 +37,14 @@ struct Compile: ParsableCommand {
             throw ExitStatus.invalidPipeline
         }
         let python = pipeline.pythonReader()
-        let (files, diagnostics) = CompilerPipeline.compile(source, targets: kinds, templates: library, sourceName: source.path,
-                                                            sources: python.provider)
+        let (files, diagnostics, kinds) = CompilerPipeline.compile(source, chosen: chosen, templates: library, sourceName: source.path,
+                                                                   sources: python.provider)
         try report(diagnostics, files: [source] + python.read)
+        if kinds.isEmpty {
+            printError("djflow: error: no target to compile: \(source.path) configures none under 'targets:'")
+            printError("  note: \(CompilerPipeline.chooseTargetHint)")
+            throw ExitStatus.usage
+        }
         guard let files else { throw ExitStatus.invalidPipeline }
 
         let writer = ArtifactWriter(outputFolder: out)
@@ -51,7 +57,8 @@ struct Compile: ParsableCommand {
             for path in drift.stale { print("stale:   \(out)/\(path)") }
             for path in drift.missing { print("missing: \(out)/\(path)") }
             for path in drift.extra { print("extra:   \(out)/\(path)") }
-            print("\(out) is out of date: run 'djflow compile \(pipeline.displayName) \(kinds.map { "--target \($0.rawValue)" }.joined(separator: " ")) --out \(out)'")
+            let how = chosen == nil ? "" : " " + kinds.map { "--target \($0.rawValue)" }.joined(separator: " ")
+            print("\(out) is out of date: run 'djflow compile \(pipeline.displayName)\(how) --out \(out)'")
             throw ExitStatus.drift
         }
         do { try writer.write(files) } catch {

@@ -5,14 +5,33 @@ import Foundation
 
 /// The pipeline file argument shared by every command.
 struct PipelineArgument: ParsableArguments {
-    @Argument(help: "The pipeline definition.", completion: .file(extensions: ["yaml", "yml"]))
-    var pipeline: String = "djflow.yaml"
+    @Argument(help: ArgumentHelp("The pipeline definition, or a folder holding djflow.yaml.", valueName: "pipeline"), completion: .file(extensions: ["yaml", "yml"]))
+    var given: String = "djflow.yaml"
+
+    /// The definition's path: `given`, or `given/djflow.yaml` when `given` is a folder.
+    var pipeline: String {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: given, isDirectory: &isFolder), isFolder.boolValue else { return given }
+        return (given.hasSuffix("/") ? given : given + "/") + "djflow.yaml"
+    }
 
     /// Reads the file; exits 74 with a message when it cannot.
     func source() throws -> SourceFile {
         let name = displayName
-        guard let data = FileManager.default.contents(atPath: pipeline) else {
-            printError("djflow: error: cannot read '\(pipeline)'")
+        let path = pipeline
+        var isFolder: ObjCBool = false
+        if path != given && !FileManager.default.fileExists(atPath: path) {
+            let yamls = ((try? FileManager.default.contentsOfDirectory(atPath: given)) ?? []).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+            let hint = yamls.isEmpty ? "" : " (it holds \(yamls.prefix(5).map { "'\($0)'" }.joined(separator: ", ")): give the file)"
+            printError("djflow: error: '\(given)' is a folder without a djflow.yaml\(hint)")
+            throw ExitStatus.io
+        }
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            printError("djflow: error: cannot read '\(path)': it is a folder")
+            throw ExitStatus.io
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            printError("djflow: error: cannot read '\(path)'\(FileManager.default.fileExists(atPath: path) ? "" : ": no such file")")
             throw ExitStatus.io
         }
         guard let text = String(data: data, encoding: .utf8) else {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DJFlowCore
 import DJFlowTemplates
 
 struct Templates: ParsableCommand {
@@ -16,7 +17,14 @@ struct Templates: ParsableCommand {
         @Argument(help: "A name from 'djflow templates list'.") var name: String
         func run() throws {
             let library = try TemplateLibrary()
-            guard let text = library.files[name] else { throw ValidationError("no template named '\(name)'") }
+            guard let text = library.files[name] else {
+                // Names are compared without '.mustache', which people leave out.
+                let plain = Dictionary(library.names.map { ($0.hasSuffix(".mustache") ? String($0.dropLast(".mustache".count)) : $0, $0) },
+                                       uniquingKeysWith: { a, _ in a })
+                let near = Suggestions.closest(to: name, in: plain.keys.sorted()).map { "; did you mean '\(plain[$0]!)'?" } ?? ""
+                printError("djflow: error: no template named '\(name)'\(near) (see 'djflow templates list')")
+                throw ExitStatus.usage
+            }
             print(text, terminator: "")
         }
     }

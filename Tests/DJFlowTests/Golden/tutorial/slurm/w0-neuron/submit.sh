@@ -151,7 +151,8 @@ if (( skip_done )); then
   fi
 fi
 
-mkdir -p -- logs
+# The jobs write their logs here; a dry run creates nothing.
+if (( ! dry_run )); then mkdir -p -- logs; fi
 
 declare -A ids=() starts=() ran=() decided=() arrays=()
 submitted=()

@@ -1,0 +1,48 @@
+import DJFlowCore
+import DJFlowSpec
+
+/// Warnings for settings that a planned pipeline silently does not use: run settings on tables that get no
+/// job, a throttle that never limits anything, and a pipeline without any job at all.
+public enum SettingsCheck {
+    public static func check(_ spec: PipelineSpec, plan: ExecutionPlan, diagnostics: inout Diagnostics) {
+        let jobs = Set(plan.jobs.map(\.table))
+        let roles = Dictionary(plan.tables.map { ($0.name, $0.role) }, uniquingKeysWith: { a, _ in a })
+        for table in spec.tables {
+            let name = table.name.description
+            let reason: String
+            if table.name.isPart || table.tier == .part {
+                let master = table.name.isPart ? "'\(table.name.master)'" : "its master"
+                reason = "part table '\(name)' is filled by the job of its master \(master): set it there"
+            } else if table.tier.isStaged {
+                reason = "\(table.tier.rawValue) table '\(name)' is filled by people, so no job runs for it"
+            } else if roles[name] != nil && !jobs.contains(name) {
+                continue   // an auto-populated table without a job already has its own warning
+            } else {
+                if let job = plan.jobs.first(where: { $0.table == name }) { checkThrottle(table, job: job, diagnostics: &diagnostics) }
+                continue
+            }
+            let written = table.settings.locations.filter { !$0.key.contains(".") }.sorted { $0.value < $1.value }
+            for (key, location) in written {
+                diagnostics.warning("'\(key)' has no effect: \(reason)", at: location)
+            }
+        }
+        if plan.jobs.isEmpty && !diagnostics.hasErrors {   // with errors, the missing jobs are their consequence
+            let anchor = spec.tables.first { $0.location.file == spec.file }?.location ?? spec.name.location
+            diagnostics.warning(
+                "the pipeline has no job: no imported or computed table takes its keys from a table upstream",
+                at: anchor,
+                notes: ["manual and lookup tables are filled by people and parts by their master's job; compile writes no job for them"])
+        }
+    }
+
+    /// `throttle` limits how many workers run at once: with as many workers or fewer it does nothing.
+    private static func checkThrottle(_ table: TableSpec, job: Job, diagnostics: inout Diagnostics) {
+        guard let throttle = table.settings.throttle, let location = table.settings.locations["throttle"] else { return }
+        if throttle >= job.workers {
+            let workers = "\(job.autoWorkers ? "at most " : "")\(job.workers) worker\(job.workers == 1 ? "" : "s")"
+            diagnostics.warning(
+                "'throttle: \(throttle)' has no effect: table '\(table.name)' has \(workers), and throttle limits how many of them run at once",
+                at: location)
+        }
+    }
+}
