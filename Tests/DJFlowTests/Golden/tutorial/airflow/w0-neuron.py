@@ -109,7 +109,7 @@ with DAG(
     tasks = {}
     tasks['neuron'] = Populate(
         task_id='neuron',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table Neuron ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec -- python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table Neuron ${args[@]+"${args[@]}"}{% endraw %}',
         env=FIRST_STEP_ENV,
         retries=0,
         execution_timeout=datetime.timedelta(seconds=1800),
@@ -119,7 +119,7 @@ with DAG(
     )
     tasks['activity_statistics'] = Populate(
         task_id='activity_statistics',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table ActivityStatistics ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec -- python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table ActivityStatistics ${args[@]+"${args[@]}"}{% endraw %}',
         env=FIRST_STEP_ENV,
         retries=0,
         execution_timeout=datetime.timedelta(seconds=1800),
@@ -129,7 +129,7 @@ with DAG(
     )
     tasks['spikes.refresh'] = Populate(
         task_id='spikes.refresh',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table Spikes --refresh-only ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec -- python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table Spikes --refresh-only ${args[@]+"${args[@]}"}{% endraw %}',
         env=FIRST_STEP_ENV,
         retries=0,
         execution_timeout=datetime.timedelta(seconds=1800),
@@ -139,7 +139,7 @@ with DAG(
     )
     tasks['spikes'] = Populate.partial(
         task_id='spikes',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table Spikes --no-refresh ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec -- python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table Spikes --no-refresh ${args[@]+"${args[@]}"}{% endraw %}',
         retries=0,
         execution_timeout=datetime.timedelta(seconds=1800),
         priority_weight=1,
