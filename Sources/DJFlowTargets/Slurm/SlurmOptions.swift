@@ -247,7 +247,10 @@ struct SlurmOptions {
             switch key.value {
             case "image":
                 if let image = reader.string(value, context: "'apptainer.image'") {
-                    if let problem = PathLimits.problem(image.value) {
+                    if image.value.isEmpty {
+                        reader.diagnostics.error("'apptainer.image' is empty: name the image, or leave the key out to use 'runner.image'", at: image.location)
+                        return nil
+                    } else if let problem = PathLimits.problem(image.value) {
                         reader.diagnostics.error("'apptainer.image' is too long: \(problem)", at: image.location)
                     } else { apptainer.image = image.value }
                 }
