@@ -32,6 +32,17 @@ import Testing
         #expect(Array(result.output.unicodeScalars) == Array(value.unicodeScalars))
     }
 
+    @Test func setupLinesWithACarriageReturnAndAnEmptyApptainerImageAreRefused() {
+        let printed = printedDiagnostics(pipeline("S: {tier: manual}\nA: {tier: computed, depends_on: [S]}", extra: """
+            targets:
+              slurm:
+                setup: ["module load python\\r", "ok"]
+                apptainer: {image: ""}
+            """))
+        #expect(printed.contains("test.yaml:9:13: error: a 'setup' line may not contain a carriage return"), "\(printed)")
+        #expect(printed.contains("test.yaml:10:24: error: 'apptainer.image' is empty: name the image, or leave the key out to use 'runner.image'"), "\(printed)")
+    }
+
     @Test func wordsStartingWithAnEqualsSignAreQuoted() {
         #expect(ShellQuoting.quote("=") == "'='")
         #expect(ShellQuoting.quote("==a") == "'==a'")
