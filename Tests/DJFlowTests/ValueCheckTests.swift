@@ -95,6 +95,17 @@ import Testing
         #expect(!printed.contains("'+Note'"), "\(printed)")
     }
 
+    /// Item 4 for HTCondor: an alias of a command djflow writes, or the job attribute itself (`+Attr`,
+    /// `My.Attr`, or the attribute name as a command), would replace djflow's value.
+    @Test(arguments: ["+RequestCpus = 8", "My.requestmemory = 1", "RequestCpus = 8", "get_env = true", "initial_dir = /tmp",
+                      "stdout = x", "prio = 3", "+Cmd = \"/bin/x\"", "+WantContainer = false"])
+    func htcondorExtraLinesMayNotReplaceWhatDjflowWrites(line: String) {
+        let printed = printedDiagnostics(pipeline("S: {tier: manual}\nA: {tier: computed, depends_on: [S]}",
+                                                  extra: "targets: {htcondor: {extra: [\(YAMLQuoting.quote(line))]}}"))
+        #expect(printed.contains("error: '\(line.prefix { $0 != " " })' ") && printed.contains("djflow"), "\(printed)")
+        #expect(printed.contains("it cannot be set in 'extra'"), "\(printed)")
+    }
+
     // MARK: Airflow
 
     @Test func valuesEndingInATemplateExtensionAreWrapped() {

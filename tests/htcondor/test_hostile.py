@@ -203,3 +203,31 @@ def test_a_password_with_dollar_dollar_is_changed_by_the_schedd_so_the_readme_po
     assert ad_environment(results[0]["procs"][0], machine={"OpSys": "LINUX"})["LAB_PASS"] == "paLINUXss"
     readme = (REPO / "README.md").read_text()
     assert "$$(" in readme and "password_file" in readme
+
+
+# Item 4: extra lines that would replace what djflow writes, through an alias or as the job attribute itself.
+FIGHTS = [
+    ("+RequestCpus = 8", "RequestCpus", 8), ("My.RequestMemory = 1", "RequestMemory", 1), ("RequestCpus = 8", None, None),
+    ('+Cmd = "/bin/other"', "Cmd", "/bin/other"), ('+Arguments = "x"', "Arguments", "x"), ('+Environment = "Y=2"', "Environment", "Y=2"),
+    ('+Out = "elsewhere"', "Out", "elsewhere"), ("+AllowedExecuteDuration = 5", "AllowedExecuteDuration", 5),
+    ('+Iwd = "/tmp"', "Iwd", "/tmp"), ("initial_dir = /tmp", "Iwd", "/tmp"), ("get_env = true", None, None),
+    ("requestgpus = 3", "RequestGpus", 3), ('+ContainerImage = "docker://other"', "ContainerImage", "docker://other"),
+]
+
+
+@pytest.mark.parametrize("line,attribute,value", FIGHTS, ids=[f[0] for f in FIGHTS])
+def test_extra_lines_that_replace_what_djflow_writes_are_refused_at_their_line(tmp_path, line, attribute, value):
+    (tmp_path / "djflow.yaml").write_text("pipeline: p\nrunner: {module: m, image: 'lab/img:1'}\n"
+                                          "tables: {S: {tier: manual}, A: {tier: computed, depends_on: [S], resources: {cpus: 2, memory: 2G, time: '1:00:00'}}}\n"
+                                          "targets:\n  htcondor:\n    extra: [%s]\n" % yaml_scalar(line))
+    result = djflow("compile", tmp_path / "djflow.yaml", "--target", "htcondor", "--out", tmp_path / "gen", check=2)
+    assert "djflow.yaml:6:13: error: " in result.stderr and ("written by djflow" in result.stderr or "djflow writes" in result.stderr), result.stderr
+    if attribute is None:
+        return
+    # What HTCondor's parser does with the line after djflow's commands: the attribute is replaced.
+    (tmp_path / "ok.yaml").write_text((tmp_path / "djflow.yaml").read_text().replace("    extra: [%s]\n" % yaml_scalar(line), ""))
+    djflow("compile", tmp_path / "ok.yaml", "--target", "htcondor", "--out", tmp_path / "gen")
+    text = (tmp_path / "gen/htcondor/w0-a/a.sub").read_text().replace("\nqueue 1\n", "\n%s\nqueue 1\n" % line)
+    results, _ = parse_submits([{"name": "a", "text": text, "attributes": [attribute]}], tmp_path / "gen/htcondor", {"DJ_USER": "u", "DJ_PASS": "p"})
+    assert results[0]["ok"], results
+    assert results[0]["procs"][0]["_extra"][attribute] == value

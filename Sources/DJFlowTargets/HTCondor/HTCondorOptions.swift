@@ -9,11 +9,23 @@ struct HTCondorOptions {
 
     /// Submit commands djflow writes itself: an `extra` line may not set them (the generated value would
     /// be overridden silently, or the job would break).
+    /// With their alternate spellings (`submit_utils.h`: `get_env`, `initial_dir`, `stdout`, `prio`, …).
     static let managedCommands: Set<String> = [
-        "universe", "executable", "arguments", "args", "environment", "env", "getenv", "log", "output", "error",
-        "request_cpus", "request_memory", "request_gpus", "request_disk", "container_image", "docker_image",
-        "should_transfer_files", "when_to_transfer_output", "transfer_input_files", "transfer_executable",
-        "allowed_execute_duration", "queue", "priority", "initialdir",
+        "universe", "executable", "arguments", "args", "arguments2", "environment", "env", "environment2", "getenv",
+        "get_env", "log", "output", "stdout", "error", "stderr", "request_cpus", "request_memory", "request_gpus",
+        "request_disk", "container_image", "docker_image", "should_transfer_files", "when_to_transfer_output",
+        "transfer_input_files", "transferinputfiles", "transfer_executable", "allowed_execute_duration", "queue",
+        "priority", "prio", "initialdir", "initial_dir", "job_iwd",
+    ]
+
+    /// Job ad attributes those commands set (lower-cased; ClassAd names ignore case). HTCondor also takes an
+    /// attribute name as the command (`RequestCpus = 8` is `request_cpus`), and `+Attr`/`My.Attr` set the
+    /// attribute itself, after the commands: either way djflow's value would be replaced.
+    static let managedAttributes: Set<String> = [
+        "jobuniverse", "cmd", "args", "arguments", "env", "environment", "userlog", "out", "err", "requestcpus",
+        "requestmemory", "requestgpus", "requestdisk", "containerimage", "dockerimage", "wantcontainer", "wantdocker",
+        "shouldtransferfiles", "whentotransferoutput", "transferinput", "transferinputfiles", "transferexecutable",
+        "allowedexecuteduration", "iwd", "jobprio",
     ]
 
     /// Submit commands an `extra` line may use without a warning (HTCondor 24 manual, common ones).
@@ -181,8 +193,13 @@ struct HTCondorOptions {
                 reader.diagnostics.error("'\(name)' cannot be an 'extra' line: djflow writes the one 'queue' statement and no control flow", at: item.location)
                 continue
             }
-            if managedCommands.contains(lower) || lower.hasPrefix("request_") && managedCommands.contains(lower) {
+            if !attribute, managedCommands.contains(lower) || managedAttributes.contains(lower) {
                 reader.diagnostics.error("'\(name)' is written by djflow (from resources, runner and log_dir); it cannot be set in 'extra'", at: item.location)
+                continue
+            }
+            let attributeName = name.hasPrefix("+") ? String(lower.dropFirst()) : String(lower.dropFirst(3))
+            if attribute, managedAttributes.contains(attributeName) {
+                reader.diagnostics.error("'\(name)' sets a job attribute djflow writes (from resources, runner and log_dir): it would replace djflow's value; it cannot be set in 'extra'", at: item.location)
                 continue
             }
             if value.hasSuffix("\\") {
