@@ -164,7 +164,7 @@ import Testing
         #expect(printed.contains("test.yaml:2:61: error: 'DJ_HOST' in 'runner.env' would override what djflow sets in every job: set the database in 'database:'"), "\(printed)")
         #expect(!printed.contains("'DJ_USE_TLS' in"), "other DJ_ settings are the user's")
         #expect(printed.contains("test.yaml:6:17: error: 'DJ_PASS' in 'targets.slurm.env' would override"), "\(printed)")
-        #expect(printed.contains("test.yaml:7:20: error: 'DJFLOW_JOB_ID' in 'targets.htcondor.env' would override what djflow sets in every job: DJFLOW_* variables are djflow's own"), "\(printed)")
+        #expect(printed.contains("test.yaml:7:20: error: 'DJFLOW_JOB_ID' in 'targets.htcondor.env' would override what djflow sets in every job: djflow sets DJFLOW_JOB_ID itself"), "\(printed)")
         #expect(printed.contains("test.yaml:8:22: error: 'DJ_USER' in 'targets.kubernetes.env' would override"), "\(printed)")
         #expect(printed.components(separatedBy: "'DJ_HOST' in 'runner.env'").count == 2, "reported once for all targets")
     }
