@@ -23,12 +23,15 @@ the tables that run is kept. Tables are named by table name or job id (the "# dj
 lines of the DAG); an unknown name is an error listing the valid ones.
 
 The restriction goes inside '...' in the submit file's arguments, so ' and " are doubled first and
-$ becomes $(DOLLAR); then \\ and " are escaped for DAGMan (HTCondor's rule for VARS values).
+each pair of a run of $ becomes $$(DOLLARDOLLAR), an odd last one $(DOLLAR) (what HTCondor gives back
+as $$ and $, at submit and at match time); then \\ and " are escaped for DAGMan (HTCondor's rule for
+VARS values). A restriction holding $(DOLLAR) after an odd number of $ cannot be written and is refused.
 Prints the files written. Exit 0 written, 2 bad arguments (not JSON, a line break, an unreadable
 DAG, an unknown table, nothing asked).
 """
 import json
 import os
+import re
 import sys
 
 TABLE_MARK = "# djflow-table:"
@@ -38,9 +41,18 @@ class Usage(Exception):
     pass
 
 
+DOLLAR_MACRO = re.compile(r"(?<!\$)(?:\$\$)*\$\((?i:dollar)\)")
+
+
+def literal_dollars(text):
+    """Runs of $ as HTCondor reads them back (djflow's HTCondorQuoting.literalDollars): each pair as
+    $$(DOLLARDOLLAR) (left for the schedd, which makes it $$), an odd last one as $(DOLLAR)."""
+    return re.sub(r"\$+", lambda m: "$$(DOLLARDOLLAR)" * (len(m.group()) // 2) + "$(DOLLAR)" * (len(m.group()) % 2), text)
+
+
 def vars_value(text):
     """The text between the double quotes of VARS name="...", for a macro used inside '...' arguments."""
-    submit = text.replace("$", "$(DOLLAR)").replace("'", "''").replace('"', '""')
+    submit = literal_dollars(text).replace("'", "''").replace('"', '""')
     return submit.replace("\\", "\\\\").replace('"', '\\"')
 
 
@@ -168,6 +180,9 @@ def parse(argv):
         if any(c in restriction for c in "\r\n\0"):
             raise Usage("the restriction may not contain a line break (DAG files are line-based); "
                         "JSON can write it as \\n inside a string")
+        if DOLLAR_MACRO.search(restriction):
+            raise Usage("the restriction holds '$(DOLLAR)' after an odd number of '$', which HTCondor turns "
+                        "into one more '$' however it is written; JSON can write the '$' as \\u0024")
         try:
             json.loads(restriction)
         except ValueError as e:

@@ -151,7 +151,7 @@ import Testing
         let dag = try #require(out["airflow/w0-a.py"])
         let command = try #require(dag.split(separator: "\n").first { $0.contains("bash_command=SETUP + ") })
         #expect(command.hasSuffix("${args[@]+\"${args[@]}\"}{% endraw %}',"), "\(command)")
-        #expect(command.contains("exec \\'/opt/my env/{{% endraw %}%{% raw %} endraw %}/run.sh\\' \"$DJFLOW_RUNNER\" --module lab.mod --table A --max-calls 3 --processes 2 --suppress-errors"), "\(command)")
+        #expect(command.contains("exec -- \\'/opt/my env/{{% endraw %}%{% raw %} endraw %}/run.sh\\' \"$DJFLOW_RUNNER\" --module lab.mod --table A --max-calls 3 --processes 2 --suppress-errors"), "\(command)")
         #expect(dag.contains("'ODD': '{% raw %}{{ x }}\\n{% endraw %}',"))
         #expect(dag.contains("'SITE': '{% raw %}a {{% endraw %}%{% raw %} b{% endraw %}',"))
     }

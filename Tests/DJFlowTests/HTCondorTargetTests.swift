@@ -146,8 +146,8 @@ import Testing
             tables: {S: {tier: manual}, A: {tier: computed, depends_on: [S]}}
             targets: {htcondor: {log_dir: ../up, env: {X: "1\\n2"}}}
             """)
-        #expect(printed.contains("test.yaml:2:33: error: runner.env.NOTE may not contain a line break for the HTCondor target"), "\(printed)")
+        #expect(printed.contains("test.yaml:2:33: error: runner.env.NOTE cannot be written for the HTCondor target: it holds a line break"), "\(printed)")
         #expect(printed.contains("error: 'log_dir' must be a relative folder"), "\(printed)")
-        #expect(printed.contains("error: the value of 'X' may not contain a line break"), "\(printed)")
+        #expect(printed.contains("error: the value of 'X' cannot be written in a submit file: it holds a line break"), "\(printed)")
     }
 }

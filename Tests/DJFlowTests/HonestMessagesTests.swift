@@ -153,16 +153,16 @@ import Testing
     @Test func theRefreshStepOfAGPUTableKeepsOffTheGPUPlacement() throws {
         let yaml = pipeline("""
             S: {tier: manual}
-            G: {tier: computed, depends_on: [S], workers: 2, resources: {gpus: 1}, targets: {slurm: {partition: gpu, qos: gpuq, account: gpulab, constraint: a100, extra: ['--gpus-per-task=1']}}}
+            G: {tier: computed, depends_on: [S], workers: 2, resources: {gpus: 1}, targets: {slurm: {partition: gpu, qos: gpuq, account: gpulab, constraint: a100, extra: ['--hint=nomultithread']}}}
             C: {tier: computed, depends_on: [S], workers: 2, targets: {slurm: {partition: bigmem}}}
             """, extra: "targets: {slurm: {partition: compute, qos: normal, extra: ['--mail-type=END']}}")
         let out = Dictionary(uniqueKeysWithValues: try compileFiles(SourceFile(path: "test.yaml", text: yaml), targets: [.slurm]).map { ($0.path, $0.contents) })
         let refresh = try #require(out.first { $0.key.hasSuffix("/g.refresh.sbatch") }?.value)
         let sbatch = refresh.split(separator: "\n").filter { $0.hasPrefix("#SBATCH") }.joined(separator: "\n")
         #expect(sbatch.contains("#SBATCH --partition=compute\n#SBATCH --account=gpulab\n#SBATCH --qos=normal\n#SBATCH --mail-type=END"), "\(sbatch)")
-        for gpu in ["gpu\n", "gpuq", "a100", "--gpus-per-task", "--gres"] { #expect(!(sbatch + "\n").contains(gpu), "\(gpu): \(sbatch)") }
+        for gpu in ["gpu\n", "gpuq", "a100", "--hint", "--gres"] { #expect(!(sbatch + "\n").contains(gpu), "\(gpu): \(sbatch)") }
         let workers = try #require(out.first { $0.key.hasSuffix("/g.sbatch") }?.value)
-        #expect(workers.contains("#SBATCH --partition=gpu\n") && workers.contains("#SBATCH --gres=gpu:1") && workers.contains("--gpus-per-task=1"))
+        #expect(workers.contains("#SBATCH --partition=gpu\n") && workers.contains("#SBATCH --gres=gpu:1") && workers.contains("--hint=nomultithread"))
         // A table without GPUs keeps its own placement for the refresh step too.
         let other = try #require(out.first { $0.key.hasSuffix("/c.refresh.sbatch") }?.value)
         #expect(other.contains("#SBATCH --partition=bigmem\n"), "\(other)")

@@ -37,7 +37,7 @@ def elements(tmp_path_factory, db_env):
 def test_elements_workflows_run_every_task_and_fill_the_lab_table(elements, airflow_db, monkeypatch):
     folder, env, dags = elements
     text = (dags / "w0-ephys_recording.py").read_text()
-    assert ("exec %s \"$DJFLOW_RUNNER\" --module mylab.pipeline --table element_array_ephys.ephys_acute.EphysRecording "
+    assert ("exec -- %s \"$DJFLOW_RUNNER\" --module mylab.pipeline --table element_array_ephys.ephys_acute.EphysRecording "
             % ew.PYTHON) in text, text
     # The worker's environment: the database, the lab's package on PYTHONPATH, no other DJ_* of this process.
     for key in [k for k in list(os.environ) if k.startswith("DJ_") and k not in env]:

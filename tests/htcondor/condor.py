@@ -9,6 +9,7 @@ import os
 import pathlib
 import re
 import shutil
+import string
 import subprocess
 import time
 
@@ -52,13 +53,100 @@ def split_v2(text):
     return words
 
 
-def ad_arguments(proc):
-    return split_v2(proc.get("Arguments", ""))
+class MatchError(Exception):
+    """A $$() reference the machine cannot fill: the schedd puts the job on hold."""
 
 
-def ad_environment(proc):
+_ID_CHARS = set(string.ascii_letters + string.digits + "_./")   # condor_isidchar
+_PREFIX_CHARS = set(string.ascii_letters + string.digits + "_")
+
+
+def _next_dollardollar(text, pos):
+    """(start, end) of the next $$(...) reference at or after pos, else None: next_config_macro with
+    is_dollardollar_prefix (src/condor_utils/config.cpp). A $ may pair with the next one ($$), then
+    letters/digits/_ may follow; only a prefix of exactly $$ before ( counts. The body is [...] up to
+    "])", or id characters up to ")" (after a first ':' also '$ ,\\:' and a nested (...))."""
+    search = pos
+    while True:
+        dollar = text.find("$", search)
+        if dollar < 0:
+            return None
+        p = dollar + 1
+        if p < len(text) and text[p] == "$":
+            p += 1
+        while p < len(text) and text[p] in _PREFIX_CHARS:
+            p += 1
+        if p >= len(text) or text[p] != "(" or p - dollar != 2 or text[dollar + 1] != "$":
+            search = p if p > dollar else dollar + 1
+            continue
+        body = p + 1
+        if text[body:body + 1] == "[":
+            marker = text.find("])", body)
+            if marker < 0:
+                search = body
+                continue
+            return dollar, marker + 2
+        value, after_colon, ok = body, False, True
+        while value < len(text) and text[value] != ")":
+            c = text[value]
+            value += 1
+            if c == ":" and not after_colon:
+                after_colon = True
+                continue
+            if after_colon:
+                if c == "(":
+                    close = text.find(")", value)
+                    if close >= 0:
+                        value = close + 1
+                        continue
+                elif c in "$ ,\\:":
+                    continue
+            if c not in _ID_CHARS:
+                ok = False
+                break
+        if ok and value < len(text):
+            return dollar, value + 1
+        search = body
+
+
+def match_time(text, machine=None):
+    """What the schedd makes of a job ad string when the job matches a machine (get_job_ad in
+    src/condor_schedd.V6/qmgmt.cpp, ported: no schedd runs here): every $$(NAME[:default]) becomes the
+    machine's attribute (`machine`, a dict) or the default, $$(DOLLARDOLLAR) becomes $$, and the scan goes
+    on after each replacement. $$([expression]) and a missing attribute without default raise MatchError
+    (the real schedd evaluates the one and holds the job for the other)."""
+    machine = machine or {}
+    pos = 0
+    while True:
+        found = _next_dollardollar(text, pos)
+        if found is None:
+            return text
+        start, end = found
+        name = text[start + 3:end - 1]
+        if name.startswith("["):
+            raise MatchError("match-time expression %s" % text[start:end])
+        name, colon, default = name.partition(":")
+        if name.upper() == "DOLLARDOLLAR":
+            value = "$$"
+        elif name in machine:
+            value = str(machine[name])
+        elif colon:
+            value = default
+        else:
+            raise MatchError("the machine has no %r for %s" % (name, text[start:end]))
+        text = text[:start] + value + text[end:]
+        pos = start + len(value)
+
+
+def ad_arguments(proc, machine=None):
+    """The job's argv after the schedd's match-time expansion."""
+    return split_v2(match_time(proc.get("Arguments", ""), machine))
+
+
+def ad_environment(proc, machine=None):
+    """The job's environment after the schedd's match-time expansion."""
     env = {}
-    for word in split_v2(proc.get("Environment", "")):
+    for word in split_v2(match_time(proc.get("Environment", ""), machine)):
         name, _, value = word.partition("=")
         env[name] = value
     return env

@@ -7,19 +7,82 @@
 /// - `environment`: the new syntax too: `"A=1 B='x y' C=""q"""`.
 /// - `varsValue`: a DAGMan `VARS` value that lands inside a `'…'` argument (rule 7 of the reference):
 ///   `'` and `"` are doubled first (for the submit file), then `\` and `"` are escaped for DAGMan.
-/// - Every `$` becomes `$(DOLLAR)`, HTCondor's predefined macro for a literal dollar sign, so a value such
-///   as `$(x)` or `$ENV(HOME)` is never expanded.
+/// - `literalDollars`: dollar signs, in two layers. When the submit file is read, `$(NAME)` is expanded
+///   and `$(DOLLAR)` becomes `$` in a last pass; `$$(NAME)` is left in the job ad, where the schedd replaces
+///   it when the job matches a machine (`$$(OpSys)`), and `$$(DOLLARDOLLAR)` is the one that becomes `$$`
+///   there. So a run of dollars is written as `$$(DOLLARDOLLAR)` per pair, then `$(DOLLAR)` for an odd one
+///   (`$$$(x)` → `$$(DOLLARDOLLAR)$(DOLLAR)(x)`): no `$$(` of the user's reaches the matchmaker.
 ///
-/// Line breaks (and NUL) cannot be written in either language: check `canWrite` first.
+/// What cannot be written is refused by `problem(_:)` (check it first): line breaks and NUL (the language is
+/// line-based), and the text `$(DOLLAR)` after an odd run of dollars (the last pass turns the `$` it just
+/// wrote plus the user's `(DOLLAR)` into one more `$`). A value written bare after `=` (no quotes exist
+/// there) must also pass `bareProblem(_:)`: a trailing `\` would continue the line into the next command.
 public enum HTCondorQuoting {
-    /// True when the value can be written at all (no line break, no NUL).
-    public static func canWrite(_ value: String) -> Bool {
-        !value.unicodeScalars.contains { $0 == "\n" || $0 == "\r" || $0 == "\u{0}" }
+    /// True when the value can be written inside quotes (`problem(_:)` is nil).
+    public static func canWrite(_ value: String) -> Bool { problem(value) == nil }
+
+    /// Why the value cannot be written in a quoted argument, environment value or `VARS` value, as the end
+    /// of a sentence ("… because it holds a line break"); nil when it can.
+    public static func problem(_ value: String) -> String? {
+        if value.unicodeScalars.contains(where: { $0 == "\n" || $0 == "\r" }) {
+            return "it holds a line break (HTCondor submit files and DAG files are line-based)"
+        }
+        if value.unicodeScalars.contains("\u{0}") { return "it holds a NUL character" }
+        if holdsDollarMacro(value) {
+            return "it holds the text '$(DOLLAR)' after an odd number of '$': HTCondor turns that into one more '$' however it is written"
+        }
+        return nil
     }
 
-    /// `$` → `$(DOLLAR)`, so the submit language reads the value literally.
+    /// Why the value cannot be written bare after `name =` (a path, an image): `problem(_:)`, or a trailing
+    /// backslash, which continues the line into the next submit command.
+    public static func bareProblem(_ value: String) -> String? {
+        if let problem = problem(value) { return problem }
+        if value.hasSuffix("\\") { return "it ends in a backslash, which continues the line into the next submit command" }
+        return nil
+    }
+
+    /// An odd run of `$` followed by `(DOLLAR)` in any case: HTCondor's `$(DOLLAR)` pass rescans from the `$`
+    /// it wrote, so the user's `(DOLLAR)` would become part of another `$(DOLLAR)`.
+    private static func holdsDollarMacro(_ value: String) -> Bool {
+        let scalars = Array(value.unicodeScalars)
+        var index = 0
+        while index < scalars.count {
+            guard scalars[index] == "$" else { index += 1; continue }
+            var end = index
+            while end < scalars.count, scalars[end] == "$" { end += 1 }
+            // HTCondor compares the name with strncasecmp: ASCII letters in any case.
+            let word = Array("(DOLLAR)".unicodeScalars)
+            if (end - index) % 2 == 1, end + word.count <= scalars.count,
+               zip(scalars[end...], word).allSatisfy({ pair in
+                   pair.0 == pair.1 || (pair.1.properties.isUppercase && pair.0.value == pair.1.value + 32)
+               }) {
+                return true
+            }
+            index = end
+        }
+        return false
+    }
+
+    /// Dollar signs written so that both the submit file reader and the schedd's match-time expansion give
+    /// them back as they are: each pair of a run as `$$(DOLLARDOLLAR)`, an odd last one as `$(DOLLAR)`.
+    /// `$$(OpSys)` → `$$(DOLLARDOLLAR)(OpSys)`, `a$b` → `a$(DOLLAR)b`. Check `problem(_:)` first.
     public static func literalDollars(_ value: String) -> String {
-        value.replacingOccurrences(of: "$", with: "$(DOLLAR)")
+        guard value.contains("$") else { return value }
+        var out = ""
+        var run = 0
+        func flush() {
+            out += String(repeating: "$$(DOLLARDOLLAR)", count: run / 2)
+            if run % 2 == 1 { out += "$(DOLLAR)" }
+            run = 0
+        }
+        for scalar in value.unicodeScalars {
+            if scalar == "$" { run += 1; continue }
+            flush()
+            out.unicodeScalars.append(scalar)
+        }
+        flush()
+        return out
     }
 
     /// Characters an argument or environment value may use without quotes.
@@ -80,6 +143,12 @@ public enum HTCondorQuoting {
     /// quoting exists there, so only characters that mean nothing to the submit language are allowed.
     public static func isBarePath(_ value: String) -> Bool {
         !value.isEmpty && value.unicodeScalars.allSatisfy { isPlain($0) && $0 != "=" && $0 != "," && $0 != "+" }
+    }
+
+    /// A container image reference written bare after `container_image =`: printable ASCII without quotes,
+    /// `$` (a macro) or `\` (a trailing one continues the line; none belongs in an image reference).
+    public static func isImageReference(_ value: String) -> Bool {
+        !value.isEmpty && value.unicodeScalars.allSatisfy { (0x21...0x7E).contains($0.value) && !"\"'$\\".unicodeScalars.contains($0) }
     }
 
     /// A DAGMan node, splice or category name: `[A-Za-z0-9_-]+`, not a reserved word.

@@ -1,8 +1,10 @@
 import Foundation
 
-/// Quoting for POSIX shells (bash, sh): any string becomes one word that the shell reads back byte for byte.
+/// Quoting for bash (every generated script and `bash_command` runs bash): any string becomes one word that
+/// bash reads back byte for byte.
 public enum ShellQuoting {
-    /// Characters that never need quoting in a shell word.
+    /// Characters that never need quoting in a shell word (`=` not first: `export X==` reads fine in bash
+    /// but is shellcheck's SC1097, "unexpected ==").
     private static func isSafe(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar {
         case "a"..."z", "A"..."Z", "0"..."9", "_", "-", ".", "/", ":", "@", "%", "+", "=", ",": return true
@@ -10,11 +12,22 @@ public enum ShellQuoting {
         }
     }
 
-    /// The string as one shell word: bare when it is made only of safe characters, else in single quotes
-    /// with each `'` written as `'\''`. Newlines, `$`, backquotes and `!` are inert inside single quotes.
+    /// The string as one shell word: bare when it is made only of safe characters (and does not start with
+    /// `=`), else in single quotes with each `'` written as `'\''`. Newlines, `$`, backquotes and `!` are
+    /// inert inside single quotes. A carriage return is written outside them as bash's `$'\r'`: every
+    /// generated file has LF line ends (a CR before a LF would be taken for a CRLF line end and dropped,
+    /// and sbatch refuses scripts with CRLF).
     public static func quote(_ value: String) -> String {
-        if !value.isEmpty, value.unicodeScalars.allSatisfy(isSafe) { return value }
-        return "'" + value.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+        if !value.isEmpty, value.first != "=", value.unicodeScalars.allSatisfy(isSafe) { return value }
+        var out = "'"
+        for scalar in value.unicodeScalars {  // scalars: "\r\n" is one Character
+            switch scalar {
+            case "'": out += #"'\''"#
+            case "\r": out += #"'$'\r''"#
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "'"
     }
 
     /// Joins arguments into one command line, each quoted.

@@ -192,12 +192,13 @@ struct AirflowDagContext {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// `exec python3 "$DJFLOW_RUNNER" --module M --table T …`, each value quoted for bash, wrapped for Jinja,
-    /// as a Python literal. It ends in `}`, never in `.sh`/`.bash` (which Airflow would load as a template file).
+    /// `exec -- python3 "$DJFLOW_RUNNER" --module M --table T …`, each value quoted for bash, wrapped for Jinja,
+    /// as a Python literal (`--`: an interpreter named `-…` is a command, not an option of `exec`). It ends in
+    /// `}`, never in `.sh`/`.bash` (which Airflow would load as a template file).
     private func command(_ job: Job, step: RunnerStep) -> String {
         var words = [ShellQuoting.quote(input.spec.runner.python.value), "\"$DJFLOW_RUNNER\""]
         words += job.runnerArguments(for: step).map(ShellQuoting.quote)
-        let text = "exec " + words.joined(separator: " ") + " ${args[@]+\"${args[@]}\"}"
+        let text = "exec -- " + words.joined(separator: " ") + " ${args[@]+\"${args[@]}\"}"
         return PythonQuoting.literal(JinjaQuoting.wrap(text))
     }
 

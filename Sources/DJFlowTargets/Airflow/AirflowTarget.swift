@@ -16,6 +16,7 @@ public struct AirflowTarget: SchedulerTarget {
 
     public func artifacts(for input: TargetInput, diagnostics: inout Diagnostics) -> [Artifact]? {
         let options = AirflowOptions.read(input.spec, diagnostics: &diagnostics)
+        ValueChecks.check(input.spec, diagnostics: &diagnostics)
         if diagnostics.hasErrors { return nil }
         Self.warnIgnoredGPUs(input, options: options, diagnostics: &diagnostics)
         let names = AirflowNames(plan: input.plan, options: options)

@@ -9,11 +9,23 @@ struct HTCondorOptions {
 
     /// Submit commands djflow writes itself: an `extra` line may not set them (the generated value would
     /// be overridden silently, or the job would break).
+    /// With their alternate spellings (`submit_utils.h`: `get_env`, `initial_dir`, `stdout`, `prio`, …).
     static let managedCommands: Set<String> = [
-        "universe", "executable", "arguments", "args", "environment", "env", "getenv", "log", "output", "error",
-        "request_cpus", "request_memory", "request_gpus", "request_disk", "container_image", "docker_image",
-        "should_transfer_files", "when_to_transfer_output", "transfer_input_files", "transfer_executable",
-        "allowed_execute_duration", "queue", "priority", "initialdir",
+        "universe", "executable", "arguments", "args", "arguments2", "environment", "env", "environment2", "getenv",
+        "get_env", "log", "output", "stdout", "error", "stderr", "request_cpus", "request_memory", "request_gpus",
+        "request_disk", "container_image", "docker_image", "should_transfer_files", "when_to_transfer_output",
+        "transfer_input_files", "transferinputfiles", "transfer_executable", "allowed_execute_duration", "queue",
+        "priority", "prio", "initialdir", "initial_dir", "job_iwd",
+    ]
+
+    /// Job ad attributes those commands set (lower-cased; ClassAd names ignore case). HTCondor also takes an
+    /// attribute name as the command (`RequestCpus = 8` is `request_cpus`), and `+Attr`/`My.Attr` set the
+    /// attribute itself, after the commands: either way djflow's value would be replaced.
+    static let managedAttributes: Set<String> = [
+        "jobuniverse", "cmd", "args", "arguments", "env", "environment", "userlog", "out", "err", "requestcpus",
+        "requestmemory", "requestgpus", "requestdisk", "containerimage", "dockerimage", "wantcontainer", "wantdocker",
+        "shouldtransferfiles", "whentotransferoutput", "transferinput", "transferinputfiles", "transferexecutable",
+        "allowedexecuteduration", "iwd", "jobprio",
     ]
 
     /// Submit commands an `extra` line may use without a warning (HTCondor 24 manual, common ones).
@@ -59,7 +71,9 @@ struct HTCondorOptions {
                 switch key.value {
                 case "log_dir":
                     if let dir = reader.string(value, context: "'log_dir'") {
-                        if HTCondorQuoting.isBarePath(dir.value), !dir.value.hasPrefix("/"), !dir.value.split(separator: "/").contains("..") {
+                        if let problem = PathLimits.problem(dir.value) {
+                            reader.diagnostics.error("'log_dir' is too long: \(problem)", at: dir.location)
+                        } else if HTCondorQuoting.isBarePath(dir.value), !dir.value.hasPrefix("/"), !dir.value.split(separator: "/").contains("..") {
                             options.logDir = dir.value.hasSuffix("/") ? String(dir.value.dropLast()) : dir.value
                         } else {
                             reader.diagnostics.error("'log_dir' must be a relative folder of letters, digits and '._/-' without '..' (it is relative to the folder where condor_submit_dag runs, and written unquoted in submit files)", at: dir.location)
@@ -67,16 +81,20 @@ struct HTCondorOptions {
                     }
                 case "image":
                     if let image = reader.string(value, context: "'targets.htcondor.image'") {
-                        if image.value.isEmpty || !image.value.unicodeScalars.allSatisfy({ $0.isASCII && $0.properties.isWhitespace == false && $0 != "\"" && $0 != "'" && $0 != "$" }) {
-                            reader.diagnostics.error("'image' must be an image reference without spaces, quotes or '$'", at: image.location)
+                        if let problem = PathLimits.problem(image.value) {
+                            reader.diagnostics.error("'image' is too long: \(problem)", at: image.location)
+                        } else if !HTCondorQuoting.isImageReference(image.value) {
+                            reader.diagnostics.error("'image' must be an image reference without spaces, quotes, '$' or '\\' (it is written bare after 'container_image =')", at: image.location)
                         } else { options.image = containerImage(image.value) }
                     }
                 case "env":
                     for pair in reader.stringMap(value, context: "'targets.htcondor.env'") ?? [] {
                         if !SpecLoader.isEnvironmentName(pair.key.value) {
                             reader.diagnostics.error("'\(pair.key.value)' is not a valid environment variable name", at: pair.key.location)
-                        } else if !HTCondorQuoting.canWrite(pair.value.value) {
-                            reader.diagnostics.error("the value of '\(pair.key.value)' may not contain a line break (HTCondor submit files are line-based)", at: pair.value.location)
+                        } else if let message = ValueChecks.reservedMessage(pair.key.value, in: "'targets.htcondor.env'") {
+                            reader.diagnostics.error(message, at: pair.key.location)
+                        } else if let problem = HTCondorQuoting.problem(pair.value.value) {
+                            reader.diagnostics.error("the value of '\(pair.key.value)' cannot be written in a submit file: \(problem)", at: pair.value.location)
                         } else { options.environment.append((pair.key.value, pair.value.value)) }
                     }
                 case "extra": options.extra = readExtra(value, reader: &reader)
@@ -94,8 +112,12 @@ struct HTCondorOptions {
                     }
                 case "password_file":
                     if let path = reader.string(value, context: "'password_file'") {
-                        if path.value.isEmpty || !HTCondorQuoting.canWrite(path.value) {
-                            reader.diagnostics.error("'password_file' must be a path on the execute machines, on one line", at: path.location)
+                        if path.value.isEmpty {
+                            reader.diagnostics.error("'password_file' must be a path on the execute machines", at: path.location)
+                        } else if let problem = HTCondorQuoting.problem(path.value) {
+                            reader.diagnostics.error("'password_file' cannot be written in a submit file: \(problem)", at: path.location)
+                        } else if let problem = PathLimits.problem(path.value) {
+                            reader.diagnostics.error("'password_file' is too long: \(problem)", at: path.location)
                         } else { options.passwordFile = path.value }
                     }
                 default: break
@@ -144,7 +166,9 @@ struct HTCondorOptions {
         var lines: [String] = []
         for item in reader.stringList(node, context: "'extra'") ?? [] {
             let line = item.value
-            guard HTCondorQuoting.canWrite(line) else {
+            // The line is the user's own submit language ($(…) and $$(…) mean what HTCondor says): only
+            // what would break the file is refused.
+            guard !line.unicodeScalars.contains(where: { $0 == "\n" || $0 == "\r" }) else {
                 reader.diagnostics.error("an 'extra' submit command must be one line", at: item.location)
                 continue
             }
@@ -169,8 +193,17 @@ struct HTCondorOptions {
                 reader.diagnostics.error("'\(name)' cannot be an 'extra' line: djflow writes the one 'queue' statement and no control flow", at: item.location)
                 continue
             }
-            if managedCommands.contains(lower) || lower.hasPrefix("request_") && managedCommands.contains(lower) {
+            if !attribute, managedCommands.contains(lower) || managedAttributes.contains(lower) {
                 reader.diagnostics.error("'\(name)' is written by djflow (from resources, runner and log_dir); it cannot be set in 'extra'", at: item.location)
+                continue
+            }
+            let attributeName = name.hasPrefix("+") ? String(lower.dropFirst()) : String(lower.dropFirst(3))
+            if attribute, managedAttributes.contains(attributeName) {
+                reader.diagnostics.error("'\(name)' sets a job attribute djflow writes (from resources, runner and log_dir): it would replace djflow's value; it cannot be set in 'extra'", at: item.location)
+                continue
+            }
+            if value.hasSuffix("\\") {
+                reader.diagnostics.error("the value of '\(name)' ends in a backslash, which would continue the line into the next submit command", at: item.location)
                 continue
             }
             if value.filter({ $0 == "\"" }).count % 2 != 0 {

@@ -24,6 +24,7 @@ public struct HTCondorTarget: SchedulerTarget {
 
     public func artifacts(for input: TargetInput, diagnostics: inout Diagnostics) -> [Artifact]? {
         let options = HTCondorOptions.read(input.spec, diagnostics: &diagnostics)
+        ValueChecks.check(input.spec, diagnostics: &diagnostics)
         checkWritable(input.spec, diagnostics: &diagnostics)
         if diagnostics.hasErrors { return nil }
         let plan = input.plan
@@ -52,18 +53,19 @@ public struct HTCondorTarget: SchedulerTarget {
         return artifacts
     }
 
-    /// Values from the rest of the spec that a submit file cannot hold (line breaks).
+    /// Values from the rest of the spec that a submit file cannot hold (see `HTCondorQuoting.problem`).
     private func checkWritable(_ spec: PipelineSpec, diagnostics: inout Diagnostics) {
         var values: [(String, Located<String>)] = [("runner.python", spec.runner.python)]
         if let host = spec.database.host { values.append(("database.host", host)) }
         values += spec.runner.environment.map { ("runner.env.\($0.key.value)", $0.value) }
-        for (what, value) in values where !HTCondorQuoting.canWrite(value.value) {
-            diagnostics.error("\(what) may not contain a line break for the HTCondor target (submit files are line-based)", at: value.location)
+        for (what, value) in values {
+            if let problem = HTCondorQuoting.problem(value.value) {
+                diagnostics.error("\(what) cannot be written for the HTCondor target: \(problem)", at: value.location)
+            }
         }
         // container_image is written bare: no quoting exists for it in the submit language.
-        if let image = spec.runner.image,
-           image.value.unicodeScalars.contains(where: { !$0.isASCII || $0.properties.isWhitespace || "\"'$".unicodeScalars.contains($0) }) {
-            diagnostics.error("runner.image must be an image reference without spaces, quotes or '$' for the HTCondor target's container_image", at: image.location)
+        if let image = spec.runner.image, !HTCondorQuoting.isImageReference(image.value) {
+            diagnostics.error("runner.image must be an image reference without spaces, quotes, '$' or '\\' for the HTCondor target's container_image", at: image.location)
         }
     }
 }

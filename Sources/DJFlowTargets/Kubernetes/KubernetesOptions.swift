@@ -125,8 +125,11 @@ struct KubernetesOptions {
                     }
                 case "env":
                     for pair in reader.stringMap(value, context: "'targets.kubernetes.env'") ?? [] {
-                        if SpecLoader.isEnvironmentName(pair.key.value) { options.environment.append((pair.key.value, pair.value.value)) }
-                        else { reader.diagnostics.error("'\(pair.key.value)' is not a valid environment variable name", at: pair.key.location) }
+                        if !SpecLoader.isEnvironmentName(pair.key.value) {
+                            reader.diagnostics.error("'\(pair.key.value)' is not a valid environment variable name", at: pair.key.location)
+                        } else if let message = ValueChecks.reservedMessage(pair.key.value, in: "'targets.kubernetes.env'") {
+                            reader.diagnostics.error(message, at: pair.key.location)
+                        } else { options.environment.append((pair.key.value, pair.value.value)) }
                     }
                 default: break
                 }

@@ -31,6 +31,7 @@ public struct KubernetesTarget: SchedulerTarget {
 
     public func artifacts(for input: TargetInput, diagnostics: inout Diagnostics) -> [Artifact]? {
         let options = KubernetesOptions.read(input.spec, workflows: input.plan.workflows.map(\.id), diagnostics: &diagnostics)
+        ValueChecks.check(input.spec, diagnostics: &diagnostics)
         if diagnostics.hasErrors { return nil }
         let names = KubernetesObjectNames(plan: input.plan)
         return input.plan.workflows.map { workflow in

@@ -18,6 +18,7 @@ public struct SlurmTarget: SchedulerTarget {
 
     public func artifacts(for input: TargetInput, diagnostics: inout Diagnostics) -> [Artifact]? {
         let options = SlurmOptions.read(input.spec, diagnostics: &diagnostics)
+        ValueChecks.check(input.spec, diagnostics: &diagnostics)
         if diagnostics.hasErrors { return nil }
         let plan = input.plan
         var artifacts = [Artifact(path: "\(Self.folder)/\(Self.runnerFile)", content: .file("runner/djflow_populate.py"))]

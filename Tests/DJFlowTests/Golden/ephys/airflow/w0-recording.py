@@ -109,7 +109,7 @@ with DAG(
     tasks = {}
     tasks['recording.refresh'] = Populate(
         task_id='recording.refresh',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table Recording --refresh-only ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec -- python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table Recording --refresh-only ${args[@]+"${args[@]}"}{% endraw %}',
         env=FIRST_STEP_ENV,
         retries=1,
         execution_timeout=datetime.timedelta(seconds=3600),
@@ -119,7 +119,7 @@ with DAG(
     )
     tasks['recording'] = Populate.partial(
         task_id='recording',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table Recording --no-refresh ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec -- python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table Recording --no-refresh ${args[@]+"${args[@]}"}{% endraw %}',
         retries=1,
         execution_timeout=datetime.timedelta(seconds=7200),
         priority_weight=1,
@@ -128,7 +128,7 @@ with DAG(
     ).expand(env=[dict(ENV, DJFLOW_WORKER="%d/2" % i) for i in range(2)])
     tasks['lfp'] = Populate(
         task_id='lfp',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table LFP --follow --upstream Recording ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec -- python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table LFP --follow --upstream Recording ${args[@]+"${args[@]}"}{% endraw %}',
         env=FIRST_STEP_ENV,
         retries=1,
         execution_timeout=datetime.timedelta(seconds=3600),

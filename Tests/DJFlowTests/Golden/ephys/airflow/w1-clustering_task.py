@@ -110,7 +110,7 @@ with DAG(
     tasks = {}
     tasks['clustering.refresh'] = Populate(
         task_id='clustering.refresh',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table Clustering --priority 3 --refresh-only ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec -- python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table Clustering --priority 3 --refresh-only ${args[@]+"${args[@]}"}{% endraw %}',
         env=FIRST_STEP_ENV,
         retries=1,
         execution_timeout=datetime.timedelta(seconds=3600),
@@ -120,7 +120,7 @@ with DAG(
     )
     tasks['clustering'] = Populate.partial(
         task_id='clustering',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table Clustering --priority 3 --no-refresh ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec -- python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table Clustering --priority 3 --no-refresh ${args[@]+"${args[@]}"}{% endraw %}',
         retries=1,
         execution_timeout=datetime.timedelta(seconds=43200),
         priority_weight=253,

@@ -110,7 +110,7 @@ with DAG(
     tasks = {}
     tasks['curated_clustering'] = Populate(
         task_id='curated_clustering',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table CuratedClustering ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec -- python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table CuratedClustering ${args[@]+"${args[@]}"}{% endraw %}',
         env=FIRST_STEP_ENV,
         retries=1,
         execution_timeout=datetime.timedelta(seconds=3600),
@@ -120,7 +120,7 @@ with DAG(
     )
     tasks['quality_metrics'] = Populate(
         task_id='quality_metrics',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table QualityMetrics --follow --upstream CuratedClustering ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec -- python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table QualityMetrics --follow --upstream CuratedClustering ${args[@]+"${args[@]}"}{% endraw %}',
         env=FIRST_STEP_ENV,
         retries=1,
         execution_timeout=datetime.timedelta(seconds=3600),
@@ -130,7 +130,7 @@ with DAG(
     )
     tasks['waveforms'] = Populate.partial(
         task_id='waveforms',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table Waveforms --follow --upstream CuratedClustering ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec -- python3 "$DJFLOW_RUNNER" --module ephys_pipeline --table Waveforms --follow --upstream CuratedClustering ${args[@]+"${args[@]}"}{% endraw %}',
         retries=1,
         execution_timeout=datetime.timedelta(seconds=3600),
         priority_weight=1,

@@ -109,7 +109,7 @@ with DAG(
     tasks = {}
     tasks['neuron'] = Populate(
         task_id='neuron',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table Neuron ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec -- python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table Neuron ${args[@]+"${args[@]}"}{% endraw %}',
         env=FIRST_STEP_ENV,
         retries=0,
         execution_timeout=datetime.timedelta(seconds=1800),
@@ -119,7 +119,7 @@ with DAG(
     )
     tasks['activity_statistics'] = Populate.partial(
         task_id='activity_statistics',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table ActivityStatistics --follow --upstream Neuron --auto-workers ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec -- python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table ActivityStatistics --follow --upstream Neuron --auto-workers ${args[@]+"${args[@]}"}{% endraw %}',
         retries=0,
         execution_timeout=datetime.timedelta(seconds=1800),
         priority_weight=1,
@@ -128,7 +128,7 @@ with DAG(
     ).expand(env=[dict(ENV, DJFLOW_WORKER="%d/4" % i) for i in range(4)])
     tasks['spikes'] = Populate.partial(
         task_id='spikes',
-        bash_command=SETUP + '{% raw %}exec python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table Spikes --follow --upstream Neuron ${args[@]+"${args[@]}"}{% endraw %}',
+        bash_command=SETUP + '{% raw %}exec -- python3 "$DJFLOW_RUNNER" --module tutorial_pipeline --table Spikes --follow --upstream Neuron ${args[@]+"${args[@]}"}{% endraw %}',
         retries=0,
         execution_timeout=datetime.timedelta(seconds=1800),
         priority_weight=1,

@@ -55,6 +55,20 @@ if [ -z "$DJ_USER" ] || [ -z "$DJ_PASS" ]; then
 fi
 
 here=$(dirname -- "$0")
+# exec takes options in bash (also as /bin/sh) and '--' is a command name in dash: an interpreter named
+# -... is made a path first (./-x/python for a relative path, where PATH finds it for a bare name).
+case $python in
+  -*/*) python=./$python ;;
+  -*)
+    if ! found=$(command -v -- "$python"); then
+      echo "djflow_node.sh: interpreter not found: $python" >&2
+      exit 2
+    fi
+    case $found in
+      -*) python=./$found ;;
+      *) python=$found ;;
+    esac ;;
+esac
 set -- "$python" "$here/djflow_populate.py" "$@"
 if [ -n "$restriction" ]; then
   set -- "$@" --restriction "$restriction"
