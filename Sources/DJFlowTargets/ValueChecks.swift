@@ -8,11 +8,12 @@ enum ValueChecks {
     static let connectionEnvironment: Set<String> = ["DJ_HOST", "DJ_USER", "DJ_PASS", "DJ_BACKEND"]
 
     /// The variables djflow's scripts set or read in jobs (job id, restriction, retries, workers, the
-    /// credential mapping of HTCondor nodes, the runner path of Airflow tasks, the SLURM retry delay).
+    /// credential mapping of HTCondor nodes, the runner path of Airflow tasks, the SLURM retry delay, and
+    /// pipelining: the tables a partial submission followed, `workers: auto`'s scaler and done marker).
     static let djflowEnvironment: Set<String> = [
         "DJFLOW_JOB_ID", "DJFLOW_RESTRICTION", "DJFLOW_RETRY_FAILED", "DJFLOW_RETRY_DELAY", "DJFLOW_TRY_NUMBER",
         "DJFLOW_WORKER", "DJFLOW_INDEX_FAILURES", "DJFLOW_RUNNER", "DJFLOW_USER_ENV", "DJFLOW_PASSWORD_ENV",
-        "DJFLOW_PASSWORD_FILE",
+        "DJFLOW_PASSWORD_FILE", "DJFLOW_FOLLOW_TABLES", "DJFLOW_SCALE", "DJFLOW_SCALE_CAP", "DJFLOW_DONE_MARKER",
     ]
 
     static func isReserved(_ name: String) -> Bool {
