@@ -52,7 +52,7 @@ database: {host: %s, secret: {user_env: LAB_USER, password_env: LAB_PASS}}
 tables:
   S: {tier: manual}
   A: {tier: computed, depends_on: [S], retries: 1}
-  B: {tier: computed, depends_on: [A], workers: 3, throttle: 2, on_error: continue, max_calls: 5}
+  B: {tier: computed, depends_on: [A], workers: 3, throttle: 2, on_error: continue, max_calls: 5, pipelining: false}
   C: {tier: computed, depends_on: [A], retries: 2}
   D: {tier: computed, depends_on: [C]}
 targets:
@@ -95,7 +95,10 @@ targets:
     assert sum("--refresh-only" in argv for argv in b) == 1
     workers = sorted(argv[argv.index("--worker") + 1] for argv in b if "--no-refresh" in argv)
     assert workers == ["0/3", "1/3", "2/3"]
-    assert all("--suppress-errors" in argv and argv[argv.index("--max-calls") + 1] == "5" for argv in b)
+    # the plan's runner contract: the workers get the populate options; the refresh step only refreshes
+    populate = [argv for argv in b if "--refresh-only" not in argv]
+    assert populate and all("--suppress-errors" in argv and argv[argv.index("--max-calls") + 1] == "5" for argv in populate)
+    assert all("--max-calls" not in argv for argv in b if "--refresh-only" in argv)
     assert not os.path.exists("/tmp/djflow-af-pwned")
     generated = "".join(p.read_text() for p in (compile_airflow(spec, "hostile")).glob("*.py"))
     assert "pa ss'word" not in generated
@@ -236,7 +239,7 @@ runner: {module: m, python: %s}
 tables:
   S: {tier: manual}
   A: {tier: computed, depends_on: [S]}
-  B: {tier: computed, depends_on: [A], workers: 2}
+  B: {tier: computed, depends_on: [A], workers: 2, pipelining: false}   # a refresh task, then the workers
 targets: {airflow: {retry_delay: 0}}
 """ % json.dumps(str(fake)))
     folder = compile_airflow(spec, "retry")
