@@ -81,7 +81,10 @@ for r in "${readers[@]}"; do
       mv "$unit" "$findings/busy-${unit##*/slow-unit-}"
     fi
   done
-  if (( rc != 0 )); then
+  if grep -q "libFuzzer: run interrupted" "$log"; then
+    echo "fuzz $r: interrupted"
+    status=1
+  elif (( rc != 0 )); then
     status=1
     saved=$(grep -Eo "(crash|timeout|oom|leak|slow-unit)-[0-9a-f]+" "$log" | tail -n 1 || true)
     kind=$(grep -Eo "ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer): [a-z-]+( [a-z-]+)?" "$log" | head -n 1 || true)

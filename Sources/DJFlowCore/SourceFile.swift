@@ -44,7 +44,13 @@ public struct DiagnosticPrinter: Sendable {
         if let location = diagnostic.location {
             out += "\(location): \(diagnostic.severity.rawValue): \(diagnostic.message)\n"
             if let line = files[location.file]?.line(location.line) {
-                let text = line.replacingOccurrences(of: "\t", with: " ")
+                // Tabs print as one space so the caret's column holds (without Foundation: thousands of
+                // diagnostics of a fuzzed file print quickly).
+                var text = String(line)
+                if line.utf8.contains(UInt8(ascii: "\t")) {
+                    text = ""
+                    text.unicodeScalars.append(contentsOf: line.unicodeScalars.map { $0 == "\t" ? " " : $0 })
+                }
                 out += text + "\n"
                 let pad = max(0, min(location.column - 1, text.unicodeScalars.count))
                 out += String(repeating: " ", count: pad) + "^\n"

@@ -14,10 +14,11 @@ func fuzzPython(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data else { return 0 }
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
     var files: [PythonFile] = []
-    let pieces = text.components(separatedBy: "\n#%% file\n")
-    for (index, piece) in pieces.prefix(2).enumerated() {
+    var pieces = [Substring(text)]
+    if let marker = text.firstRange(of: "\n#%% file\n") { pieces = [text[..<marker.lowerBound], text[marker.upperBound...]] }
+    for (index, piece) in pieces.enumerated() {
         let module = index == 0 ? "lab" : "other"
-        files.append(PythonFile(source: SourceFile(path: "\(module).py", text: piece), module: module, isPackage: false))
+        files.append(PythonFile(source: SourceFile(path: "\(module).py", text: String(piece)), module: module, isPackage: false))
     }
     // As the CLI reads `sources:`: the reader's graph merged, planned, every diagnostic printed.
     let spec = SourceFile(path: "djflow.yaml", text: "pipeline: fuzz\nsources: ['*.py']\n")

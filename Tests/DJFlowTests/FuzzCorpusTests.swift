@@ -1,0 +1,89 @@
+import DJFlowCore
+import DJFlowKit
+import DJFlowPlan
+import DJFlowPython
+import DJFlowTargets
+import Foundation
+import Testing
+
+/// The fuzz targets' checks (Fuzz/Sources) on every committed seed (Fuzz/corpus) and on every input a fuzz
+/// run once failed on (Fuzz/regressions): diagnostics or a plan, printed, quickly, without a crash.
+@Suite struct FuzzCorpusTests {
+    static func inputs(_ reader: String) -> [String] {
+        var out: [String] = []
+        for folder in ["Fuzz/corpus/\(reader)", "Fuzz/regressions/\(reader)"] {
+            let url = packageRoot.appendingPathComponent(folder)
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+            out += names.filter { !$0.hasPrefix(".") }.sorted().map { "\(folder)/\($0)" }
+        }
+        return out
+    }
+
+    static func text(_ path: String) throws -> String {
+        let data = try Data(contentsOf: packageRoot.appendingPathComponent(path))
+        return String(decoding: data, as: UTF8.self)  // as the fuzz targets read bytes
+    }
+
+    /// The module the spec fuzz target serves for `sources:` (Fuzz/Sources/SpecFuzz/main.swift).
+    static let module = """
+        import datajoint as dj
+        schema = dj.Schema('lab')
+
+        @schema
+        class Subject(dj.Manual):
+            definition = \"\"\"
+            subject: int
+            \"\"\"
+
+        @schema
+        class Session(dj.Imported):
+            definition = \"\"\"
+            -> Subject
+            session: int
+            \"\"\"
+
+            class Part(dj.Part):
+                definition = "-> master"
+        """
+
+    @Test func thereAreSeeds() {
+        #expect(Self.inputs("spec").count >= 5)
+        #expect(Self.inputs("python").count >= 3)
+    }
+
+    @Test(arguments: inputs("spec"))
+    func specReader(_ path: String) throws {
+        let started = Date()
+        let source = SourceFile(path: "fuzz.yaml", text: try Self.text(path))
+        let python = PythonFile(source: SourceFile(path: "lab.py", text: Self.module), module: "lab")
+        let analysis = CompilerPipeline.validate(source, targets: TargetKind.allCases) { _ in .files([python]) }
+        let printed = DiagnosticPrinter(files: analysis.files).format(analysis.diagnostics)
+        if let plan = analysis.plan {
+            for format in PlanFormat.allCases { _ = PlanRenderer.render(plan, as: format) }
+        } else {
+            #expect(analysis.diagnostics.hasErrors, "no plan and no error")
+        }
+        #expect(printed.isEmpty || printed.hasSuffix("\n"))
+        #expect(Date().timeIntervalSince(started) < 2, "\(path) took too long")
+    }
+
+    @Test(arguments: inputs("python"))
+    func pythonReader(_ path: String) throws {
+        let started = Date()
+        let text = try Self.text(path)
+        var pieces = [Substring(text)]
+        if let marker = text.firstRange(of: "\n#%% file\n") { pieces = [text[..<marker.lowerBound], text[marker.upperBound...]] }
+        let files = pieces.enumerated().map { index, piece in
+            PythonFile(source: SourceFile(path: index == 0 ? "lab.py" : "other.py", text: String(piece)), module: index == 0 ? "lab" : "other")
+        }
+        let spec = SourceFile(path: "djflow.yaml", text: "pipeline: fuzz\nsources: ['*.py']\n")
+        let analysis = CompilerPipeline.validate(spec, targets: [.slurm]) { _ in .files(files) }
+        _ = DiagnosticPrinter(files: analysis.files).format(analysis.diagnostics)
+        if let plan = analysis.plan {
+            _ = PlanRenderer.render(plan, as: .json)
+        } else {
+            #expect(analysis.diagnostics.hasErrors, "no plan and no error")
+        }
+        #expect(Date().timeIntervalSince(started) < 2, "\(path) took too long")
+    }
+}
