@@ -86,4 +86,28 @@ import Testing
         }
         #expect(Date().timeIntervalSince(started) < 2, "\(path) took too long")
     }
+
+    /// Found by fuzzing: every error was checked against all earlier ones, so 5,000 errors took 27 s
+    /// (a Python file of invalid characters gives one per character); now they take well under a second.
+    @Test func thousandsOfErrorsAreReportedQuickly() {
+        let text = Array(repeating: "x = $", count: 5_000).joined(separator: "\n")
+        let file = PythonFile(source: SourceFile(path: "lab.py", text: text), module: "lab")
+        let started = Date()
+        let spec = SourceFile(path: "djflow.yaml", text: "pipeline: fuzz\nsources: ['*.py']\n")
+        let analysis = CompilerPipeline.validate(spec, targets: [.slurm]) { _ in .files([file]) }
+        let printed = DiagnosticPrinter(files: analysis.files).format(analysis.diagnostics)
+        let seconds = Date().timeIntervalSince(started)
+        #expect(analysis.diagnostics.errorCount >= 5_000)
+        #expect(printed.contains("lab.py:5000:5: error:"), "\(printed.suffix(300))")
+        #expect(seconds < 5, "took \(seconds) s")
+    }
+
+    /// A tab prints as one space, so the caret stays under the column (the printer no longer uses Foundation).
+    @Test func tabsPrintAsSpacesUnderTheCaret() {
+        let source = SourceFile(path: "t.yaml", text: "a:\tb\n")
+        var diagnostics = Diagnostics()
+        diagnostics.error("here", at: SourceLocation(file: "t.yaml", line: 1, column: 4))
+        diagnostics.error("here", at: SourceLocation(file: "t.yaml", line: 1, column: 4))
+        #expect(DiagnosticPrinter(files: [source]).format(diagnostics) == "t.yaml:1:4: error: here\na: b\n   ^\n1 error generated.\n")
+    }
 }
