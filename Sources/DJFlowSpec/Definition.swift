@@ -28,7 +28,7 @@ public struct Definition: Sendable {
         var references: [Reference] = []
         var diagnostics: [Diagnostic] = []
         var inPrimary = true
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in SourceFile.lines(of: text).enumerated() {
             let line = Definition.strippingComment(rawLine)
             let trimmed = line.trimmedWhitespace()
             if trimmed.hasPrefix("---") || trimmed.hasPrefix("___") { inPrimary = false; continue }

@@ -39,7 +39,31 @@ struct YAMLPrecheck {
 
     private static func add(_ a: Int, _ b: Int) -> Int { min(cap, a + b) }
 
+    /// libyaml also ends a line at a lone CR, NEL (U+0085), LS (U+2028) and PS (U+2029); every location
+    /// djflow prints counts LF (and CRLF) only. Such a file is refused at its first one, not misplaced.
+    private mutating func checkLineBreaks() -> Bool {
+        for (index, line) in source.lines.enumerated() {
+            let scalars = Array(line.unicodeScalars)
+            guard let column = scalars.firstIndex(where: { $0 == "\r" || $0 == "\u{85}" || $0 == "\u{2028}" || $0 == "\u{2029}" }) else { continue }
+            let name = scalars[column] == "\r" ? "a carriage return (CR) without a line feed" : Self.codePoint(scalars[column])
+            diagnostics.error("\(name) in the YAML: YAML reads it as a line break, so lines would not be counted as written",
+                              at: SourceLocation(file: source.path, line: index + 1, column: column + 1),
+                              notes: ["end lines with LF (or CRLF), and write the character as an escape in a double-quoted string"])
+            return false
+        }
+        return true
+    }
+
+    private static func codePoint(_ scalar: Unicode.Scalar) -> String {
+        let hex = String(scalar.value, radix: 16, uppercase: true)
+        return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+    }
+
     private mutating func run() {
+        guard checkLineBreaks() else {
+            safeToCompose = false
+            return
+        }
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { return }
         defer { yaml_parser_delete(&parser) }

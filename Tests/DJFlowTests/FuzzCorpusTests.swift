@@ -110,4 +110,38 @@ import Testing
         diagnostics.error("here", at: SourceLocation(file: "t.yaml", line: 1, column: 4))
         #expect(DiagnosticPrinter(files: [source]).format(diagnostics) == "t.yaml:1:4: error: here\na: b\n   ^\n1 error generated.\n")
     }
+
+    /// The Python file's diagnostics as the CLI prints them, after checking it was read in `limit` seconds.
+    func readQuickly(_ text: String, limit: Double = 5) -> String {
+        let file = PythonFile(source: SourceFile(path: "lab.py", text: text), module: "lab")
+        let started = Date()
+        let spec = SourceFile(path: "djflow.yaml", text: "pipeline: fuzz\nsources: ['*.py']\n")
+        let analysis = CompilerPipeline.validate(spec, targets: [.slurm]) { _ in .files([file]) }
+        let seconds = Date().timeIntervalSince(started)
+        #expect(seconds < limit, "took \(seconds) s")
+        return DiagnosticPrinter(files: analysis.files).format(analysis.diagnostics)
+    }
+
+    /// Nested brackets: each level searched for its closing bracket again (10,000 levels took 11 s, 20,000
+    /// took 48 s); CPython refuses more than 200, and so does the reader now, once, at the 201st.
+    @Test func deeplyNestedBracketsAreOneErrorAndLinearTime() {
+        let printed = readQuickly("x = " + String(repeating: "(", count: 100_000) + String(repeating: ")", count: 100_000))
+        #expect(printed.hasPrefix("lab.py:1:205: error: too many nested parentheses (Python allows 200)"), "\(printed.prefix(200))")
+        #expect(printed.hasSuffix("1 error generated.\n"), "\(printed.suffix(200))")
+    }
+
+    /// A definition built from 10,000 nested parenthesized pieces overflowed the stack (a crash).
+    @Test func deeplyNestedDefinitionPiecesDoNotOverflowTheStack() {
+        let pieces = String(repeating: "\"a\" + (", count: 10_000) + "\"b\"" + String(repeating: ")", count: 10_000)
+        let printed = readQuickly("import datajoint as dj\nschema = dj.Schema('s')\n\n@schema\nclass A(dj.Manual):\n    definition = " + pieces + "\n")
+        // The 201st '(': after `    definition = ` (17 columns) and 200 pieces `"a" + (` of 7.
+        #expect(printed.contains("lab.py:6:1424: error: too many nested parentheses (Python allows 200)"), "\(printed.prefix(300))")
+    }
+
+    /// 1,000 nested blocks overflowed the stack (a crash); CPython refuses more than 100 levels.
+    @Test func deeplyIndentedCodeIsOneErrorAndDoesNotOverflowTheStack() {
+        let lines = (0..<1_000).map { String(repeating: " ", count: $0) + "class C\($0):" } + [String(repeating: " ", count: 1_000) + "pass"]
+        let printed = readQuickly(lines.joined(separator: "\n") + "\n")
+        #expect(printed.hasPrefix("lab.py:102:102: error: too many levels of indentation (Python allows 100)"), "\(printed.prefix(300))")
+    }
 }
