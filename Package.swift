@@ -46,3 +46,19 @@ let package = Package(
                     exclude: ["Golden"]),
     ]
 )
+
+// Fuzz targets (libFuzzer), only when scripts/fuzz.sh builds them: DJFLOW_FUZZ=1, every module with
+// -sanitize=address and libFuzzer's coverage, into .build-fuzz; libFuzzer itself is linked into these two
+// only (-sanitize=fuzzer on every module would give the build plugin's tool a second main).
+// The normal build and CI never see them.
+if Context.environment["DJFLOW_FUZZ"] == "1" {
+    let fuzzDependencies: [Target.Dependency] = ["FuzzDriver", "DJFlowCore", "DJFlowSpec", "DJFlowPython", "DJFlowPlan", "DJFlowTargets", "DJFlowKit"]
+    package.targets.append(.target(name: "FuzzDriver", path: "Fuzz/Sources/FuzzDriver"))
+    for (name, folder) in [("djflow-fuzz-spec", "SpecFuzz"), ("djflow-fuzz-python", "PythonFuzz")] {
+        package.targets.append(.executableTarget(
+            name: name, dependencies: fuzzDependencies, path: "Fuzz/Sources/\(folder)",
+            swiftSettings: [.unsafeFlags(["-sanitize=fuzzer"])],
+            linkerSettings: [.unsafeFlags(["-sanitize=fuzzer", "-use-ld=lld"])]))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}

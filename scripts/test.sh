@@ -23,6 +23,8 @@
 #                                   --strict), djflow's own checks, and a harness that runs every Job's
 #                                   commands on the host against the real database (ephys sample, Elements workflow)
 #                                   commands on the host against the real database
+#   scripts/fuzz.sh                 the spec and Python readers under libFuzzer + AddressSanitizer, 15 s each
+#                                   (a smoke run; docs/FUZZING.md has the long run)
 #   tests/python_sources (pytest, .venv/elements) static reader on every DataJoint Element on PyPI that
 #                                   declares tables (sources downloaded, never installed or imported); truth
 #                                   test: element-array-ephys + element-calcium-imaging declared in MariaDB,
@@ -83,6 +85,8 @@ step "HTCondor target (HTCondor 24.12 submit parser, DAG harness)"
 .venv/htcondor/bin/python -m pytest -q -p no:cacheprovider tests/htcondor
 step "Kubernetes target: schemas 1.29-1.37, checks, harness on the real database"
 .venv/kubernetes/bin/python -m pytest -q -p no:cacheprovider tests/kubernetes
+step "fuzz smoke run: spec and Python readers, 15 s each (libFuzzer + AddressSanitizer)"
+scripts/fuzz.sh --seconds 15
 step "compiler (swift test)"
 swift test 2>&1 | tail -n 25
 test "${PIPESTATUS[0]}" -eq 0

@@ -24,6 +24,8 @@ public struct Diagnostic: Hashable, Sendable {
 /// Collects every problem of a run so that all of them are reported at once.
 public struct Diagnostics: Sendable {
     public private(set) var all: [Diagnostic] = []
+    /// What `all` holds, so that appending stays O(1) with thousands of diagnostics (a fuzzed file).
+    private var seen: Set<Diagnostic> = []
 
     public init() {}
 
@@ -39,7 +41,7 @@ public struct Diagnostics: Sendable {
     }
 
     public mutating func append(_ diagnostic: Diagnostic) {
-        if !all.contains(diagnostic) { all.append(diagnostic) }
+        if seen.insert(diagnostic).inserted { all.append(diagnostic) }
     }
 
     public mutating func append(contentsOf other: Diagnostics) {

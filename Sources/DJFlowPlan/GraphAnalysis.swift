@@ -28,6 +28,11 @@ struct TableGraph {
         for name in index.names {
             guard let table = index.tables[name] else { continue }
             if name.isPart {
+                if name.part == name.className {
+                    diagnostics.error("part '\(name.part!)' of '\(name.master)' has its master's name: give the part a name of its own",
+                                      at: table.location,
+                                      notes: ["inside the master's class, '\(name.className)' would then mean the part"])
+                }
                 if index.tables[name.master] == nil {
                     diagnostics.error("part table '\(name)' has no master: declare '\(name.master)' or list '\(name.part!)' under its master's 'parts'",
                                       at: table.location)
@@ -69,7 +74,14 @@ struct TableGraph {
                 switch resolution {
                 case .found(let target):
                     let parent = target.master
-                    if parent == owner && (name.isPart || target.isPart) { continue } // a part and its master
+                    if parent == owner && !name.isPart && target.isPart {
+                        unresolved.insert(owner)
+                        diagnostics.error("'\(name)' depends on its own part '\(target)': the part is filled by \(name)'s own job (its make() inserts the part's rows), so it cannot come first",
+                                          at: reference.location,
+                                          notes: ["a dependency cycle: remove the reference, or make '\(target.part!)' a table of its own"])
+                        continue
+                    }
+                    if parent == owner && (name.isPart || target.isPart) { continue } // a part and its master, or two parts of one master
                     parentSets[owner, default: []].insert(parent)
                     if isPrimary && !name.isPart { keyed.insert(owner) } else { secondary[owner, default: []].insert(parent) }
                     if edgeLocation[owner]?[parent] == nil { edgeLocation[owner, default: [:]][parent] = reference.location }

@@ -32,6 +32,11 @@ struct PythonLexer {
     private var lineStart = 0
     private var brackets: [(Unicode.Scalar, SourceLocation)] = []
     private var indents = [0]
+    /// CPython's limits (Parser/tokenizer.h: MAXINDENT, MAXLEVEL): deeper code is a syntax error there,
+    /// and here the reader's recursion stays bounded.
+    static let maxIndentLevels = 100
+    static let maxBracketDepth = 200
+    private var reportedDepth = false, reportedIndent = false
 
     init(_ source: SourceFile) {
         self.source = source
@@ -170,6 +175,12 @@ struct PythonLexer {
         }
         i = k
         if width > indents.last! {
+            guard indents.count <= Self.maxIndentLevels else {
+                // Deeper lines stay at the deepest level allowed: one error, no deeper block.
+                if !reportedIndent { diagnostics.error("too many levels of indentation (Python allows \(Self.maxIndentLevels))", at: here) }
+                reportedIndent = true
+                return true
+            }
             indents.append(width)
             emit(.indent, from: i)
         } else if width < indents.last! {
@@ -243,6 +254,10 @@ struct PythonLexer {
         let start = i
         switch c {
         case "(", "[", "{":
+            if brackets.count == Self.maxBracketDepth && !reportedDepth {
+                diagnostics.error("too many nested parentheses (Python allows \(Self.maxBracketDepth))", at: here)
+                reportedDepth = true
+            }
             brackets.append((c, here))
             i += 1
         case ")", "]", "}":

@@ -137,6 +137,25 @@ struct PythonModuleReader {
     let tokens: [PyToken]
     let module: PyModule
     var diagnostics = Diagnostics()
+    /// For each opening bracket token, the index of the bracket that closes it (by count, as
+    /// `matching` always did), or -1: found once, so nested brackets cost linear time, not quadratic.
+    private let closers: [Int]
+
+    init(lexer: PythonLexer, tokens: [PyToken], module: PyModule) {
+        self.lexer = lexer
+        self.tokens = tokens
+        self.module = module
+        var closers = [Int](repeating: -1, count: tokens.count)
+        var open: [Int] = []
+        for (index, token) in tokens.enumerated() where token.kind == .op {
+            switch token.text {
+            case "(", "[", "{": open.append(index)
+            case ")", "]", "}": if let start = open.popLast() { closers[start] = index }
+            default: break
+            }
+        }
+        self.closers = closers
+    }
 
     static func read(_ file: PythonFile) -> (PyModule, Diagnostics) {
         var lexer = PythonLexer(file.source)
@@ -348,23 +367,18 @@ struct PythonModuleReader {
         return nil
     }
 
-    /// The index of the bracket closing the one at `open`.
+    /// The index of the bracket closing the one at `open`, if it comes before `end`.
     private func matching(_ open: Int, before end: Int) -> Int? {
-        var depth = 0
-        for j in open..<end where tokens[j].kind == .op {
-            switch tokens[j].text {
-            case "(", "[", "{": depth += 1
-            case ")", "]", "}":
-                depth -= 1
-                if depth == 0 { return j }
-            default: break
-            }
-        }
-        return nil
+        let close = closers[open]
+        return close > open && close < end ? close : nil
     }
 
     /// Classifies a right-hand side.
-    func classify(_ full: Range<Int>) -> PyValue {
+    func classify(_ full: Range<Int>, depth: Int = 0) -> PyValue {
+        // CPython refuses more than 200 nested brackets (the lexer reports it); never recurse deeper.
+        guard depth <= PythonLexer.maxBracketDepth else {
+            return .runtime("an expression nested more than \(PythonLexer.maxBracketDepth) levels deep", location(at: full.lowerBound))
+        }
         var range = full
         while range.count >= 2, isOp(range.lowerBound, "("), matching(range.lowerBound, before: range.upperBound) == range.upperBound - 1 {
             range = range.lowerBound + 1..<range.upperBound - 1
@@ -378,12 +392,12 @@ struct PythonModuleReader {
            let path = dottedName(range.lowerBound..<open), path != ["super"], matching(open, before: range.upperBound) == range.upperBound - 1 {
             return .call(path)
         }
-        return stringExpression(range)
+        return stringExpression(range, depth: depth)
     }
 
     /// Operands joined by `+` (string literals, adjacent ones concatenated; dotted names; `super().x`;
     /// parenthesized operands), or why it is not one.
-    private func stringExpression(_ range: Range<Int>) -> PyValue {
+    private func stringExpression(_ range: Range<Int>, depth: Int) -> PyValue {
         var pieces: [PyPiece] = []
         var j = range.lowerBound
         var expectOperand = true
@@ -426,7 +440,7 @@ struct PythonModuleReader {
                     continue
                 }
                 if isOp(j, "("), let close = matching(j, before: range.upperBound) {
-                    switch classify(j..<close + 1) {
+                    switch classify(j..<close + 1, depth: depth + 1) {
                     case .string(let text): pieces.append(.string(text))
                     case .concat(let inner): pieces += inner
                     case .name(let path): pieces.append(.name(path, location(at: j + 1)))

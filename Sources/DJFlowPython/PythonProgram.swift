@@ -591,6 +591,7 @@ public struct PythonProgram {
         switch evaluate(source.value, at: source.location, module: written, owner: source.owner, selfClass: cls) {
         case .text(let text, let resolved):
             var definition = Self.definition(text)
+            for diagnostic in definition.diagnostics { diagnostics.append(diagnostic) }
             var unresolved: [Int] = []
             for index in definition.references.indices {
                 let reference = definition.references[index].name
@@ -604,7 +605,7 @@ public struct PythonProgram {
                 }
             }
             for index in unresolved.reversed() { definition.references.remove(at: index) }
-            table.hasUnresolvedReferences = !unresolved.isEmpty
+            table.hasUnresolvedReferences = !unresolved.isEmpty || !definition.diagnostics.isEmpty
             table.definition = definition
         case .runtime(let reason, let location):
             table.runtimeDefinition = (reason, location)

@@ -86,6 +86,10 @@ public struct SpecLoader {
     // MARK: YAML
 
     private mutating func parseYAML() -> SpecNode? {
+        // Aliases and tags first, from the event stream: an alias bomb must not be expanded.
+        let precheck = YAMLPrecheck.check(source)
+        reader.diagnostics.append(contentsOf: precheck.diagnostics)
+        guard precheck.safeToCompose else { return nil }
         do {
             guard let node = try Yams.compose(yaml: source.text) else {
                 reader.diagnostics.error("the pipeline definition is empty", at: SourceLocation(file: source.path, line: 1, column: 1))
@@ -257,7 +261,10 @@ public struct SpecLoader {
                     reader.diagnostics.error("the definition of '\(name)' must be a string", at: value.location)
                     continue
                 }
-                table.definition = Definition(text: scalar.text) { line, offset in self.locate(scalar, line: line, offset: offset) }
+                let definition = Definition(text: scalar.text) { line, offset in self.locate(scalar, line: line, offset: offset) }
+                for diagnostic in definition.diagnostics { reader.diagnostics.append(diagnostic) }
+                if !definition.diagnostics.isEmpty { table.hasUnresolvedReferences = true }
+                table.definition = definition
             case "depends_on": table.dependsOn = reader.stringList(value, context: "'depends_on'") ?? []
             case "parts": partEntries = reader.stringList(value, context: "'parts'") ?? []
             case "module":
@@ -394,6 +401,14 @@ public struct SpecLoader {
             let text = source.line(fileLine) ?? ""
             let indent = text.prefix { $0 == " " }.count
             return SourceLocation(file: source.path, line: fileLine, column: indent + offset + 1)
+        }
+        if line > 0 {
+            // A quoted scalar with `\n` escapes: find that line's text as written, on the scalar's lines.
+            let lines = scalar.text.split(separator: "\n", omittingEmptySubsequences: false)
+            if line < lines.count, !lines[line].isEmpty,
+               let found = source.locate(String(lines[line]), from: scalar.location.line, within: 20) {
+                return found.advanced(by: offset)
+            }
         }
         return scalar.location.advanced(by: (scalar.isQuoted ? 1 : 0) + offset)
     }

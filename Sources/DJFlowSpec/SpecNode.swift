@@ -51,7 +51,8 @@ extension SpecNode {
             let style = scalar.style
             self = .scalar(Scalar(
                 text: scalar.string, location: location(scalar.mark),
-                isNull: node.null != nil && (style == .plain || style == .any),
+                // `!!str null` is the text "null" (other tags are refused by `YAMLPrecheck`).
+                isNull: node.null != nil && (style == .plain || style == .any) && scalar.tag.description != Tag.Name.str.rawValue,
                 isBlock: style == .literal || style == .folded,
                 isQuoted: style == .singleQuoted || style == .doubleQuoted))
         case .sequence(let sequence):

@@ -565,7 +565,7 @@ func analyseWithPython(_ yaml: String, _ files: [(String, String)]) -> (Compiler
         """
         let pipe = Self.header + """
         from base import ExperimentTemplate, COMMON
-        SUFFIX = "---\\nnote: varchar(8)"
+        SUFFIX = "---\\nnote: varchar(8)\\n"  # DataJoint reads "varchar(8)-> X" as a malformed foreign key
 
         @schema
         class Subject(dj.Manual):
