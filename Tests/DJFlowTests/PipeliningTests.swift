@@ -6,11 +6,7 @@ import DJFlowPlan
 import Testing
 
 @Suite struct PipeliningTests {
-    func plan(_ yaml: String) throws -> ExecutionPlan {
-        let analysis = CompilerPipeline.analyse(SourceFile(path: "test.yaml", text: yaml))
-        #expect(!analysis.diagnostics.hasErrors, "\(printedDiagnostics(yaml))")
-        return try #require(analysis.plan)
-    }
+    func plan(_ yaml: String) throws -> ExecutionPlan { try PlanTests().plan(yaml) }
 
     @Test func primaryKeyParentsAreFollowedKeyByKey() throws {
         let plan = try plan(pipeline("""

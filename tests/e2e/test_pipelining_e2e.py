@@ -8,7 +8,6 @@ task completed, and each task either ran the runner (one JSON summary) or exited
 """
 import collections
 import json
-import pathlib
 import subprocess
 import sys
 import uuid
@@ -16,7 +15,7 @@ import uuid
 import pytest
 
 from conftest import REPO
-from test_slurm_e2e import AUTO_TABLES, EDGES, KEY_EDGES, db_counts, make_log, stage, submit, wait
+from test_slurm_e2e import AUTO_TABLES, EDGES, KEY_EDGES, compile_ephys, db_counts, make_log, stage, submit, wait
 
 
 @pytest.fixture(scope="module")
@@ -31,21 +30,16 @@ def auto_env(cluster_env, tmp_path_factory):
                    cwd=REPO / "Samples/ephys")
 
 
-@pytest.fixture(scope="module")
-def compiled_auto(auto_env, djflow_bin, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("auto")
-    spec = (REPO / "Samples/ephys/djflow.yaml").read_text()
-    spec = spec.replace("host: db.example.org:3306", f"host: '{auto_env['DJ_HOST']}'")
-    spec = spec.replace("resources: {cpus: 8, memory: 32G, gpus: 1, time: \"12:00:00\"}",
-                        "resources: {cpus: 1, memory: 1G, gpus: 1, time: \"0:30:00\"}")
+def auto_workers(spec):
     lines = [line for line in spec.splitlines() if not line.strip().startswith("workers:")]
     spec = "\n".join(lines).replace("defaults:\n", "defaults:\n  workers: auto\n  max_workers: 4\n", 1) + "\n"
     assert "workers: auto" in spec
-    (folder / "djflow.yaml").write_text(spec)
-    subprocess.run([djflow_bin, "compile", "djflow.yaml", "--target", "slurm", "--out", "gen"], cwd=folder, check=True)
-    run = folder / "run"
-    run.mkdir()
-    return folder / "gen" / "slurm", run
+    return spec
+
+
+@pytest.fixture(scope="module")
+def compiled_auto(auto_env, djflow_bin, tmp_path_factory):
+    return compile_ephys(tmp_path_factory.mktemp("auto"), auto_env, djflow_bin, edit=auto_workers)
 
 
 def test_auto_workers_pipelined_make_every_key_once_in_order(auto_env, compiled_auto):

@@ -65,21 +65,26 @@ def make_log(env):
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-@pytest.fixture(scope="module")
-def compiled(cluster_env, djflow_bin, tmp_path_factory):
-    """The ephys sample compiled against this machine's database (host rewritten in a copy of the spec)."""
-    folder = tmp_path_factory.mktemp("e2e")
+def compile_ephys(folder, env, djflow_bin, edit=lambda spec: spec):
+    """The ephys sample compiled for SLURM against this machine's database (host rewritten in a copy of the
+    spec, `edit` applied to its text); returns (the slurm folder, an empty folder to run in)."""
     spec = (REPO / "Samples/ephys/djflow.yaml").read_text()
-    spec = spec.replace("host: db.example.org:3306", f"host: '{cluster_env['DJ_HOST']}'")
+    spec = spec.replace("host: db.example.org:3306", f"host: '{env['DJ_HOST']}'")
     # The test node has 2 real cores and ~22 GiB: scale the GPU table down so its 4 workers run together.
     spec = spec.replace("resources: {cpus: 8, memory: 32G, gpus: 1, time: \"12:00:00\"}",
                         "resources: {cpus: 1, memory: 1G, gpus: 1, time: \"0:30:00\"}")
     assert "memory: 1G, gpus: 1" in spec
-    (folder / "djflow.yaml").write_text(spec)
+    (folder / "djflow.yaml").write_text(edit(spec))
     subprocess.run([djflow_bin, "compile", "djflow.yaml", "--target", "slurm", "--out", "gen"], cwd=folder, check=True)
     run = folder / "run"
     run.mkdir()
     return folder / "gen" / "slurm", run
+
+
+@pytest.fixture(scope="module")
+def compiled(cluster_env, djflow_bin, tmp_path_factory):
+    """The ephys sample compiled against this machine's database."""
+    return compile_ephys(tmp_path_factory.mktemp("e2e"), cluster_env, djflow_bin)
 
 
 def test_workflows_run_in_order_and_fill_every_key_once(cluster_env, compiled):
