@@ -150,7 +150,11 @@ SIGTERM error rows and its leftover ``reserved`` rows (status back to
 ``pending``, so even --no-refresh workers see them); 0.14 deletes them. Rows
 are matched by host and pid (with --processes > 1: host and reservation time
 since this run started). Exit 143. The same release happens when populate()
-aborts on any other non-transient exception.
+aborts on any other non-transient exception. A SIGTERM that arrives earlier, while
+modules are imported, stops the job too (exit 143, nothing reserved), also when
+the interrupted code swallows the exception (DataJoint 0.14 imports matplotlib
+under a bare ``except:``): the runner raises it again after the imports and
+before populating.
 
 Output: human logging on stderr (everything a pipeline module prints goes
 there too); exactly one JSON line on stdout at the end:
@@ -353,6 +357,7 @@ def import_datajoint():
     warnings.filterwarnings("ignore", message=".*MariaDB is not officially supported.*")
     import datajoint as dj
 
+    check_signalled()
     major = int(dj.__version__.split(".")[0])
     if major < 2:
         # 0.14 reads DJ_HOST/DJ_USER/DJ_PASS only.
@@ -374,6 +379,7 @@ def import_modules(names):
     for name in names:
         try:
             modules.append(importlib.import_module(name))
+            check_signalled()
         except BaseException as e:
             if classify(e) not in (None, "sql") or isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise  # database down, signal: handled by main()
@@ -641,9 +647,21 @@ def classify(exc):
 # ---------------------------------------------------------------------------
 
 
+_signalled = []  # SIGTERM/SIGINT received by _raise_terminated
+
+
 def _raise_terminated(signum, frame):
     """The runner's handler outside populate() (populate installs DataJoint's own for SIGTERM)."""
+    _signalled.append(signum)
     raise SystemExit(SIGINT_MESSAGE if signum == signal.SIGINT else SIGTERM_MESSAGE)
+
+
+def check_signalled():
+    """Raise again a SIGTERM/SIGINT whose SystemExit the code it interrupted swallowed: DataJoint 0.14 imports
+    matplotlib under a bare ``except:``, and a pipeline module may do the same. Called after the imports and
+    before populating, so a job told to stop never goes on to reserve keys."""
+    if _signalled:
+        raise SystemExit(SIGINT_MESSAGE if _signalled[-1] == signal.SIGINT else SIGTERM_MESSAGE)
 
 
 def _note_signal(signum, frame):
@@ -1388,6 +1406,7 @@ def run(argv, summary, held):
     if major >= 2:
         kwargs.update(priority=args.priority, refresh=False)  # refreshed above (or by the refresh step)
 
+    check_signalled()
     record_worker(table, args.processes)
     since = server_now(table, major)
     held.append((table, major, args.processes, since))

@@ -33,7 +33,6 @@ import uuid
 
 import pytest
 
-import slurm_cluster
 import testdb
 from conftest import REPO
 from test_slurm_e2e import submit, wait

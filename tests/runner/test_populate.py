@@ -266,6 +266,23 @@ def test_sigterm_before_populate_exit_143(ephys):
     assert res.rc == 143 and res.summary["status"] == "terminated", res
 
 
+def test_sigterm_swallowed_by_an_import_still_stops_the_job(ephys):
+    """DataJoint 0.14 imports matplotlib under a bare ``except:``, which swallows the SystemExit the runner's
+    SIGTERM handler raises (a pipeline module may do the same): the runner still stops, before reserving
+    anything, with exit 143."""
+    ephys.stage("initial")
+    greedy = ephys.tmp_path / "greedy_pipeline.py"
+    greedy.write_text("import time\ntry:\n    time.sleep(30)\nexcept BaseException:\n    pass\n"
+                      "from ephys_pipeline import *\n")
+    proc = ephys.start("--table", "LFP", module="greedy_pipeline")
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    res = ephys.finish(proc, timeout=30)
+    assert res.rc == 143 and res.summary["status"] == "terminated", res
+    assert res.summary["success_count"] == 0 and ephys.count("__l_f_p") == 0, res
+    assert [r for r in ephys.job_rows("__l_f_p") if r["status"] == "reserved"] == []
+
+
 # ---------------------------------------------------------------------------
 # concurrency: refresh once, then parallel workers
 # ---------------------------------------------------------------------------
@@ -368,16 +385,21 @@ def test_priority_and_orphan_timeout(ephys):
     res = ephys.run("--table", "Recording", "--refresh-only")
     assert res.rc == 0 and res.summary["reclaimed"] == 1 and res.summary["refresh"]["orphaned"] == 0, res
     # --orphan-timeout still re-pends by age (for servers that do not list connections), even a row
-    # whose connection is alive: here this test's own, reserved an hour ago
+    # whose connection is alive: here this test's own, reserved a few seconds ago (after the server started:
+    # a row reserved before it is dead whatever its connection)
+    uptime = ("SELECT EXTRACT(EPOCH FROM now() - pg_postmaster_start_time())" if pg
+              else "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='UPTIME'")
+    wait_for(lambda: float(ephys.query(uptime)[0][0]) >= 6, timeout=10, what="the server to be up for 6 s")
     own = ephys.query("SELECT pg_backend_pid()" if pg else "SELECT CONNECTION_ID()")[0][0]
     key = ephys.query("SELECT subject, session_id, insertion_number FROM %s WHERE status='pending' "
                       "ORDER BY subject, session_id, insertion_number" % jobs)[0]
     ephys.query("UPDATE %s SET status='reserved', connection_id=%%s, reserved_time=%s "
                 "WHERE subject=%%s AND session_id=%%s AND insertion_number=%%s"
-                % (jobs, "LOCALTIMESTAMP - INTERVAL '1 hour'" if pg else "NOW(3) - INTERVAL 1 HOUR"), (own,) + key)
+                % (jobs, "LOCALTIMESTAMP - INTERVAL '3 seconds'" if pg else "NOW(3) - INTERVAL 3 SECOND"),
+                (own,) + key)
     res = ephys.run("--table", "Recording", "--refresh-only")
     assert res.rc == 0 and res.summary["reclaimed"] == 0 and res.summary["refresh"]["orphaned"] == 0, res
-    res = ephys.run("--table", "Recording", "--refresh-only", "--orphan-timeout", "60")
+    res = ephys.run("--table", "Recording", "--refresh-only", "--orphan-timeout", "2")
     assert res.rc == 0 and res.summary["reclaimed"] == 0 and res.summary["refresh"]["orphaned"] == 1, res
     res = ephys.run("--table", "Recording", "--no-refresh")
     assert res.rc == 0 and res.summary["success_count"] == 4, res
