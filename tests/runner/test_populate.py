@@ -283,6 +283,54 @@ def test_sigterm_swallowed_by_an_import_still_stops_the_job(ephys):
     assert [r for r in ephys.job_rows("__l_f_p") if r["status"] == "reserved"] == []
 
 
+def _catches(pid, signum):
+    """Whether process pid runs a handler for signum (else the default action or ignore applies)."""
+    with open("/proc/%d/status" % pid) as f:
+        caught = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
+    return bool(caught & (1 << (signum - 1)))
+
+
+def test_pool_worker_waiting_for_work_dies_on_sigterm_at_once(ephys):
+    """Pool.terminate() stops idle workers with SIGTERM while it holds the task queue's lock. A worker that
+    handles SIGTERM in Python can miss it right before it blocks on that lock and then wait forever, and the
+    job with it (seen on PostgreSQL about once in ten runs). So a worker leaves SIGTERM to its default action
+    while it waits for work, and raises it (DataJoint's contract: the key is rolled back and released) only
+    while it runs a key."""
+    ephys.stage("initial")
+    marker = ephys.tmp_path / "slow_key"
+    (ephys.tmp_path / "one_slow_pipeline.py").write_text(
+        "import os, time\n"
+        "import ephys_pipeline\n"
+        "from ephys_pipeline import *\n"
+        "_make = ephys_pipeline.Recording.make\n"
+        "def make(self, key):\n"
+        "    try:\n"
+        "        fd = os.open(%r, os.O_CREAT | os.O_EXCL | os.O_WRONLY)\n"
+        "    except FileExistsError:\n"
+        "        return _make(self, key)\n"
+        "    os.write(fd, str(os.getpid()).encode()); os.close(fd)\n"
+        "    time.sleep(120)\n"
+        "ephys_pipeline.Recording.make = make\n" % str(marker))
+    proc = ephys.start("--table", "Recording", "--processes", "2", module="one_slow_pipeline")
+    try:
+        wait_for(lambda: len(ephys.made("Recording")) == ALL_RECORDINGS - 1, timeout=90,
+                 what="every key but the slow one")
+        busy = int(marker.read_text())
+        with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
+            idle = [int(p) for p in f.read().split() if int(p) != busy]
+        assert len(idle) == 1, idle
+        assert not _catches(idle[0], signal.SIGTERM), "a worker waiting for work must die on SIGTERM"
+        assert _catches(busy, signal.SIGTERM), "a worker running a key must turn SIGTERM into SystemExit"
+        proc.send_signal(signal.SIGTERM)
+        res = ephys.finish(proc, timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert res.rc == 143 and res.summary["status"] == "terminated", res
+    assert ephys.count("_recording") == ALL_RECORDINGS - 1
+    assert [r for r in ephys.job_rows("_recording") if r["status"] in ("reserved", "error")] == []
+
+
 # ---------------------------------------------------------------------------
 # concurrency: refresh once, then parallel workers
 # ---------------------------------------------------------------------------

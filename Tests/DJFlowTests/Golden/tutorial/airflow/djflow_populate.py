@@ -665,6 +665,66 @@ def check_signalled():
         raise SystemExit(SIGINT_MESSAGE if _signalled[-1] == signal.SIGINT else SIGTERM_MESSAGE)
 
 
+def guard_pool_workers():
+    """Make sure a populate(processes>1) pool worker told to stop does stop.
+
+    The pool's workers are forked with DataJoint's SIGTERM handler, a Python function. When the pool
+    ends, ``Pool.terminate()`` holds the task queue's lock and sends SIGTERM to workers still waiting
+    for a task. A Python handler runs only between bytecodes: a SIGTERM that lands just before the
+    worker blocks on that lock is noted but never handled, the worker waits forever, the parent waits
+    for it, and the job hangs (seen about once in ten runs on PostgreSQL). So a worker keeps SIGTERM's
+    default action (die at once) while it waits for work, and the raising handler only while it runs a
+    key, where DataJoint needs the SystemExit to roll back and record the key. A signal that code
+    swallowed during a key or during set-up is raised again after it. (The wrappers live at module
+    level: the pool pickles the task function by name.)
+    """
+    import datajoint.autopopulate as ap
+    init, call = getattr(ap, "_initialize_populate", None), getattr(ap, "_call_populate1", None)
+    if init is None or call is None or _pool_functions:
+        return
+    _pool_functions.update(init=init, call=call)
+    ap._initialize_populate, ap._call_populate1 = _guarded_initialize_populate, _guarded_call_populate1
+
+
+_pool_functions = {}  # DataJoint's own pool initializer and task function, wrapped by guard_pool_workers()
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _worker_running_key():
+    for s in _STOP_SIGNALS:
+        signal.signal(s, _raise_terminated)
+
+
+def _worker_idle():
+    """Back to the default action, without losing a signal that arrives during the switch: blocked,
+    a pending one is handled by the raising handler when the mask call returns, then delivered with
+    the default action (the worker dies) when the mask is lifted."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        for s in _STOP_SIGNALS:
+            signal.signal(s, signal.SIG_DFL)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
+def _guarded_initialize_populate(*args):
+    del _signalled[:]
+    _worker_running_key()
+    _pool_functions["init"](*args)
+    check_signalled()
+    _worker_idle()
+
+
+def _guarded_call_populate1(key):
+    _worker_running_key()
+    try:
+        result = _pool_functions["call"](key)
+        check_signalled()
+    finally:
+        _worker_idle()
+    return result
+
+
 def _note_signal(signum, frame):
     log.warning("signal %d received during cleanup; finishing cleanup first", signum)
 
@@ -1340,6 +1400,7 @@ def run(argv, summary, held):
     summary["datajoint"] = dj.__version__
     notes = summary["notes"]
     track_connection_ids(dj)
+    guard_pool_workers()
 
     modules = import_modules(args.modules)
     cls = resolve_table(modules, args.table, dj)
