@@ -48,7 +48,7 @@ public enum Planner {
         }
 
         let jobNames = order.filter(isJob)
-        let reduced = transitiveReduction(jobNames, parents: directJobParents)
+        let (reduced, jobAncestors) = transitiveReduction(jobNames, parents: directJobParents)
         let ids = jobIDs(jobNames)
 
         // Workflows: union jobs of one level linked by an edge or by a shared staged input.
@@ -83,11 +83,14 @@ public enum Planner {
         }
 
         let useEstimates = jobNames.contains { resolvedSettings(spec, graph.tables[$0]!).estimate != nil }
+        let targets = jobNames.map { runnerTarget(for: graph.tables[$0]!, spec: spec) }
+        let workflowIndex = Dictionary(uniqueKeysWithValues: workflowSkeletons.enumerated().map { ($1.id, $0) })
+        let workflowOfJob = jobNames.map { workflowIndex[workflowOf[$0]!]! }
         var jobs: [Job] = []
-        for name in jobNames {
+        for (jobIndex, name) in jobNames.enumerated() {
             let table = graph.tables[name]!
             let settings = resolvedSettings(spec, table)
-            let (modules, runnerTable) = runnerTarget(for: table, spec: spec)
+            let (modules, runnerTable) = targets[jobIndex]
             let nearest = reduced[name]!
             let sameWorkflow = { (parent: TableName) in workflowOf[parent] == workflowOf[name] }
             // Pipelining: the nearest upstream jobs of the workflow are followed key by key, except where the
@@ -115,9 +118,9 @@ public enum Planner {
                 processes: settings.processes, estimateSeconds: settings.estimate?.seconds)
             job.autoWorkers = settings.autoWorkers == true
             if pipelined { job.follows = nearest.filter { sameWorkflow($0) && !tableLevel.contains($0) }.map { ids[$0]! } }
-            if job.followsKeys {
-                let above = ancestors(of: name, parents: directJobParents).filter(sameWorkflow)
-                job.upstreamTables = jobNames.filter(above.contains).map { runnerTarget(for: graph.tables[$0]!, spec: spec).table }
+            if job.followsKeys {  // every job above it in its workflow, in topological order
+                job.upstreamTables = jobAncestors[jobIndex].indices
+                    .filter { workflowOfJob[$0] == workflowOfJob[jobIndex] }.map { targets[$0].table }
             }
             job.runnerSteps = job.invocations
             jobs.append(job)
@@ -126,9 +129,10 @@ public enum Planner {
         let weight: (Job) -> Int = { useEstimates ? ($0.estimateSeconds ?? 0) : 1 }
         let unit: CriticalPath.Unit = useEstimates ? .seconds : .jobs
         var workflows: [Workflow] = []
+        let jobsOfWorkflow = Dictionary(grouping: jobs, by: \.workflow)
         for (index, skeleton) in workflowSkeletons.enumerated() {
             let ids = skeleton.jobs.map { ids[$0]! }
-            let members = jobs.filter { $0.workflow == skeleton.id }
+            let members = jobsOfWorkflow[skeleton.id] ?? []
             let waits = Set(skeleton.jobs.flatMap { staged[$0]! })
             workflows.append(Workflow(
                 id: skeleton.id, index: index, level: skeleton.level, jobs: ids,
@@ -150,16 +154,6 @@ public enum Planner {
 
     /// The cap of `workers: auto` without `max_workers`.
     public static let defaultMaxWorkers = 8
-
-    /// Every job upstream of `name` (through jobs).
-    static func ancestors(of name: TableName, parents: [TableName: [TableName]]) -> Set<TableName> {
-        var seen = Set<TableName>()
-        var stack = parents[name] ?? []
-        while let next = stack.popLast() {
-            if seen.insert(next).inserted { stack += parents[next] ?? [] }
-        }
-        return seen
-    }
 
     /// The table's settings over the pipeline defaults.
     static func resolvedSettings(_ spec: PipelineSpec, _ table: TableSpec) -> TableSettings {
@@ -198,8 +192,11 @@ public enum Planner {
         return ids
     }
 
-    /// Removes every edge implied by a longer path. `names` must be topologically ordered.
-    static func transitiveReduction(_ names: [TableName], parents: [TableName: [TableName]]) -> [TableName: [TableName]] {
+    /// Removes every edge implied by a longer path, and gives each name's ancestors (as indices into `names`).
+    /// `names` must be topologically ordered.
+    static func transitiveReduction(_ names: [TableName], parents: [TableName: [TableName]])
+        -> (parents: [TableName: [TableName]], ancestors: [BitSet])
+    {
         let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
         var ancestors = [BitSet](repeating: BitSet(count: names.count), count: names.count)
         var result: [TableName: [TableName]] = [:]
@@ -212,7 +209,7 @@ public enum Planner {
             for parent in direct { all.insert(index[parent]!) }
             ancestors[i] = all
         }
-        return result
+        return (result, ancestors)
     }
 
     /// The heaviest chain through `jobs` (given in topological order) along `edges`.
@@ -254,6 +251,18 @@ struct BitSet {
     mutating func insert(_ i: Int) { words[i >> 6] |= 1 << UInt64(i & 63) }
     func contains(_ i: Int) -> Bool { words[i >> 6] & (1 << UInt64(i & 63)) != 0 }
     mutating func formUnion(_ other: BitSet) { for i in words.indices { words[i] |= other.words[i] } }
+    /// The members in increasing order.
+    var indices: [Int] {
+        var result: [Int] = []
+        for (w, word) in words.enumerated() where word != 0 {
+            var bits = word
+            while bits != 0 {
+                result.append(w << 6 | bits.trailingZeroBitCount)
+                bits &= bits - 1
+            }
+        }
+        return result
+    }
 }
 
 /// Disjoint sets over table names.
