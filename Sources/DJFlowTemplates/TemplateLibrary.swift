@@ -14,48 +14,111 @@ public struct TemplateLibrary: Sendable {
     public private(set) var overridden: [String] = []
     private var library = MustacheLibrary()
 
-    public enum LoadError: Error, CustomStringConvertible {
-        case unknownTemplate(String, folder: String, suggestion: String?)
-        case unreadable(String)
-        case parse(String, String)
-
-        public var description: String {
-            switch self {
-            case let .unknownTemplate(name, folder, suggestion):
-                return "template override '\(name)' in '\(folder)' does not match any djflow template" + (suggestion.map { "; did you mean '\($0)'?" } ?? "")
-            case let .unreadable(path): return "cannot read template '\(path)'"
-            case let .parse(name, message): return "template '\(name)' does not parse: \(message)"
-            }
-        }
+    /// Why the templates could not be loaded: every problem of the override folder at once, located in the
+    /// override files (`files`, for the caret printer).
+    public struct LoadFailure: Error, CustomStringConvertible {
+        public var diagnostics: Diagnostics
+        public var files: [SourceFile]
+        public var description: String { DiagnosticPrinter(files: files).format(diagnostics) }
     }
 
     /// The embedded templates, overridden by files in `overrideFolder` when given.
+    ///
+    /// An override must name an embedded template, be UTF-8, parse, and use only the tags the embedded template
+    /// uses (in the same sections, or sections around them): a misspelt tag would otherwise render as nothing.
     public init(overrideFolder: String? = nil) throws {
         files = EmbeddedTemplates.files
+        var diagnostics = Diagnostics()
+        var sources: [SourceFile] = []
+        var overridePaths: [String: String] = [:]
         if let folder = overrideFolder {
             let root = URL(fileURLWithPath: folder).standardizedFileURL
             guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else {
-                throw LoadError.unreadable(folder)
+                diagnostics.error("cannot read the template folder '\(folder)'", at: nil)
+                throw LoadFailure(diagnostics: diagnostics, files: [])
             }
+            var shown: [(name: String, path: String)] = []
             for case let url as URL in walker where !url.hasDirectoryPath {
                 let name = String(url.standardizedFileURL.path.dropFirst(root.path.count + 1))
+                shown.append((name, folder.hasSuffix("/") ? folder + name : folder + "/" + name))
+            }
+            for (name, path) in shown.sorted(by: { $0.name < $1.name }) {
                 guard files[name] != nil else {
-                    throw LoadError.unknownTemplate(name, folder: folder, suggestion: Suggestions.closest(to: name, in: files.keys))
+                    diagnostics.error("template override '\(name)' in '\(folder)' does not match any djflow template"
+                                      + Suggestions.hint(for: name, in: files.keys), at: nil,
+                                      notes: ["'djflow templates list' prints the names"])
+                    continue
                 }
-                guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw LoadError.unreadable(url.path) }
+                guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                    diagnostics.error("cannot read template override '\(path)' as UTF-8 text", at: nil)
+                    continue
+                }
+                if name.hasSuffix(".mustache") {
+                    sources.append(SourceFile(path: path, text: text))
+                    Self.checkTags(of: text, at: path, against: files[name]!, named: name, into: &diagnostics)
+                }
                 files[name] = text
                 overridden.append(name)
+                overridePaths[name] = path
             }
             overridden.sort()
         }
-        for (name, text) in files where name.hasSuffix(".mustache") {
+        for (name, text) in files.sorted(by: { $0.key < $1.key }) where name.hasSuffix(".mustache") {
             do {
-                try library.register(MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + text), named: String(name.dropLast(".mustache".count)))
+                try library.register(MustacheTemplate(string: Self.pragma + text), named: String(name.dropLast(".mustache".count)))
+            } catch let error as MustacheTemplate.ParserError {
+                let path = overridePaths[name] ?? "Templates/" + name
+                // the context counts the pragma line the library prepends: same line, columns shifted on line 1
+                let column = error.context.lineNumber == 1 ? max(1, error.context.columnNumber - Self.pragma.count) : error.context.columnNumber
+                diagnostics.error("template '\(name)' does not parse: \(Self.describe(error.error))",
+                                  at: SourceLocation(file: path, line: error.context.lineNumber, column: column))
             } catch {
-                throw LoadError.parse(name, "\(error)")
+                diagnostics.error("template '\(name)' does not parse: \(error)", at: nil)
             }
         }
+        if diagnostics.hasErrors { throw LoadFailure(diagnostics: diagnostics, files: sources) }
     }
+
+    /// Errors for the tags of an override that the embedded template does not use where they stand.
+    static func checkTags(of text: String, at path: String, against embedded: String, named name: String,
+                          into diagnostics: inout Diagnostics) {
+        guard let tags = TemplateTags.scan(text), let known = TemplateTags.scan(embedded) else { return }
+        let vocabulary = TemplateTags.vocabulary(known)
+        let fields = Set(known.compactMap(\.field))
+        var noted = false
+        for tag in tags where tag.kind != .close {
+            let location = SourceLocation(file: path, line: tag.line, column: tag.column)
+            if tag.kind == .partial {
+                if !EmbeddedTemplates.files.keys.contains(tag.name + ".mustache") {
+                    diagnostics.error("template '\(name)' includes '\(tag.name)', which is not a djflow template", at: location)
+                }
+                continue
+            }
+            guard !TemplateTags.isKnown(tag, in: vocabulary) else { continue }
+            let whereText = tag.sections.isEmpty ? "at the top level" : "inside '\(tag.sections.joined(separator: "/"))'"
+            diagnostics.error(
+                "unknown tag '\(tag.name)' in template '\(name)' \(whereText)" + Suggestions.hint(for: tag.field ?? tag.name, in: fields),
+                at: location,
+                notes: noted ? [] : ["an override may use the tags of the embedded template ('djflow templates show \(name)'), "
+                                     + "in the same sections; any other renders as nothing"])
+            noted = true
+        }
+    }
+
+    private static func describe(_ error: Error) -> String {
+        switch error as? MustacheTemplate.Error {
+        case .sectionCloseNameIncorrect: return "a section is closed with another name than it was opened with"
+        case .unfinishedName: return "a tag is not closed"
+        case .expectedSectionEnd: return "a section is not closed"
+        case .invalidSetDelimiter: return "a set-delimiter tag is malformed"
+        case .invalidConfigVariableSyntax, .unrecognisedConfigVariable: return "a pragma tag ({{% ...}}) is malformed"
+        case .some: return "\(error)"
+        case nil: return "\(error)"
+        }
+    }
+
+    /// Prepended to every template: no HTML escaping.
+    private static let pragma = "{{% CONTENT_TYPE: TEXT}}"
 
     /// Every template name (relative path), sorted.
     public var names: [String] { files.keys.sorted() }

@@ -115,6 +115,26 @@ def test_template_override_by_name(djflow, tmp_path):
     assert "did you mean 'slurm/submit.sh.mustache'" in result.stderr
 
 
+def test_template_override_with_a_misspelt_tag_is_a_located_error_and_writes_nothing(djflow, tmp_path):
+    overrides = tmp_path / "templates" / "slurm"
+    overrides.mkdir(parents=True)
+    original = djflow("templates", "show", "slurm/job.sbatch.mustache", check=0).stdout
+    assert "{{retries}}" in original
+    override = overrides / "job.sbatch.mustache"
+    override.write_text(original.replace("{{retries}}", "{{retrys}}"))
+    (overrides / "submit.sh.mustache").write_text("{{#jobs}}\n{{/job}}\n")
+    out = tmp_path / "gen"
+    result = djflow("compile", "Samples/tutorial/djflow.yaml", "--target", "slurm", "--out", out,
+                    "--templates", tmp_path / "templates", check=2)
+    line = next(i for i, text in enumerate(original.splitlines(), 1) if "{{retries}}" in text)
+    assert "%s:%d:" % (override, line) in result.stderr, result.stderr
+    assert "error: unknown tag 'retrys' in template 'slurm/job.sbatch.mustache'" in result.stderr
+    assert "did you mean 'retries'?" in result.stderr
+    assert "submit.sh.mustache:2:4: error: template 'slurm/submit.sh.mustache' does not parse" in result.stderr
+    assert "Mustache" not in result.stderr and "ParserError" not in result.stderr, result.stderr
+    assert not out.exists(), "nothing is written when an override is refused"
+
+
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_generated_scripts_pass_bash_n_and_shellcheck(djflow, tmp_path, shellcheck, sample):
     out = tmp_path / "gen"

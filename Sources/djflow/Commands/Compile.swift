@@ -32,8 +32,8 @@ struct Compile: ParsableCommand {
         let chosen = try targets.chosen()
         let source = try pipeline.source()
         let library: TemplateLibrary
-        do { library = try TemplateLibrary(overrideFolder: templates) } catch {
-            printError("djflow: error: \(error)")
+        do { library = try TemplateLibrary(overrideFolder: templates) } catch let failure as TemplateLibrary.LoadFailure {
+            printError(failure.description)
             throw ExitStatus.invalidPipeline
         }
         let python = pipeline.pythonReader()
