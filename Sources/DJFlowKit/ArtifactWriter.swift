@@ -56,10 +56,7 @@ public struct ArtifactWriter {
             if created.insert(folder.path).inserted {
                 try fileManager.createDirectory(at: folder, withIntermediateDirectories: true)
             }
-            let attributes: [FileAttributeKey: Any] = [.posixPermissions: file.executable ? 0o755 : 0o644]
-            guard fileManager.createFile(atPath: url.path, contents: Data(file.contents.utf8), attributes: attributes) else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
-            }
+            try Self.writeNew(url.path, file.contents, mode: file.executable ? 0o755 : 0o644)
         }
         for folder in Self.folders(of: files) {
             let target = outputFolder.appendingPathComponent(folder)
@@ -75,6 +72,26 @@ public struct ArtifactWriter {
                 try fileManager.moveItem(at: fresh, to: target)
             }
         }
+    }
+
+    /// Writes a new file in the staging folder with plain POSIX calls: the folder is what is replaced atomically, so
+    /// the per-file temporary copy, fsync and rename of `FileManager.createFile` (most of the time of a 10,000-table
+    /// compile) buy nothing here.
+    static func writeNew(_ path: String, _ contents: String, mode: mode_t) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+        defer { close(fd) }
+        var contents = contents
+        let written = contents.withUTF8 { buffer -> Bool in
+            var offset = 0
+            while offset < buffer.count {
+                let n = posixWrite(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                offset += n
+            }
+            return true
+        }
+        guard written, fchmod(fd, mode) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
     }
 
     private func isExecutable(_ url: URL) -> Bool {
@@ -94,4 +111,9 @@ public struct ArtifactWriter {
         }
         return paths
     }
+}
+
+/// The POSIX `write` (inside `ArtifactWriter` the name means its own method).
+private func posixWrite(_ fd: Int32, _ bytes: UnsafePointer<UInt8>, _ count: Int) -> Int {
+    write(fd, bytes, count)
 }

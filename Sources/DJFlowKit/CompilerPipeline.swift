@@ -171,7 +171,8 @@ struct ArtifactRenderer {
     }
 
     private func normalized(_ text: String) -> String {
-        var out = text.replacingOccurrences(of: "\r\n", with: "\n")
+        // Foundation's replacing is slow on large texts; most have no CR at all
+        var out = text.utf8.contains(13) ? text.replacingOccurrences(of: "\r\n", with: "\n") : text
         while out.hasSuffix("\n") { out.removeLast() }
         return out + "\n"
     }

@@ -18,7 +18,7 @@ import Testing
         #expect(submit.contains("submit a a A w0-a/a.sbatch a.refresh '' --array=0-2%2 0 --array=0-2%2 3 --array=0 6"), "\(submit)")
         #expect(submit.contains("submit a.refresh a 'A (refresh)' w0-a/a.refresh.sbatch '' first\n"))
         #expect(submit.contains("submit b b B w0-a/b.sbatch start:a first --array=0 0"), "B follows A key by key: after: (start)")
-        #expect(submit.contains("  a A 'a b' A\n  b B b B\n"), "the tables: job id, name, jobs from it on, runner table")
+        #expect(submit.contains("  a A '' A\n  b B a B\n"), "the tables: job id, name, the jobs it depends on here, runner table")
         #expect(out["slurm/w0-a/a.sbatch"]?.contains("#SBATCH --array=0-2%2") == true)
     }
 

@@ -34,14 +34,10 @@ struct SlurmSubmitContext {
             submissions.append(submission(key: job.id, job: job.id, label: job.table, script: "\(script).sbatch", upstream: arrayUpstream,
                                           first: !job.hasRefreshStep, chunks: chunks))
         }
-        // Per job: its id, its table name, the jobs from it on in this script (itself and everything that
-        // depends on it here, for --from), and the table as the runner resolves it (for --skip-done).
-        var table: [String] = []
-        for job in jobs {
-            var from: Set<String> = [job.id]
-            for other in jobs where upstreamOf[other.id]!.contains(where: from.contains) { from.insert(other.id) }
-            let fromIDs = jobs.map(\.id).filter(from.contains)
-            table.append([job.id, job.table, fromIDs.joined(separator: " "), job.runnerTable].map(ShellQuoting.quote).joined(separator: " "))
+        // Per job: its id, its table name, the jobs it depends on in this script (submit.sh follows them down
+        // from the --from tables, in this topological order), and the table as the runner resolves it.
+        let table = jobs.map { job in
+            [job.id, job.table, upstreamOf[job.id]!.joined(separator: " "), job.runnerTable].map(ShellQuoting.quote).joined(separator: " ")
         }
         let tableNames = jobs.map { $0.table == $0.id ? $0.id : "\($0.table) (\($0.id))" }.joined(separator: ", ")
         var description: [String]

@@ -60,12 +60,12 @@ if (( ${#only[@]} && ${#from[@]} )); then
   exit 2
 fi
 
-# The tables of this script, four words each: job id, table name, the job ids from it on (itself and what
-# depends on it here), the table as the runner resolves it.
+# The tables of this script in dependency order, four words each: job id, table name, the job ids it
+# depends on here, the table as the runner resolves it.
 jobs=(
-  curated_clustering CuratedClustering 'curated_clustering quality_metrics waveforms' CuratedClustering
-  quality_metrics QualityMetrics quality_metrics QualityMetrics
-  waveforms Waveforms waveforms Waveforms
+  curated_clustering CuratedClustering '' CuratedClustering
+  quality_metrics QualityMetrics curated_clustering QualityMetrics
+  waveforms Waveforms curated_clustering Waveforms
 )
 
 # Which jobs run: every one, or those named by --only / --from. Names are compared as strings only.
@@ -88,15 +88,20 @@ if (( ${#only[@]} + ${#from[@]} )); then
     if [[ -z $found ]]; then
       printf 'submit: unknown table: %q\n' "$name" >&2
       unknown=1
-    elif (( ${#only[@]} )); then
-      chosen[${jobs[found]}]=1
     else
-      for id in ${jobs[found + 2]}; do chosen[$id]=1; done
+      chosen[${jobs[found]}]=1
     fi
   done
   if (( unknown )); then
     echo "submit: the tables of this script (name or job id): CuratedClustering (curated_clustering), QualityMetrics (quality_metrics), Waveforms (waveforms)" >&2
     exit 2
+  fi
+  if (( ${#from[@]} )); then  # and every job that depends on a chosen one (jobs are in dependency order)
+    for (( i = 0; i < ${#jobs[@]}; i += 4 )); do
+      for id in ${jobs[i + 2]}; do
+        if [[ -n ${chosen[$id]-} ]]; then chosen[${jobs[i]}]=1; break; fi
+      done
+    done
   fi
   # Pipelined jobs follow only the upstream tables submitted with them (the runner reads this list).
   follow_tables=""
