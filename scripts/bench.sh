@@ -37,3 +37,28 @@ measure "plan Python-sourced 300 tables" 20 "$bin" plan "$work/py300/djflow.yaml
 measure "compile Python-sourced 300 tables --target slurm" 10 "$bin" compile "$work/py300/djflow.yaml" --target slurm --out "$work/out5"
 "$bin" plan "$work/py300/djflow.yaml" --format text | head -n 1
 echo "files for 1000 tables: $(find "$work/out4" -type f | wc -l), $(du -sh "$work/out4" | cut -f1)"
+
+# Scale: 1,000 and 10,000 tables, every target (the Kubernetes one needs an image and a secret), with the
+# peak memory of each run (its own rusage) and the size of what it writes.
+python3 scripts/bench/synthetic.py 1000 "$work/c1000.yaml" --containers
+python3 scripts/bench/synthetic.py 10000 "$work/c10000.yaml" --containers
+peak() {  # peak LABEL COMMAND...: one run, wall time and peak resident memory
+  python3 - "$@" <<'PY'
+import os, subprocess, sys, time
+label, cmd = sys.argv[1], sys.argv[2:]
+t = time.perf_counter()
+proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, cmd
+print(f"{label:<44} {time.perf_counter() - t:8.2f} s   peak {usage.ru_maxrss / 1024:7.0f} MB")
+PY
+}
+for n in 1000 10000; do
+  peak "plan $n tables" "$bin" plan "$work/c$n.yaml" --format json
+  for target in slurm htcondor kubernetes airflow all; do
+    rm -rf "$work/c$n-$target"
+    peak "compile $n tables --target $target" "$bin" compile "$work/c$n.yaml" --target "$target" --out "$work/c$n-$target"
+  done
+  peak "compile --check $n tables --target all" "$bin" compile "$work/c$n.yaml" --target all --out "$work/c$n-all" --check
+  echo "output of $n tables, every target: $(find "$work/c$n-all" -type f | wc -l) files, $(du -sh "$work/c$n-all" | cut -f1)"
+done

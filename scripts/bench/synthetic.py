@@ -1,13 +1,20 @@
 """Writes a synthetic djflow.yaml: N tables in layers, each computed table depending on 1-3 tables
-above it, a gate every `gate_every` layers. Deterministic (seeded)."""
+above it, a gate every `gate_every` layers. Deterministic (seeded).
+
+usage: synthetic.py N PATH [--containers]   (--containers: a runner image and a database secret, so that
+                                             every target, Kubernetes included, compiles it)"""
 import random
 import sys
 
 
-def main(n: int, path: str, gate_every: int = 10) -> None:
+def main(n: int, path: str, gate_every: int = 10, containers: bool = False) -> None:
     rng = random.Random(42)
-    lines = ["pipeline: synthetic", "runner: {module: synthetic_pipeline}",
-             "database: {host: 'db:3306', backend: mysql}", "tables:", "  T0000: {tier: manual}"]
+    if containers:
+        lines = ["pipeline: synthetic", "runner: {module: synthetic_pipeline, image: 'ghcr.io/lab/synthetic:1'}",
+                 "database: {host: 'db:3306', backend: mysql, secret: {name: db}}"]
+    else:
+        lines = ["pipeline: synthetic", "runner: {module: synthetic_pipeline}", "database: {host: 'db:3306', backend: mysql}"]
+    lines += ["tables:", "  T0000: {tier: manual}"]
     for i in range(1, n):
         name = f"T{i:04d}"
         if i % (gate_every * 10) == 0:
@@ -22,4 +29,4 @@ def main(n: int, path: str, gate_every: int = 10) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2])
+    main(int(sys.argv[1]), sys.argv[2], containers="--containers" in sys.argv[3:])
