@@ -85,10 +85,16 @@ if status && ! ready; then
     fi
 fi
 if ! ready; then
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-        log "port $PORT is already in use by another process; set DJFLOW_PG_PORT"
-        exit 1
-    fi
+    # A server that was just stopped may hold its port a moment longer (its threads still exiting after
+    # the main one): wait up to 10 s before calling the port another process's.
+    for attempt in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
+        if [ "$attempt" = 100 ]; then
+            log "port $PORT is already in use by another process; set DJFLOW_PG_PORT"
+            exit 1
+        fi
+        sleep 0.1
+    done
     log "starting postgres on 127.0.0.1:$PORT"
     # setsid: the server must not belong to the caller's process group (job control, test runners).
     # The log file is opened by pg_ctl as the postgres user, in the postgres-owned state folder.

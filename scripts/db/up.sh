@@ -67,10 +67,16 @@ if [ "$running" = 0 ]; then
     fi
 fi
 if [ "$running" = 0 ]; then
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-        log "port $PORT is already in use by another process; set DJFLOW_DB_PORT"
-        exit 1
-    fi
+    # A server that was just stopped may hold its port a moment longer (its threads still exiting after
+    # the main one): wait up to 10 s before calling the port another process's.
+    for attempt in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
+        if [ "$attempt" = 100 ]; then
+            log "port $PORT is already in use by another process; set DJFLOW_DB_PORT"
+            exit 1
+        fi
+        sleep 0.1
+    done
     rm -f "$PIDFILE" "$SOCKET"
     log "starting mariadbd on 127.0.0.1:$PORT"
     setsid mariadbd --no-defaults --datadir="$DATADIR" --socket="$SOCKET" --port="$PORT" \

@@ -300,7 +300,9 @@ class Database:
                 os.kill(pid, 0)
             except ProcessLookupError:
                 return True
-            return pathlib.Path("/proc/%d/stat" % pid).read_text().rpartition(")")[2].split()[0] == "Z"
+            # a zombie main thread is gone only once its other threads are (they hold the port until then)
+            zombie = pathlib.Path("/proc/%d/stat" % pid).read_text().rpartition(")")[2].split()[0] == "Z"
+            return zombie and len(os.listdir("/proc/%d/task" % pid)) <= 1
         wait_until(gone, 60, "mariadbd %d to stop" % pid)
 
     def start(self):
