@@ -9,8 +9,12 @@ import Testing
 /// The package root (tests run from anywhere).
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-/// Every sample pipeline under `Samples/`, by folder name.
-let sampleNames = ["ephys", "tutorial"]
+/// Every sample pipeline: each folder under `Samples/` that holds a `djflow.yaml`, by folder name.
+let sampleNames: [String] = {
+    let samples = packageRoot.appendingPathComponent("Samples")
+    let folders = (try? FileManager.default.contentsOfDirectory(atPath: samples.path)) ?? []
+    return folders.filter { FileManager.default.fileExists(atPath: samples.appendingPathComponent("\($0)/djflow.yaml").path) }.sorted()
+}()
 
 func sampleSource(_ name: String) throws -> SourceFile {
     let text = try String(contentsOf: packageRoot.appendingPathComponent("Samples/\(name)/djflow.yaml"), encoding: .utf8)
