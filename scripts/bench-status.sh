@@ -23,7 +23,7 @@ prefix="djflow_bench_$$_"
 cleanup() {
   "$py" - "$prefix" <<'PY' || true
 import os, sys
-sys.path.insert(0, "tests")
+sys.path.insert(0, "integration")
 import testdb
 env = {k: v for k, v in os.environ.items() if k.startswith("DJ_")}
 testdb.drop_schemas(env, sys.argv[1])

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create the Python test environments (idempotent, fast when already done):
-#   .venv/dj2    datajoint==2.3.5  + pytest + pyyaml  (tests/requirements-dj2.txt)
-#   .venv/dj014  datajoint==0.14.10 + pytest + pyyaml (tests/requirements-dj014.txt)
+#   .venv/dj2    datajoint==2.3.5  + pytest + pyyaml  (integration/requirements-dj2.txt)
+#   .venv/dj014  datajoint==0.14.10 + pytest + pyyaml (integration/requirements-dj014.txt)
 # A stamp file inside each venv holds the hash of its requirements file (and the
 # interpreter version); a matching stamp means nothing to do.
 # Usage: scripts/venv.sh [dj2|dj014 ...]   (default: both)
@@ -13,7 +13,7 @@ names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(dj2 dj014)
 
 for name in "${names[@]}"; do
-    req="$REPO/tests/requirements-$name.txt"
+    req="$REPO/integration/requirements-$name.txt"
     venv="$REPO/.venv/$name"
     [ -f "$req" ] || { echo "venv.sh: no $req" >&2; exit 2; }
     want="$( { cat "$req"; "$PY" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"

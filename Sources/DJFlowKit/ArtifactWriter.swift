@@ -1,3 +1,5 @@
+// The only stage that touches the disk: writes rendered files atomically per target folder, and `--check`.
+
 import Foundation
 
 /// Writes rendered files, the only stage that touches the disk.

@@ -1,3 +1,5 @@
+// The compiler's stages in one place: spec → Python sources → graph → plan → target artifacts → rendered files.
+
 import Foundation
 import DJFlowCore
 import DJFlowPlan

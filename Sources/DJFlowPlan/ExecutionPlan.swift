@@ -1,3 +1,5 @@
+// The scheduler-neutral plan every target lowers: jobs, gates, workflows, dependencies and order.
+
 import DJFlowCore
 import DJFlowSpec
 

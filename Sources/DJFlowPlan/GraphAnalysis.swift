@@ -1,3 +1,5 @@
+// The table graph: parts folded into masters, structural checks, topological order, transitive reduction.
+
 import DJFlowCore
 import DJFlowSpec
 

@@ -1,3 +1,5 @@
+// `djflow plan` output formats: text, JSON, Graphviz dot and Mermaid.
+
 import DJFlowCore
 import DJFlowSpec
 import Foundation

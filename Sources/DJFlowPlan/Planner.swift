@@ -1,3 +1,5 @@
+// The planner: a checked spec becomes an ExecutionPlan.
+
 import DJFlowCore
 import DJFlowSpec
 

@@ -1,3 +1,5 @@
+// Warnings for settings a planned pipeline does not use.
+
 import DJFlowCore
 import DJFlowSpec
 

@@ -1,3 +1,5 @@
+// Resolves table references (`Subject`, `subject.Subject`, `Master.Part`) the way DataJoint code names them.
+
 import DJFlowCore
 import DJFlowSpec
 

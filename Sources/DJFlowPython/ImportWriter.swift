@@ -1,3 +1,5 @@
+// `djflow import` output: a starting djflow.yaml, or the static graph as JSON.
+
 import DJFlowCore
 import DJFlowSpec
 

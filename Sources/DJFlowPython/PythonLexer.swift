@@ -1,3 +1,5 @@
+// Tokens of Python source, as far as the static reader needs them.
+
 import DJFlowCore
 
 /// One token of Python source, as far as djflow needs it: the structure of modules and classes, names,

@@ -1,3 +1,5 @@
+// One Python module read statically: imports, classes, assignments and calls that define tables.
+
 import DJFlowCore
 
 /// A Python source file with its import path, as the CLI found it.

@@ -1,3 +1,5 @@
+// Logical lines of Python with their indented bodies: the statement structure the module reader walks.
+
 import DJFlowCore
 
 /// A logical line of Python (a simple statement, or a compound statement's header) with its indented body

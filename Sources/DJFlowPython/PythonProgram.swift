@@ -1,3 +1,5 @@
+// Every module of a pipeline together: names resolved across modules, Elements activated, tables found.
+
 import DJFlowCore
 import DJFlowSpec
 

@@ -1,3 +1,5 @@
+// `sources:` of djflow.yaml: reads the Python modules and merges their tables with `tables:`.
+
 import DJFlowCore
 import DJFlowSpec
 

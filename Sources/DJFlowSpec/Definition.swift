@@ -1,3 +1,5 @@
+// DataJoint table definitions reduced to their foreign keys (`->` lines), with located errors.
+
 import DJFlowCore
 
 /// A DataJoint table definition, reduced to what the graph needs: its foreign-key references.

@@ -1,3 +1,5 @@
+// The checked pipeline definition: every value typed and located.
+
 import DJFlowCore
 
 /// The pipeline definition (`djflow.yaml`) after loading and checking: every value typed and located.

@@ -1,3 +1,5 @@
+// Memory, disk and wall-time amounts as users write them, and as each scheduler spells them.
+
 import DJFlowCore
 
 /// An amount of memory or disk, kept in MiB (SLURM's unit for a bare `--mem` number).

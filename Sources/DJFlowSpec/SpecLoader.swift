@@ -1,3 +1,5 @@
+// Loads djflow.yaml into a PipelineSpec, collecting every problem as a diagnostic.
+
 import DJFlowCore
 import Yams
 

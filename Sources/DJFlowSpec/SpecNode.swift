@@ -1,3 +1,5 @@
+// A YAML node with its source location, the form every spec reader works on.
+
 import DJFlowCore
 import Yams
 

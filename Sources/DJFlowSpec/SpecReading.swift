@@ -1,3 +1,5 @@
+// Typed, located reads from SpecNode that report diagnostics instead of throwing.
+
 import DJFlowCore
 
 /// Typed, located reads from a `SpecNode`, each reporting a diagnostic instead of throwing, so one pass

@@ -1,3 +1,5 @@
+// Checks on the YAML event stream before it is composed: aliases charged without expanding them, and tags.
+
 import CYaml
 import DJFlowCore
 import Yams

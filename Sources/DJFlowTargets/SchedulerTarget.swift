@@ -1,3 +1,5 @@
+// What every target implements and returns: the target registry, TargetInput, Artifact, SchedulerTarget.
+
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec

@@ -1,3 +1,5 @@
+// Checks of spec values that every target writes (interpreter, image, environment).
+
 import DJFlowCore
 import DJFlowSpec
 

@@ -1,3 +1,5 @@
+// The template library: embedded templates, checked `--templates` overrides, rendering.
+
 import DJFlowCore
 import Foundation
 import Mustache

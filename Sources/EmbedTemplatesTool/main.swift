@@ -1,3 +1,5 @@
+// Build tool: embeds Templates/ into the DJFlowTemplates module as Swift string literals.
+
 import Foundation
 
 // Usage: djflow-embed-templates OUTPUT.swift TEMPLATES_DIR FILE...

@@ -1,3 +1,5 @@
+// The `djflow` command: subcommands, version, and the exit codes every command shares.
+
 import ArgumentParser
 
 @main

@@ -1,3 +1,5 @@
+// Reads the Python files of `sources:` from disk for the library (which does no I/O).
+
 import DJFlowCore
 import DJFlowPython
 import Foundation

@@ -4,7 +4,7 @@ import DJFlowTargets
 import Foundation
 import Testing
 
-/// Airflow lowering details the samples do not exercise; the DAGs themselves run in tests/airflow.
+/// Airflow lowering details the samples do not exercise; the DAGs themselves run in integration/airflow.
 @Suite struct AirflowTargetTests {
     func files(_ yaml: String) throws -> [String: String] {
         let output = try compileFiles(SourceFile(path: "p.yaml", text: yaml), targets: [.airflow])

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// HTCondor lowering details, quoting and option diagnostics. HTCondor's own parser checks the output in
-/// `tests/htcondor` (the Python bindings); these tests pin the text.
+/// `integration/htcondor` (the Python bindings); these tests pin the text.
 @Suite struct HTCondorTargetTests {
     func files(_ yaml: String) throws -> [String: String] {
         let output = try compileFiles(SourceFile(path: "p.yaml", text: yaml), targets: [.htcondor])

@@ -6,7 +6,7 @@ import Testing
 
 /// Issue 13 (3, 4): values that cannot arrive byte for byte are refused at their line, and options that
 /// would undo what djflow writes are refused with the key to use. The real parsers check what is written
-/// in tests/cli (bash, shellcheck, sbatch), tests/htcondor (HTCondor's submit code) and tests/airflow.
+/// in integration/cli (bash, shellcheck, sbatch), integration/htcondor (HTCondor's submit code) and integration/airflow.
 @Suite struct ValueCheckTests {
     func files(_ yaml: String, _ target: TargetKind) throws -> [String: String] {
         let output = try compileFiles(SourceFile(path: "p.yaml", text: yaml), targets: [target])

@@ -25,8 +25,8 @@ import uuid
 import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "e2e"))
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "integration" / "e2e"))
+sys.path.insert(0, str(REPO / "integration"))
 import slurm_cluster  # noqa: E402
 import testdb  # noqa: E402
 

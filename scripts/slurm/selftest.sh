@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Smoke test for the private SLURM test cluster (~10 s): starts/reuses it via
-# tests/e2e/slurm_cluster.py and checks the sbatch features djflow relies on
+# integration/e2e/slurm_cluster.py and checks the sbatch features djflow relies on
 # (arrays with %throttle, afterok + --kill-on-invalid-dep, --chdir/--output
 # patterns, --requeue, --signal, --gres=gpu, partitions, byte-exact script
 # arguments) and prints latencies. Leaves the cluster running; jobs and files
@@ -11,7 +11,7 @@ REPO=$(cd -- "$SCRIPT_DIR/../.." && pwd)
 exec python3 - "$REPO" <<'PY'
 import os, subprocess, sys, tempfile, time, shutil
 from pathlib import Path
-sys.path.insert(0, str(Path(sys.argv[1]) / "tests" / "e2e"))
+sys.path.insert(0, str(Path(sys.argv[1]) / "integration" / "e2e"))
 import slurm_cluster as sc
 
 t0 = time.monotonic()

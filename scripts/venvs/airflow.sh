@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Create the Airflow test environments (idempotent, fast when already done):
-#   .venv/airflow3   apache-airflow==3.3.2  + pytest + pymysql  (tests/requirements-airflow3.txt)
-#   .venv/airflow2   apache-airflow==2.11.2 + pytest + pymysql  (tests/requirements-airflow2.txt)
-# Every transitive version is pinned by tests/constraints-airflow<N>.txt (a pip freeze of a working
+#   .venv/airflow3   apache-airflow==3.3.2  + pytest + pymysql  (integration/requirements-airflow3.txt)
+#   .venv/airflow2   apache-airflow==2.11.2 + pytest + pymysql  (integration/requirements-airflow2.txt)
+# Every transitive version is pinned by integration/constraints-airflow<N>.txt (a pip freeze of a working
 # install), so installs are reproducible. A stamp file inside each venv holds the hash of both files and
 # of the interpreter version; a matching stamp means nothing to do. Prints the install time.
 # Usage: scripts/venvs/airflow.sh [airflow3|airflow2 ...]   (default: both)
-#        scripts/venvs/airflow.sh --freeze NAME   rewrite tests/constraints-NAME.txt from the venv
+#        scripts/venvs/airflow.sh --freeze NAME   rewrite integration/constraints-NAME.txt from the venv
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -15,7 +15,7 @@ PY="${PYTHON:-python3}"
 if [[ ${1-} == --freeze ]]; then
     name=${2:?usage: airflow.sh --freeze NAME}
     { echo "# pip freeze of .venv/$name (scripts/venvs/airflow.sh --freeze $name); constraints for its install"
-      "$REPO/.venv/$name/bin/python" -m pip freeze --exclude-editable | LC_ALL=C sort; } >"$REPO/tests/constraints-$name.txt"
+      "$REPO/.venv/$name/bin/python" -m pip freeze --exclude-editable | LC_ALL=C sort; } >"$REPO/integration/constraints-$name.txt"
     exit 0
 fi
 
@@ -23,8 +23,8 @@ names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(airflow3 airflow2)
 
 for name in "${names[@]}"; do
-    req="$REPO/tests/requirements-$name.txt"
-    constraints="$REPO/tests/constraints-$name.txt"
+    req="$REPO/integration/requirements-$name.txt"
+    constraints="$REPO/integration/constraints-$name.txt"
     venv="$REPO/.venv/$name"
     [ -f "$req" ] || { echo "airflow.sh: no $req" >&2; exit 2; }
     pins=()

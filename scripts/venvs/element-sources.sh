@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Download and unpack the source of every DataJoint Element on PyPI that declares tables (pinned in
-# tests/element-sources.txt) for the static reader's test (tests/python_sources/test_elements_static.py).
+# integration/element-sources.txt) for the static reader's test (integration/python_sources/test_elements_static.py).
 # Nothing is installed: `pip download --no-deps` fetches each wheel (or sdist) into
 # .venv/element-sources/dist and each is unpacked into .venv/element-sources/<distribution>-<version>/,
 # which holds the package folder (element_lab/, ...). Idempotent: a stamp holding the hash of the list
@@ -8,7 +8,7 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-list="$REPO/tests/element-sources.txt"
+list="$REPO/integration/element-sources.txt"
 out="$REPO/.venv/element-sources"
 PY="${PYTHON:-}"
 if [ -z "$PY" ]; then

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Create .venv/elements for the truth test (idempotent, a no-op when the stamp matches):
 # element-array-ephys and element-calcium-imaging from PyPI with DataJoint 0.14.10
-# (tests/requirements-elements.txt says why that line).
+# (integration/requirements-elements.txt says why that line).
 # The stamp holds the hash of the requirements file and the interpreter version.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PY="${PYTHON:-python3}"
-req="$REPO/tests/requirements-elements.txt"
+req="$REPO/integration/requirements-elements.txt"
 venv="$REPO/.venv/elements"
 want="$( { cat "$req"; "$PY" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
 stamp="$venv/.djflow-stamp"

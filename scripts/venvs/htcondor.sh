@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Create .venv/htcondor (idempotent): htcondor==24.12.24 + pytest, from tests/requirements-htcondor.txt.
+# Create .venv/htcondor (idempotent): htcondor==24.12.24 + pytest, from integration/requirements-htcondor.txt.
 # A stamp file holds the hash of the requirements and the interpreter version; a match means nothing to do.
 # No HTCondor daemons: the wheel ships the submit-language library only (see README, HTCondor).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PY="${PYTHON:-python3}"
-req="$REPO/tests/requirements-htcondor.txt"
+req="$REPO/integration/requirements-htcondor.txt"
 venv="$REPO/.venv/htcondor"
 want="$( { cat "$req"; "$PY" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
 stamp="$venv/.djflow-stamp"

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Create .venv/kubernetes for the Kubernetes target tests (idempotent, fast when already done):
 # kubernetes-validate 1.37.0 (official schemas of Kubernetes 1.25-1.37), PyYAML, pytest, pinned in
-# tests/requirements-kubernetes.txt. A stamp file in the venv holds the hash of that file and the
+# integration/requirements-kubernetes.txt. A stamp file in the venv holds the hash of that file and the
 # interpreter version; a matching stamp means nothing to do. Prints the venv's python.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PY="${PYTHON:-python3}"
-req="$REPO/tests/requirements-kubernetes.txt"
+req="$REPO/integration/requirements-kubernetes.txt"
 venv="$REPO/.venv/kubernetes"
 want="$( { cat "$req"; "$PY" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
 stamp="$venv/.djflow-stamp"

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Create .venv/precommit for the CI integration tests (tests/ci) (idempotent, fast when already done):
+# Create .venv/precommit for the CI integration tests (integration/ci) (idempotent, fast when already done):
 # pre-commit 4.7.0 (from PyPI), PyYAML, pytest, pinned in
-# tests/requirements-precommit.txt. A stamp file in the venv holds the hash of that file and the
+# integration/requirements-precommit.txt. A stamp file in the venv holds the hash of that file and the
 # interpreter version; a matching stamp means nothing to do. Prints the venv's python. Its own venv, so the
 # shared test venvs are never rebuilt for it.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PY="${PYTHON:-python3}"
-req="$REPO/tests/requirements-precommit.txt"
+req="$REPO/integration/requirements-precommit.txt"
 venv="$REPO/.venv/precommit"
 want="$( { cat "$req"; "$PY" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
 stamp="$venv/.djflow-stamp"

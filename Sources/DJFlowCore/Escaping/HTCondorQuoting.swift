@@ -1,5 +1,5 @@
 /// Quoting for HTCondor submit files and DAGMan input files, checked against HTCondor 24.12's own submit
-/// parser (`tests/htcondor`). Submit files are line-based and expand `$(…)`/`$ENV(…)` macros everywhere,
+/// parser (`integration/htcondor`). Submit files are line-based and expand `$(…)`/`$ENV(…)` macros everywhere,
 /// so every user value goes through one of these functions:
 ///
 /// - `arguments` / `argument`: the new (double-quote) syntax. The whole value sits in `"…"`, arguments are

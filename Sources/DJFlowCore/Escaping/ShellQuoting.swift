@@ -1,3 +1,5 @@
+// Escaping for bash: single-quoted words that bash reads back byte for byte.
+
 import Foundation
 
 /// Quoting for bash (every generated script and `bash_command` runs bash): any string becomes one word that

@@ -1,3 +1,5 @@
+// Airflow: the context of one workflow's DAG file.
+
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec

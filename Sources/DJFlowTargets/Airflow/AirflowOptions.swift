@@ -1,3 +1,5 @@
+// Airflow: `targets.airflow` options, read and checked.
+
 import DJFlowCore
 import DJFlowSpec
 

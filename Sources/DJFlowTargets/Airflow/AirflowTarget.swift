@@ -1,3 +1,5 @@
+// Airflow: lowers the plan to one DAG file per workflow.
+
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec

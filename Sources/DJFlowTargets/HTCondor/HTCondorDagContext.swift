@@ -1,3 +1,5 @@
+// HTCondor: the context of a DAGMan input file.
+
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec

@@ -1,3 +1,5 @@
+// HTCondor: `targets.htcondor` options, read and checked.
+
 import DJFlowCore
 import Foundation
 import DJFlowSpec

@@ -1,3 +1,5 @@
+// HTCondor: the context of one submit file.
+
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec

@@ -1,3 +1,5 @@
+// HTCondor: lowers the plan to submit files and DAGMan input files.
+
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec

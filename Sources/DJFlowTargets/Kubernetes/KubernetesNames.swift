@@ -1,3 +1,5 @@
+// Kubernetes: name and label syntax checks, and stable fitting to length limits.
+
 import DJFlowCore
 import DJFlowPlan
 

@@ -1,3 +1,5 @@
+// Kubernetes: `targets.kubernetes` options, read and checked.
+
 import DJFlowCore
 import DJFlowSpec
 

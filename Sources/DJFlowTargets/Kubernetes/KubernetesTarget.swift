@@ -1,3 +1,5 @@
+// Kubernetes: lowers the plan to one multi-document manifest per workflow.
+
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec

@@ -1,3 +1,5 @@
+// SLURM: the context of one `.sbatch` script (worker array or refresh step).
+
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec

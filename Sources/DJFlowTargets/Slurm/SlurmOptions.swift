@@ -1,3 +1,5 @@
+// SLURM: `targets.slurm` options, read and checked.
+
 import DJFlowCore
 import DJFlowSpec
 

@@ -1,3 +1,5 @@
+// SLURM: the context of a submit script (one workflow's sbatch calls, or all of them).
+
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec

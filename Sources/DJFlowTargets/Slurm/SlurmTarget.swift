@@ -1,3 +1,5 @@
+// SLURM: lowers the plan to sbatch scripts and submit drivers.
+
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec

@@ -1,3 +1,5 @@
+// `djflow compile`: writes (or with --check, compares) the artifacts of the chosen targets.
+
 import ArgumentParser
 import DJFlowCore
 import DJFlowKit

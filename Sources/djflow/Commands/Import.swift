@@ -1,3 +1,5 @@
+// `djflow import`: reads DataJoint Python modules and prints a starting djflow.yaml or the graph.
+
 import ArgumentParser
 import DJFlowCore
 import DJFlowPython

@@ -1,3 +1,5 @@
+// The pipeline file argument shared by every command, and reading it with its Python sources.
+
 import ArgumentParser
 import DJFlowCore
 import DJFlowKit

@@ -1,3 +1,5 @@
+// `djflow plan`: prints the execution plan as text, JSON, dot or Mermaid.
+
 import ArgumentParser
 import DJFlowKit
 import DJFlowPlan

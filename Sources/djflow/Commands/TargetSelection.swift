@@ -1,3 +1,5 @@
+// `--target`: which targets a command compiles or validates.
+
 import ArgumentParser
 import DJFlowTargets
 

@@ -1,3 +1,5 @@
+// `djflow templates`: lists the embedded templates and prints one.
+
 import ArgumentParser
 import DJFlowCore
 import DJFlowTemplates

@@ -1,3 +1,5 @@
+// `djflow validate`: checks a pipeline and prints its diagnostics, writing nothing.
+
 import ArgumentParser
 import DJFlowKit
 
