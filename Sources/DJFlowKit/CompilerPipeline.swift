@@ -140,9 +140,10 @@ struct ArtifactRenderer {
         var text: String
         var copiedFrom: String?
         switch artifact.content {
-        case .template(let name, var context):
-            context["header"] = header
-            text = templates.render(name, resolveEmbedded(context))
+        case .template(let context):
+            var values = MustacheEncoding.tree(context) as? [String: Any] ?? [:]
+            values["header"] = header
+            text = templates.render(type(of: context).template, resolveEmbedded(values))
         case .file(let name):
             text = insertHeader(templates.raw(name))
             copiedFrom = name
@@ -157,12 +158,12 @@ struct ArtifactRenderer {
     }
 
     /// Replaces every `EmbeddedFile` in the context (at any depth) with its encoded text.
-    private func resolveEmbedded(_ context: [String: any Sendable]) -> [String: any Sendable] {
-        func resolve(_ value: any Sendable) -> any Sendable {
+    private func resolveEmbedded(_ context: [String: Any]) -> [String: Any] {
+        func resolve(_ value: Any) -> Any {
             switch value {
             case let file as EmbeddedFile: return file.encode(insertHeader(templates.raw(file.name)))
-            case let dictionary as [String: any Sendable]: return dictionary.mapValues(resolve)
-            case let list as [[String: any Sendable]]: return list.map { $0.mapValues(resolve) }
+            case let dictionary as [String: Any]: return dictionary.mapValues(resolve)
+            case let list as [Any]: return list.map(resolve)
             default: return value
             }
         }

@@ -3,6 +3,7 @@
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec
+import DJFlowTemplates
 
 /// The schedulers djflow compiles for. The registry below maps each to its implementation.
 public enum TargetKind: String, CaseIterable, Sendable, Comparable {
@@ -24,6 +25,17 @@ public enum TargetKind: String, CaseIterable, Sendable, Comparable {
     }
 }
 
+/// The typed context of every template under `Templates/` (one each): what `--templates` overrides are
+/// checked against, and what the tag test compares every embedded template with.
+public enum TemplateContexts {
+    public static let all: [any TemplateContext.Type] = [
+        AirflowDagContext.self, AirflowIgnoreContext.self,
+        HTCondorDagContext.self, HTCondorLogsReadmeContext.self, HTCondorSubmitContext.self,
+        KubernetesWorkflowContext.self,
+        SlurmJobContext.self, SlurmSubmitContext.self,
+    ]
+}
+
 /// What every target lowers: the checked spec, its plan, and how to name the source in headers.
 public struct TargetInput: Sendable {
     public var spec: PipelineSpec
@@ -36,22 +48,11 @@ public struct TargetInput: Sendable {
     }
 }
 
-/// A context value that the renderer replaces with a template file's text (the runner), with the generated
-/// header added, passed through `encode` (e.g. a YAML block scalar). Resolved in nested contexts too.
-public struct EmbeddedFile: Sendable {
-    public var name: String
-    public var encode: @Sendable (String) -> String
-
-    public init(_ name: String, encode: @escaping @Sendable (String) -> String) {
-        self.name = name; self.encode = encode
-    }
-}
-
 /// One file a target wants written, before rendering.
 public struct Artifact: Sendable {
     public enum Content: Sendable {
-        /// A Mustache template (name without `.mustache`) and its context of already-escaped values.
-        case template(String, context: [String: any Sendable])
+        /// A Mustache template filled with its typed context (the type names the template).
+        case template(any TemplateContext)
         /// A template file copied verbatim (the populate runner).
         case file(String)
     }

@@ -26,9 +26,11 @@ public struct TemplateLibrary: Sendable {
 
     /// The embedded templates, overridden by files in `overrideFolder` when given.
     ///
-    /// An override must name an embedded template, be UTF-8, parse, and use only the tags the embedded template
-    /// uses (in the same sections, or sections around them): a misspelt tag would otherwise render as nothing.
-    public init(overrideFolder: String? = nil) throws {
+    /// An override must name an embedded template, be UTF-8, parse, and use only fields of the template's
+    /// context where they can be reached (`contexts`: the typed context of each template; for a template
+    /// without one, the tags the embedded template uses, in the same sections or sections around them): a
+    /// misspelt tag would otherwise render as nothing.
+    public init(overrideFolder: String? = nil, contexts: [any TemplateContext.Type] = []) throws {
         files = EmbeddedTemplates.files
         var diagnostics = Diagnostics()
         var sources: [SourceFile] = []
@@ -57,7 +59,8 @@ public struct TemplateLibrary: Sendable {
                 }
                 if name.hasSuffix(".mustache") {
                     sources.append(SourceFile(path: path, text: text))
-                    Self.checkTags(of: text, at: path, against: files[name]!, named: name, into: &diagnostics)
+                    let schema = contexts.first { $0.template + ".mustache" == name }?.fieldPaths
+                    Self.checkTags(of: text, at: path, against: files[name]!, schema: schema, named: name, into: &diagnostics)
                 }
                 files[name] = text
                 overridden.append(name)
@@ -82,11 +85,15 @@ public struct TemplateLibrary: Sendable {
     }
 
     /// Errors for the tags of an override that the embedded template does not use where they stand.
-    static func checkTags(of text: String, at path: String, against embedded: String, named name: String,
+    static func checkTags(of text: String, at path: String, against embedded: String, schema: Set<String>?, named name: String,
                           into diagnostics: inout Diagnostics) {
         guard let tags = TemplateTags.scan(text), let known = TemplateTags.scan(embedded) else { return }
         let vocabulary = TemplateTags.vocabulary(known)
-        let fields = Set(known.compactMap(\.field))
+        let fields = schema.map { Set($0.map { String($0.split(separator: "/").last!) }) } ?? Set(known.compactMap(\.field))
+        func isKnown(_ tag: TemplateTag) -> Bool {
+            if let schema { return tag.field == nil || TemplateTags.resolve(tag, inSchema: schema) != nil }
+            return TemplateTags.isKnown(tag, in: vocabulary)
+        }
         var noted = false
         for tag in tags where tag.kind != .close {
             let location = SourceLocation(file: path, line: tag.line, column: tag.column)
@@ -96,13 +103,14 @@ public struct TemplateLibrary: Sendable {
                 }
                 continue
             }
-            guard !TemplateTags.isKnown(tag, in: vocabulary) else { continue }
+            guard !isKnown(tag) else { continue }
             let whereText = tag.sections.isEmpty ? "at the top level" : "inside '\(tag.sections.joined(separator: "/"))'"
             diagnostics.error(
                 "unknown tag '\(tag.name)' in template '\(name)' \(whereText)" + Suggestions.hint(for: tag.field ?? tag.name, in: fields),
                 at: location,
-                notes: noted ? [] : ["an override may use the tags of the embedded template ('djflow templates show \(name)'), "
-                                     + "in the same sections; any other renders as nothing"])
+                notes: noted ? [] : [schema == nil
+                    ? "an override may use the tags of the embedded template ('djflow templates show \(name)'), in the same sections; any other renders as nothing"
+                    : "an override may use the fields of the template's context where they can be reached ('djflow templates fields \(name)' lists them); any other renders as nothing"])
             noted = true
         }
     }

@@ -91,6 +91,27 @@ enum TemplateTags {
         return false
     }
 
+    /// The context field `tag` resolves to in a context schema (`ContextSchema` paths such as `jobs/name`),
+    /// the way Mustache looks it up: in the innermost section's value first, then outwards. A section over a
+    /// nested struct or a list of them opens a new scope; one over a boolean or a string keeps the scope.
+    /// Nil when no field of that name is reachable where the tag stands.
+    static func resolve(_ tag: TemplateTag, inSchema paths: Set<String>) -> String? {
+        var scopes: [String] = [""]
+        func lookup(_ name: String) -> String? {
+            for scope in scopes.reversed() {
+                let path = scope.isEmpty ? name : scope + "/" + name
+                if paths.contains(path) { return path }
+            }
+            return nil
+        }
+        for section in tag.sections {
+            guard let field = section.split(separator: ".", maxSplits: 1).first.map(String.init), let path = lookup(field) else { continue }
+            if paths.contains(where: { $0.hasPrefix(path + "/") }) { scopes.append(path) }
+        }
+        guard let field = tag.field else { return scopes.last }
+        return lookup(field)
+    }
+
     private static func find(_ needle: [Character], in chars: [Character], from start: Int) -> Int? {
         var j = start
         while j + needle.count <= chars.count {

@@ -49,7 +49,7 @@ import Testing
         let library = try TemplateLibrary()
         for name in library.names where name.hasSuffix(".mustache") {
             var diagnostics = Diagnostics()
-            TemplateLibrary.checkTags(of: library.files[name]!, at: name, against: library.files[name]!, named: name, into: &diagnostics)
+            TemplateLibrary.checkTags(of: library.files[name]!, at: name, against: library.files[name]!, schema: nil, named: name, into: &diagnostics)
             #expect(diagnostics.all.isEmpty, "\(name): \(diagnostics.all)")
             #expect(TemplateTags.scan(library.files[name]!)?.isEmpty == false, "\(name) has no tags: the scanner misses them")
         }

@@ -3,11 +3,100 @@
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec
+import DJFlowTemplates
 
-/// The context of one workflow's DAG file. Every string that reaches Python is a literal made by
-/// `PythonQuoting`; every value Airflow renders with Jinja (`bash_command`, `env`) went through
-/// `JinjaQuoting`; every word of the shell command went through `ShellQuoting`.
-struct AirflowDagContext {
+/// The context of `airflow/dag.py`: one workflow's DAG file. Every string that reaches Python is a literal
+/// made by `PythonQuoting` (or a Python expression built from such literals); every value Airflow renders
+/// with Jinja (`bash_command`, `env`) went through `JinjaQuoting`; every word of the shell command went
+/// through `ShellQuoting`.
+struct AirflowDagContext: TemplateContext {
+    static let template = "airflow/dag.py"
+
+    /// One task: a table's populate step, or its refresh step.
+    struct Task: Codable, Sendable {
+        /// The task id, a Python literal.
+        var id: String
+        /// `bash_command`: a Python literal of the Jinja-wrapped shell command.
+        var command: String
+        /// The name of the env dictionary it gets: `FIRST_STEP_ENV` (gives failed keys back with retry_failed) or `ENV`.
+        var env: String
+        var retries: Int
+        var priorityWeight: Int
+        /// `doc_md`, a Python literal.
+        var doc: String
+        /// `execution_timeout` in seconds.
+        var timeout: Int?
+        /// The Airflow pool and queue, Python literals.
+        var pool: String?
+        var queue: String?
+        /// Several workers: a mapped task, one instance per worker.
+        var mapped: Mapped?
+        /// `max_active_tis_per_dagrun` of a mapped task throttled below its workers.
+        var throttle: Int?
+    }
+
+    struct Mapped: Codable, Sendable {
+        var workers: Int
+    }
+
+    /// The task that publishes this workflow's Asset when every leaf task succeeded.
+    struct Done: Codable, Sendable {
+        /// Its task id and the Asset URI, Python literals.
+        var id: String
+        var asset: String
+        /// A Python list of the leaf tasks (`[tasks['a'], tasks['b']]`).
+        var leaves: String
+    }
+
+    /// The header comment, line by line.
+    var comment: [Line]
+    /// `doc_md` of the DAG: Python literal lines, implicitly concatenated.
+    var doc: [Line]
+    /// `"NAME": value,` lines of the environment every task gets.
+    var environment: [Line]
+    /// The shell lines before the runner, as Python literal lines.
+    var setup: [Line]
+    /// The DAG id and description, Python literals.
+    var dagID: String
+    var description: String
+    /// `schedule=`: a Python literal, `None` or a list of Assets.
+    var schedule: String
+    /// `True` or `False`.
+    var catchup: String
+    /// `start_date` as `YYYY, M, D`.
+    var startDate: String
+    /// The owner (literal) and tags (list of literals).
+    var owner: String
+    var tags: String
+    /// `retry_delay` in seconds.
+    var retryDelay: Int
+    /// Help texts of the `restriction` and `retry_failed` params, Python literals.
+    var restrictionHelp: String
+    var retryFailedHelp: String
+    /// The Jinja template of `DJFLOW_RETRY_FAILED` for the first step of each table, a Python literal.
+    var retryFailed: String
+    /// Whether the file imports Assets, and publishes one.
+    var assets: Bool
+    var publishes: Bool
+    var tasks: [Task]
+    /// `tasks[a] >> tasks[b]` lines.
+    var edges: [Line]
+    /// What `JinjaQuoting.wrap` writes for `%` and CR, as Python literals, for the runner path known only
+    /// when Airflow parses the file.
+    var splitBlockStart: String
+    var carriageReturn: String
+    /// `is_paused_upon_creation`: `True` or `False`, when set.
+    var paused: String?
+    var done: Done?
+}
+
+/// The context of `airflow/airflowignore`: the header only.
+struct AirflowIgnoreContext: TemplateContext {
+    static let template = "airflow/airflowignore"
+}
+
+/// Builds the DAG file context of one workflow.
+struct AirflowDagBuilder {
     let workflow: Workflow
     let input: TargetInput
     let options: AirflowOptions
@@ -16,42 +105,40 @@ struct AirflowDagContext {
     private var plan: ExecutionPlan { input.plan }
     private var dagID: String { names.dagID(workflow) }
 
-    func context() -> TemplateContext {
+    func context() -> AirflowDagContext {
         let jobs = plan.jobs(of: workflow)
         let upstreamWorkflows = self.upstreamWorkflows()
         let publishes = options.gated == .assets && consumers().count > 0
         let usesAssets = options.gated == .assets && (publishes || !upstreamWorkflows.isEmpty)
-        var context: TemplateContext = [
-            "comment": comment(upstreamWorkflows: upstreamWorkflows).asLines,
-            "doc": pythonLines(documentation(jobs: jobs, upstreamWorkflows: upstreamWorkflows)).asLines,
-            "environment": environment().asLines,
-            "setup": pythonLines(JinjaQuoting.wrap(setupScript())).asLines,
-            "dagID": PythonQuoting.literal(dagID),
-            "description": PythonQuoting.literal(description(jobs: jobs)),
-            "schedule": schedule(upstreamWorkflows: upstreamWorkflows),
-            "catchup": options.catchup ? "True" : "False",
-            "startDate": "\(options.startDate.year), \(options.startDate.month), \(options.startDate.day)",
-            "owner": PythonQuoting.literal(options.owner),
-            "tags": PythonQuoting.list(options.tags ?? ["djflow", plan.pipeline]),
-            "retryDelay": String(options.retryDelaySeconds),
-            "restrictionHelp": PythonQuoting.literal("A key restriction for every task, passed verbatim to djflow_populate.py --restriction: a JSON object such as {\"subject\": \"M1\"}, an array (OR) or an SQL condition string. Empty: all keys."),
-            "retryFailedHelp": PythonQuoting.literal("Give each table's failed keys (error rows in its jobs table, within the restriction) back to the queue before it runs: the first task of each table passes --clear-errors."),
-            "retryFailed": PythonQuoting.literal(Self.retryFailedTemplate),
-            "assets": usesAssets,
-            "publishes": publishes,
-            "tasks": jobs.flatMap(tasks),
-            "edges": edges(jobs: jobs).asLines,
+        var context = AirflowDagContext(
+            comment: comment(upstreamWorkflows: upstreamWorkflows).asLines,
+            doc: pythonLines(documentation(jobs: jobs, upstreamWorkflows: upstreamWorkflows)).asLines,
+            environment: environment().asLines,
+            setup: pythonLines(JinjaQuoting.wrap(setupScript())).asLines,
+            dagID: PythonQuoting.literal(dagID),
+            description: PythonQuoting.literal(description(jobs: jobs)),
+            schedule: schedule(upstreamWorkflows: upstreamWorkflows),
+            catchup: options.catchup ? "True" : "False",
+            startDate: "\(options.startDate.year), \(options.startDate.month), \(options.startDate.day)",
+            owner: PythonQuoting.literal(options.owner),
+            tags: PythonQuoting.list(options.tags ?? ["djflow", plan.pipeline]),
+            retryDelay: options.retryDelaySeconds,
+            restrictionHelp: PythonQuoting.literal("A key restriction for every task, passed verbatim to djflow_populate.py --restriction: a JSON object such as {\"subject\": \"M1\"}, an array (OR) or an SQL condition string. Empty: all keys."),
+            retryFailedHelp: PythonQuoting.literal("Give each table's failed keys (error rows in its jobs table, within the restriction) back to the queue before it runs: the first task of each table passes --clear-errors."),
+            retryFailed: PythonQuoting.literal(Self.retryFailedTemplate),
+            assets: usesAssets,
+            publishes: publishes,
+            tasks: jobs.flatMap(tasks),
+            edges: edges(jobs: jobs).asLines,
             // What JinjaQuoting.wrap does, for the runner path known only when Airflow parses the file.
-            "splitBlockStart": PythonQuoting.literal("{{% endraw %}%{% raw %}"),
-            "carriageReturn": PythonQuoting.literal("{% endraw %}{{ '\\r' }}{% raw %}"),
-        ]
-        if let paused = options.pausedUponCreation { context["paused"] = paused ? "True" : "False" }
+            splitBlockStart: PythonQuoting.literal("{{% endraw %}%{% raw %}"),
+            carriageReturn: PythonQuoting.literal("{% endraw %}{{ '\\r' }}{% raw %}"))
+        if let paused = options.pausedUponCreation { context.paused = paused ? "True" : "False" }
         if publishes {
-            context["done"] = [
-                "id": PythonQuoting.literal(AirflowNames.doneTaskID),
-                "asset": PythonQuoting.literal(names.assetURI(workflowID: workflow.id)),
-                "leaves": "[" + leaves(jobs: jobs).map { "tasks[\(PythonQuoting.literal(names.taskID($0)))]" }.joined(separator: ", ") + "]",
-            ] as TemplateContext
+            context.done = .init(
+                id: PythonQuoting.literal(AirflowNames.doneTaskID),
+                asset: PythonQuoting.literal(names.assetURI(workflowID: workflow.id)),
+                leaves: "[" + leaves(jobs: jobs).map { "tasks[\(PythonQuoting.literal(names.taskID($0)))]" }.joined(separator: ", ") + "]")
         }
         return context
     }
@@ -210,25 +297,24 @@ struct AirflowDagContext {
         (options.tablePlacement[job.table] ?? .init()).over(options.placement)
     }
 
-    private func tasks(_ job: Job) -> [TemplateContext] {
+    private func tasks(_ job: Job) -> [AirflowDagContext.Task] {
         let placement = self.placement(job)
         let weight = placement.priorityWeight ?? job.priority.map { 256 - $0 } ?? 1
-        func task(id: String, command: String, timeout: Int?, doc: String, workers: Int, first: Bool) -> TemplateContext {
-            var task: TemplateContext = [
-                "id": PythonQuoting.literal(id),
-                "command": command,
+        func task(id: String, command: String, timeout: Int?, doc: String, workers: Int, first: Bool) -> AirflowDagContext.Task {
+            var task = AirflowDagContext.Task(
+                id: PythonQuoting.literal(id),
+                command: command,
                 // The first task of a table (its refresh step, or its only task) gives failed keys back with retry_failed.
-                "env": first ? "FIRST_STEP_ENV" : "ENV",
-                "retries": String(job.retries),
-                "priorityWeight": String(weight),
-                "doc": PythonQuoting.literal(doc),
-            ]
-            if let timeout { task["timeout"] = String(timeout) }
-            if let pool = placement.pool { task["pool"] = PythonQuoting.literal(pool) }
-            if let queue = placement.queue { task["queue"] = PythonQuoting.literal(queue) }
+                env: first ? "FIRST_STEP_ENV" : "ENV",
+                retries: job.retries,
+                priorityWeight: weight,
+                doc: PythonQuoting.literal(doc),
+                timeout: timeout,
+                pool: placement.pool.map(PythonQuoting.literal),
+                queue: placement.queue.map(PythonQuoting.literal))
             if workers > 1 {
-                task["mapped"] = ["workers": String(workers)] as TemplateContext
-                if let throttle = job.throttle, throttle < workers { task["throttle"] = String(throttle) }
+                task.mapped = .init(workers: workers)
+                if let throttle = job.throttle, throttle < workers { task.throttle = throttle }
             }
             return task
         }

@@ -2,6 +2,7 @@
 
 import DJFlowCore
 import DJFlowSpec
+import DJFlowTemplates
 
 /// `targets.airflow` (pipeline-wide) and `tables.<T>.targets.airflow` (per table).
 struct AirflowOptions {

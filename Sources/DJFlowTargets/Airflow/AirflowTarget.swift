@@ -3,6 +3,7 @@
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec
+import DJFlowTemplates
 
 /// Airflow: one DAG file per workflow (one task per job, N workers as a mapped task after a refresh
 /// task), the populate runner beside them, and an `.airflowignore` so Airflow does not parse the runner.
@@ -24,11 +25,11 @@ public struct AirflowTarget: SchedulerTarget {
         let names = AirflowNames(plan: input.plan, options: options)
         var artifacts = [
             Artifact(path: "\(Self.folder)/\(Self.runnerFile)", content: .file("runner/djflow_populate.py")),
-            Artifact(path: "\(Self.folder)/.airflowignore", content: .template("airflow/airflowignore", context: [:])),
+            Artifact(path: "\(Self.folder)/.airflowignore", content: .template(AirflowIgnoreContext())),
         ]
         for workflow in input.plan.workflows {
-            let context = AirflowDagContext(workflow: workflow, input: input, options: options, names: names)
-            artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id).py", content: .template("airflow/dag.py", context: context.context())))
+            let context = AirflowDagBuilder(workflow: workflow, input: input, options: options, names: names)
+            artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id).py", content: .template(context.context())))
         }
         return artifacts
     }

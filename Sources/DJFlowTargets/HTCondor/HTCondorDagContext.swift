@@ -3,9 +3,25 @@
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec
+import DJFlowTemplates
 
-/// The context of a DAGMan input file: one workflow's nodes, or `all.dag` splicing every workflow.
-struct HTCondorDagContext {
+/// The context of `htcondor/workflow.dag`: one workflow's nodes (`<workflow>.dag`), or `all.dag` splicing
+/// every workflow. Lines are DAGMan commands with checked node names and quoted `VARS` values.
+struct HTCondorDagContext: TemplateContext {
+    static let template = "htcondor/workflow.dag"
+    /// A block of commands under a comment; empty blocks are left out.
+    struct Section: Codable, Sendable {
+        var comment: String
+        var lines: [Line]
+    }
+
+    /// What the DAG runs and how to submit it, as comment lines.
+    var description: [Line]
+    var sections: [Section]
+}
+
+/// Builds the DAGMan file contexts.
+struct HTCondorDagBuilder {
     let plan: ExecutionPlan
     let options: HTCondorOptions
     let names: HTCondorNames
@@ -13,7 +29,7 @@ struct HTCondorDagContext {
     let secretNames: [String]
 
     /// `<workflow>.dag`: JOB, VARS, PARENT/CHILD, RETRY, ABORT-DAG-ON, PRIORITY, CATEGORY, MAXJOBS.
-    func workflow(_ workflow: Workflow) -> TemplateContext {
+    func workflow(_ workflow: Workflow) -> HTCondorDagContext {
         var jobs: [String] = [], edges: [String] = [], retries: [String] = [], aborts: [String] = []
         var priorities: [String] = [], categories: [String] = [], vars: [String] = []
         var limits: [(String, Int)] = []
@@ -60,9 +76,9 @@ struct HTCondorDagContext {
             description.append("Runs after people enter data into: \(workflow.gates.joined(separator: ", ")) (the gate), so submit it once that is done.")
         }
         description += usage(dag: "\(workflow.id).dag")
-        return [
-            "description": description.asLines,
-            "sections": [
+        return HTCondorDagContext(
+            description: description.asLines,
+            sections: [
                 section("Nodes: one cluster each (queue N = N workers).", jobs),
                 section("Worker numbers of throttled tables (APPEND: set after the submit file is read).", vars),
                 section("Nearest dependencies of the plan; a refresh step runs before its table's workers.", edges),
@@ -71,13 +87,12 @@ struct HTCondorDagContext {
                 section("Table priority: DataJoint's is lower-first (default 5), DAGMan's higher-first, so 5 - priority.", priorities),
                 section("Throttles: at most N clusters of a category at once.", categories + limits.map { "MAXJOBS \($0.0) \($0.1)" }),
                 section("Tables, read by djflow_restrict.py: job id, table, its nodes (the first runs first), the jobs it depends on.", tables),
-            ].filter { !($0["lines"] as! [TemplateContext]).isEmpty },
-        ]
+            ].filter { !$0.lines.isEmpty })
     }
 
     /// `all.dag`: every workflow as a SPLICE (one DAGMan, node names `<workflow>+<node>`), workflows
     /// ordered by the plan's cross-workflow dependencies.
-    func all() -> TemplateContext {
+    func all() -> HTCondorDagContext {
         let splices = plan.workflows.map { "SPLICE \($0.id) \($0.id).dag" }
         var edges: [String] = []
         for workflow in plan.workflows {
@@ -95,14 +110,13 @@ struct HTCondorDagContext {
         var description = ["Every workflow of pipeline \(plan.pipeline), in order: \(plan.workflows.map(\.id).joined(separator: ", ")).",
                            "Later workflows wait on gates (tables people fill): submit this only when that data is already entered."]
         description += usage(dag: "all.dag")
-        return [
-            "description": description.asLines,
-            "sections": [
+        return HTCondorDagContext(
+            description: description.asLines,
+            sections: [
                 section("One splice per workflow: one DAGMan runs them all.", splices),
                 section("A workflow starts when the workflows its jobs depend on have finished.", edges),
                 section("Global throttles (categories named +NAME span every splice).", limits),
-            ].filter { !($0["lines"] as! [TemplateContext]).isEmpty },
-        ]
+            ].filter { !$0.lines.isEmpty })
     }
 
     private func usage(dag: String) -> [String] {
@@ -114,7 +128,7 @@ struct HTCondorDagContext {
                 "it also takes --retry-failed (failed keys back to the queue first) and --only/--from TABLES (other nodes DONE)."]
     }
 
-    private func section(_ comment: String, _ lines: [String]) -> TemplateContext {
-        ["comment": comment, "lines": lines.asLines]
+    private func section(_ comment: String, _ lines: [String]) -> HTCondorDagContext.Section {
+        HTCondorDagContext.Section(comment: comment, lines: lines.asLines)
     }
 }

@@ -3,6 +3,7 @@
 import DJFlowCore
 import Foundation
 import DJFlowSpec
+import DJFlowTemplates
 
 /// `targets.htcondor` (pipeline-wide) and `tables.<T>.targets.htcondor` (per table).
 struct HTCondorOptions {

@@ -3,16 +3,44 @@
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec
+import DJFlowTemplates
 
-/// The context of one submit file: every value already quoted for the submit language.
-struct HTCondorSubmitContext {
+/// The context of `htcondor/job.sub`: one job's worker cluster or its refresh step. Every value is already
+/// quoted for the submit language.
+struct HTCondorSubmitContext: TemplateContext {
+    static let template = "htcondor/job.sub"
+    /// What the job is, as comment lines.
+    var description: [Line]
+    /// `universe = vanilla`, or `universe = container` and `container_image = …`.
+    var universe: [Line]
+    /// The node script (`djflow_node.sh`) that runs the runner.
+    var executable: String
+    /// `arguments = "…"` in the new syntax: attempt, restriction, interpreter, runner arguments.
+    var arguments: String
+    /// `environment = "…"`: connection settings by value, credential variable names, `env` values.
+    var environment: String
+    /// The credential variables copied from where DAGMan submits the node (`getenv = A, B`).
+    var getenv: String
+    /// Resource requests and log files, one submit command each.
+    var commands: [Line]
+    /// The runner file shipped with the job.
+    var runner: String
+    /// `targets.htcondor.extra` lines of the table, checked.
+    var extra: [Line]
+    var hasExtra: Bool
+    /// `queue N` (one proc per worker), or `queue` (one proc per DAG node).
+    var queue: String
+}
+
+/// Builds the submit-file contexts of one job.
+struct HTCondorSubmitBuilder {
     let job: Job
     let input: TargetInput
     let options: HTCondorOptions
     let names: HTCondorNames
 
     /// The worker cluster: `queue N` (one proc per worker), or `queue 1` per node when throttled.
-    func worker() -> TemplateContext {
+    func worker() -> HTCondorSubmitContext {
         let throttled = names.workerNodes(job) != nil
         var arguments = runnerArguments(step: .populate)
         arguments += [.value("--worker"), .raw((throttled ? "$(DJFLOW_WORKER:0)" : "$(Process)") + "/\(job.workers)")]
@@ -31,7 +59,7 @@ struct HTCondorSubmitContext {
     }
 
     /// The one-proc step that refreshes the table's job queue before a multi-worker cluster starts.
-    func refresh() -> TemplateContext {
+    func refresh() -> HTCondorSubmitContext {
         let arguments = runnerArguments(step: .refresh)
         let description = ["Refresh step of table \(job.table), workflow \(job.workflow): fills its job queue once, so the \(job.workers) workers do not each refresh."]
         var commands = resourceLines(cpus: 1, memoryMiB: 1024, gpus: 0, diskMiB: nil, seconds: min(job.resources.timeSeconds ?? 3600, 3600))
@@ -94,21 +122,15 @@ struct HTCondorSubmitContext {
         return HTCondorQuoting.environment(pairs)
     }
 
-    private func context(description: [String], arguments: [HTCondorQuoting.Word], commands: [String], queue: String) -> TemplateContext {
+    private func context(description: [String], arguments: [HTCondorQuoting.Word], commands: [String], queue: String) -> HTCondorSubmitContext {
         var universe = ["universe = vanilla"]
         if let image = options.image { universe = ["universe = container", "container_image = \(image)"] }
-        return [
-            "description": description.asLines,
-            "universe": universe.asLines,
-            "executable": HTCondorTarget.nodeScript,
-            "arguments": HTCondorQuoting.arguments(arguments),
-            "environment": Self.environment(input: input, options: options),
-            "getenv": Self.credentialNames(input: input, options: options).joined(separator: ", "),
-            "commands": commands.asLines,
-            "runner": HTCondorTarget.runnerFile,
-            "extra": options.extraLines(for: job.table).asLines,
-            "hasExtra": !options.extraLines(for: job.table).isEmpty,
-            "queue": queue,
-        ]
+        let extra = options.extraLines(for: job.table)
+        return HTCondorSubmitContext(
+            description: description.asLines, universe: universe.asLines, executable: HTCondorTarget.nodeScript,
+            arguments: HTCondorQuoting.arguments(arguments), environment: Self.environment(input: input, options: options),
+            getenv: Self.credentialNames(input: input, options: options).joined(separator: ", "),
+            commands: commands.asLines, runner: HTCondorTarget.runnerFile, extra: extra.asLines, hasExtra: !extra.isEmpty,
+            queue: queue)
     }
 }

@@ -3,6 +3,7 @@
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec
+import DJFlowTemplates
 
 /// HTCondor: one submit file per job (`queue N`, one proc per worker), a refresh step before multi-worker
 /// tables, one DAGMan file per workflow, and `all.dag` splicing every workflow together.
@@ -37,21 +38,21 @@ public struct HTCondorTarget: SchedulerTarget {
             Artifact(path: "\(Self.folder)/\(Self.runnerFile)", content: .file("runner/djflow_populate.py")),
             Artifact(path: "\(Self.folder)/\(Self.nodeScript)", content: .file("htcondor/djflow_node.sh"), executable: true),
             Artifact(path: "\(Self.folder)/\(Self.restrictScript)", content: .file("htcondor/djflow_restrict.py"), executable: true),
-            Artifact(path: "\(Self.folder)/\(options.logDir)/README", content: .template("htcondor/logs.README", context: ["logDir": options.logDir])),
+            Artifact(path: "\(Self.folder)/\(options.logDir)/README", content: .template(HTCondorLogsReadmeContext(logDir: options.logDir))),
         ]
         for workflow in plan.workflows {
             for job in plan.jobs(of: workflow) {
-                let submit = HTCondorSubmitContext(job: job, input: input, options: options, names: names)
-                artifacts.append(Artifact(path: "\(Self.folder)/\(names.submitFile(job))", content: .template("htcondor/job.sub", context: submit.worker())))
+                let submit = HTCondorSubmitBuilder(job: job, input: input, options: options, names: names)
+                artifacts.append(Artifact(path: "\(Self.folder)/\(names.submitFile(job))", content: .template(submit.worker())))
                 if job.hasRefreshStep {
-                    artifacts.append(Artifact(path: "\(Self.folder)/\(names.refreshSubmitFile(job))", content: .template("htcondor/job.sub", context: submit.refresh())))
+                    artifacts.append(Artifact(path: "\(Self.folder)/\(names.refreshSubmitFile(job))", content: .template(submit.refresh())))
                 }
             }
-            let dag = HTCondorDagContext(plan: plan, options: options, names: names, secretNames: secretNames)
-            artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id).dag", content: .template("htcondor/workflow.dag", context: dag.workflow(workflow))))
+            let dag = HTCondorDagBuilder(plan: plan, options: options, names: names, secretNames: secretNames)
+            artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id).dag", content: .template(dag.workflow(workflow))))
         }
-        let dag = HTCondorDagContext(plan: plan, options: options, names: names, secretNames: secretNames)
-        artifacts.append(Artifact(path: "\(Self.folder)/all.dag", content: .template("htcondor/workflow.dag", context: dag.all())))
+        let dag = HTCondorDagBuilder(plan: plan, options: options, names: names, secretNames: secretNames)
+        artifacts.append(Artifact(path: "\(Self.folder)/all.dag", content: .template(dag.all())))
         return artifacts
     }
 
@@ -70,6 +71,13 @@ public struct HTCondorTarget: SchedulerTarget {
             diagnostics.error("runner.image must be an image reference without spaces, quotes, '$' or '\\' for the HTCondor target's container_image", at: image.location)
         }
     }
+}
+
+/// The context of `htcondor/logs.README`, the file that keeps the log folder in the output.
+struct HTCondorLogsReadmeContext: TemplateContext {
+    static let template = "htcondor/logs.README"
+    /// `targets.htcondor.log_dir`, relative to the `htcondor/` folder.
+    var logDir: String
 }
 
 /// DAGMan node names for jobs: `[A-Za-z0-9_-]`, never `.` or `+` (`+` separates splice names), not

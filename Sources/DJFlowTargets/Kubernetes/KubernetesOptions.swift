@@ -2,6 +2,7 @@
 
 import DJFlowCore
 import DJFlowSpec
+import DJFlowTemplates
 
 /// `targets.kubernetes` (pipeline-wide) and `tables.<T>.targets.kubernetes` (per table).
 struct KubernetesOptions {

@@ -3,6 +3,7 @@
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec
+import DJFlowTemplates
 
 /// Kubernetes: one multi-document file per workflow for `kubectl apply -f` on a stock cluster (no CRDs):
 /// a ConfigMap (runner, helper, key restriction), one Indexed `batch/v1` Job per table (plus a one-pod
@@ -37,10 +38,62 @@ public struct KubernetesTarget: SchedulerTarget {
         if diagnostics.hasErrors { return nil }
         let names = KubernetesObjectNames(plan: input.plan)
         return input.plan.workflows.map { workflow in
-            let context = KubernetesWorkflowContext(input: input, workflow: workflow, options: options, names: names)
-            return Artifact(path: "\(Self.folder)/\(workflow.id).yaml", content: .template("kubernetes/workflow.yaml", context: context.context()))
+            let context = KubernetesWorkflowBuilder(input: input, workflow: workflow, options: options, names: names)
+            return Artifact(path: "\(Self.folder)/\(workflow.id).yaml", content: .template(context.context()))
         }
     }
+}
+
+/// The context of `kubernetes/workflow.yaml`: one workflow's ConfigMap, RBAC for the waits, and Jobs.
+/// Structured parts (metadata, pod specs, RBAC rules) come as lines of YAML that `YAMLValue` wrote, every
+/// string a double-quoted scalar made by `YAMLQuoting`.
+struct KubernetesWorkflowContext: TemplateContext {
+    static let template = "kubernetes/workflow.yaml"
+
+    /// The ConfigMap holding the runner, the helper, the restriction and `retry_failed`.
+    struct ConfigMap: Codable, Sendable {
+        var metadata: [Line]
+        /// The workflow's key restriction, a YAML scalar.
+        var restriction: String
+        /// `kubernetes/djflow_k8s.py` and the runner, as YAML block scalars.
+        var helper: EmbeddedFile
+        var runner: EmbeddedFile
+    }
+
+    /// The ServiceAccount, Role and RoleBinding of the init containers that wait for upstream Jobs.
+    struct RBAC: Codable, Sendable {
+        /// djflow creates the ServiceAccount (none named in `service_account`).
+        var createAccount: Bool
+        var metadata: [Line]
+        var rules: [Line]
+        var roleRef: [Line]
+        var subjects: [Line]
+    }
+
+    /// One Job: a table's indexed workers, or its refresh step.
+    struct Job: Codable, Sendable {
+        var comments: [Line]
+        var metadata: [Line]
+        /// Indexed completions (one per worker) and how many run at once.
+        var completions: Int
+        var parallelism: Int
+        /// `backoffLimitPerIndex`.
+        var retries: Int
+        /// The runner's exit codes that fail the Job at once, a YAML flow list.
+        var fatalExitCodes: String
+        var hasDeadline: Bool
+        var deadline: Int
+        var ttl: Int
+        var podMetadata: [Line]
+        var podSpec: [Line]
+    }
+
+    /// What the file holds and how to apply it, as comment lines.
+    var description: [Line]
+    var configMap: ConfigMap
+    /// Empty, or one entry when some Job waits for another.
+    var rbac: [RBAC]
+    var jobs: [Job]
 }
 
 /// One Job of a workflow: a table's workers, or the refresh step before them.
@@ -56,7 +109,7 @@ struct KubernetesUnit {
 }
 
 /// The context of one workflow file.
-struct KubernetesWorkflowContext {
+struct KubernetesWorkflowBuilder {
     let input: TargetInput
     let workflow: Workflow
     let options: KubernetesOptions
@@ -95,7 +148,7 @@ struct KubernetesWorkflowContext {
         return KubernetesUnit(job: job, role: role, name: name, waitsFor: waits, waitSeconds: waitSeconds, deadline: deadline)
     }
 
-    func context() -> TemplateContext {
+    func context() -> KubernetesWorkflowContext {
         let units = self.units()
         let waited = Array(Set(units.flatMap(\.waitsFor))).sorted()
         let configMap = names.configMap(workflow.id)
@@ -111,41 +164,38 @@ struct KubernetesWorkflowContext {
         description.append("Failed keys again, after fixing their cause: set retry_failed: \"true\" in the ConfigMap below, then delete and apply.")
         description.append("Some tables only: kubectl apply -f \(workflow.id).yaml -l '!djflow/table' (ConfigMap, RBAC), then -l 'djflow/table in (JOB,...)'.")
 
-        var rbac: [TemplateContext] = []
+        var rbac: [KubernetesWorkflowContext.RBAC] = []
         if !waited.isEmpty {
             let waiter = names.waiter(workflow.id)
             let account = options.serviceAccount ?? waiter
             var subject: [YAMLEntry] = [.init("kind", "ServiceAccount"), .init("name", .string(account))]
             if let namespace = options.namespace { subject.append(.init("namespace", .string(namespace))) }
-            rbac.append([
-                "createAccount": options.serviceAccount == nil,
-                "metadata": metadata(name: waiter, labels: labels(name: "djflow-wait", component: "wait")).asLines,
-                "rules": YAMLValue.list([.object([
+            rbac.append(.init(
+                createAccount: options.serviceAccount == nil,
+                metadata: metadata(name: waiter, labels: labels(name: "djflow-wait", component: "wait")).asLines,
+                rules: YAMLValue.list([.object([
                     "apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get"],
                     "resourceNames": .list(waited.map { .string($0) }),
                 ])]).block(indent: 0).asLines,
-                "roleRef": YAMLValue.object(["apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": .string(waiter)]).block(indent: 2).asLines,
-                "subjects": YAMLValue.list([.map(subject)]).block(indent: 0).asLines,
-            ])
+                roleRef: YAMLValue.object(["apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": .string(waiter)]).block(indent: 2).asLines,
+                subjects: YAMLValue.list([.map(subject)]).block(indent: 0).asLines))
         }
 
         let restriction = options.restrictions[workflow.id] ?? ""
-        return [
-            "description": description.asLines,
-            "configMap": [
-                "metadata": metadata(name: configMap, labels: labels(name: "djflow-runner", component: "runner")).asLines,
-                "restriction": YAMLQuoting.quote(restriction),
-                "helper": EmbeddedFile("kubernetes/djflow_k8s.py") { YAMLQuoting.block($0, indent: 4) },
-                "runner": EmbeddedFile("runner/djflow_populate.py") { YAMLQuoting.block($0, indent: 4) },
-            ] as TemplateContext,
-            "rbac": rbac,
-            "jobs": units.map { jobContext($0, configMap: configMap, account: waited.isEmpty ? options.serviceAccount : (options.serviceAccount ?? names.waiter(workflow.id))) },
-        ]
+        return KubernetesWorkflowContext(
+            description: description.asLines,
+            configMap: .init(
+                metadata: metadata(name: configMap, labels: labels(name: "djflow-runner", component: "runner")).asLines,
+                restriction: YAMLQuoting.quote(restriction),
+                helper: EmbeddedFile("kubernetes/djflow_k8s.py", encoding: .yamlBlockIndent4),
+                runner: EmbeddedFile("runner/djflow_populate.py", encoding: .yamlBlockIndent4)),
+            rbac: rbac,
+            jobs: units.map { jobContext($0, configMap: configMap, account: waited.isEmpty ? options.serviceAccount : (options.serviceAccount ?? names.waiter(workflow.id))) })
     }
 
     // MARK: Jobs
 
-    private func jobContext(_ unit: KubernetesUnit, configMap: String, account: String?) -> TemplateContext {
+    private func jobContext(_ unit: KubernetesUnit, configMap: String, account: String?) -> KubernetesWorkflowContext.Job {
         let job = unit.job
         var comments: [String]
         if unit.role == .refresh {
@@ -163,19 +213,18 @@ struct KubernetesWorkflowContext {
         var jobLabels = labels(name: unit.name, component: unit.role.rawValue)
         jobLabels.append(.init("djflow/table", .string(KubernetesNames.labelValue(job.id))))
         let annotations: [YAMLEntry] = [.init("djflow/table", .string(job.table)), .init("djflow/workflow", .string(workflow.id))]
-        return [
-            "comments": comments.asLines,
-            "metadata": metadata(name: unit.name, labels: jobLabels, annotations: annotations).asLines,
-            "completions": String(workers),
-            "parallelism": String(parallelism),
-            "retries": String(job.retries),
-            "fatalExitCodes": YAMLValue.list(KubernetesTarget.fatalExitCodes.map { .int($0) }).flow,
-            "hasDeadline": unit.deadline != nil,
-            "deadline": String(unit.deadline ?? 0),
-            "ttl": String(options.ttlSecondsAfterFinished),
-            "podMetadata": YAMLValue.object(["labels": .map(jobLabels), "annotations": .map(annotations)]).block(indent: 6).asLines,
-            "podSpec": podSpec(unit, configMap: configMap, account: account).block(indent: 6).asLines,
-        ]
+        return KubernetesWorkflowContext.Job(
+            comments: comments.asLines,
+            metadata: metadata(name: unit.name, labels: jobLabels, annotations: annotations).asLines,
+            completions: workers,
+            parallelism: parallelism,
+            retries: job.retries,
+            fatalExitCodes: YAMLValue.list(KubernetesTarget.fatalExitCodes.map { .int($0) }).flow,
+            hasDeadline: unit.deadline != nil,
+            deadline: unit.deadline ?? 0,
+            ttl: options.ttlSecondsAfterFinished,
+            podMetadata: YAMLValue.object(["labels": .map(jobLabels), "annotations": .map(annotations)]).block(indent: 6).asLines,
+            podSpec: podSpec(unit, configMap: configMap, account: account).block(indent: 6).asLines)
     }
 
     private func podSpec(_ unit: KubernetesUnit, configMap: String, account: String?) -> YAMLValue {

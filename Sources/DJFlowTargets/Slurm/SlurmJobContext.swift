@@ -3,9 +3,40 @@
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec
+import DJFlowTemplates
 
-/// The context of one `.sbatch` script: every value already quoted for bash or checked for `#SBATCH`.
-struct SlurmJobContext {
+/// The context of `slurm/job.sbatch`: one job's worker array, or its refresh step. Every value is already
+/// quoted for bash or checked for `#SBATCH`.
+struct SlurmJobContext: TemplateContext {
+    static let template = "slurm/job.sbatch"
+    /// What the job is and does, as comment lines.
+    var description: [Line]
+    /// The `#SBATCH` options (`--mem=8G`), djflow's and then the user's `extra`.
+    var sbatch: [Line]
+    /// `targets.slurm.setup`, line by line as written, run before the runner.
+    var setup: [Line]
+    var hasSetup: Bool
+    /// `export` lines: connection settings by value, credentials checked by name, `env` values.
+    var environment: [Line]
+    /// The runner invocation: bash words, each quoted, before the per-run arguments.
+    var command: String
+    /// The number of workers (`--worker i/N`).
+    var workers: Int
+    /// How many times exit 1 or 75 is retried in the job.
+    var retries: Int
+    var retried: Bool
+    /// The first retry's delay in seconds (doubled, tripled, ... after).
+    var retryDelay: Int
+    /// `workers: auto` with more than one worker: the array starts one task and worker 0 raises the throttle.
+    var autoWorkers: Bool
+    /// The most tasks `workers: auto` lets run at once.
+    var scaleCap: Int?
+    /// The done marker's path prefix, quoted (the array job id is appended at run time).
+    var doneMarker: String?
+}
+
+/// Builds the `.sbatch` contexts of one job.
+struct SlurmJobBuilder {
     let job: Job
     let input: TargetInput
     let options: SlurmOptions
@@ -16,7 +47,7 @@ struct SlurmJobContext {
     }
 
     /// The worker array: one task per worker, full resources.
-    func worker() -> TemplateContext {
+    func worker() -> SlurmJobContext {
         var sbatch = ["--job-name=\(names.jobName(job))"]
         sbatch.append("--array=\(SlurmArrays.chunks(workers: job.workers, throttle: Self.initialThrottle(job), maxArraySize: options.maxArraySize)[0].range)")
         sbatch.append("--cpus-per-task=\(job.resources.cpus)")
@@ -39,9 +70,9 @@ struct SlurmJobContext {
         if job.onError == .continue { description.append("on_error: continue: keys that fail stay in the jobs table and dependents still start.") }
         var values = context(description: description, sbatch: sbatch, command: command, workers: job.workers, retries: job.retries)
         if job.autoWorkers && job.workers > 1 {
-            values["autoWorkers"] = true
-            values["scaleCap"] = String(min(job.throttle ?? job.workers, job.workers))
-            values["doneMarker"] = ShellQuoting.quote("\(options.logDir)/.djflow-done-")
+            values.autoWorkers = true
+            values.scaleCap = min(job.throttle ?? job.workers, job.workers)
+            values.doneMarker = ShellQuoting.quote("\(options.logDir)/.djflow-done-")
         }
         return values
     }
@@ -52,7 +83,7 @@ struct SlurmJobContext {
     }
 
     /// The one-task step that refreshes the table's job queue before a multi-worker array starts.
-    func refresh() -> TemplateContext {
+    func refresh() -> SlurmJobContext {
         var sbatch = ["--job-name=\(names.jobName(job)).refresh", "--cpus-per-task=1", "--mem=1G"]
         let time = min(job.resources.timeSeconds ?? 3600, 3600)
         sbatch.append("--time=\(WallTime(seconds: time).slurmText)")
@@ -119,19 +150,12 @@ struct SlurmJobContext {
         }
     }
 
-    private func context(description: [String], sbatch: [String], command: [String], workers: Int, retries: Int) -> TemplateContext {
-        [
-            "description": description.asLines,
-            "sbatch": sbatch.asLines,
-            "setup": options.setup.asLines,
-            "hasSetup": !options.setup.isEmpty,
-            "environment": SlurmEnvironment.lines(input: input, options: options).asLines,
-            "command": command.joined(separator: " "),
-            "workers": String(workers),
-            "retries": String(retries),
-            "retried": retries > 0,
-            "retryDelay": String(options.retryDelaySeconds),
-        ]
+    private func context(description: [String], sbatch: [String], command: [String], workers: Int, retries: Int) -> SlurmJobContext {
+        SlurmJobContext(
+            description: description.asLines, sbatch: sbatch.asLines, setup: options.setup.asLines, hasSetup: !options.setup.isEmpty,
+            environment: SlurmEnvironment.lines(input: input, options: options).asLines, command: command.joined(separator: " "),
+            workers: workers, retries: retries, retried: retries > 0, retryDelay: options.retryDelaySeconds,
+            autoWorkers: false, scaleCap: nil, doneMarker: nil)
     }
 }
 

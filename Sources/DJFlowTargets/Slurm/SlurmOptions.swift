@@ -2,6 +2,7 @@
 
 import DJFlowCore
 import DJFlowSpec
+import DJFlowTemplates
 
 /// `targets.slurm` (pipeline-wide) and `tables.<T>.targets.slurm` (per table).
 struct SlurmOptions {

@@ -3,9 +3,42 @@
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec
+import DJFlowTemplates
 
-/// The context of a submit script: the sbatch calls of one workflow (or of all), in topological order.
-struct SlurmSubmitContext {
+/// The context of `slurm/submit.sh`: the sbatch calls of one workflow (`<workflow>/submit.sh`) or of all
+/// (`submit_all.sh`), in topological order. Every value is already quoted for bash.
+struct SlurmSubmitContext: TemplateContext {
+    static let template = "slurm/submit.sh"
+    /// One sbatch call: `key job label script upstream first [--array=RANGE OFFSET]...`, as quoted words.
+    struct Submission: Codable, Sendable {
+        var arguments: String
+    }
+
+    /// What the script submits, as comment lines.
+    var description: [Line]
+    /// The script's path in the output folder, for its usage text.
+    var scriptName: String
+    /// The way from the script's folder up to `slurm/` (`/..`, or empty for `submit_all.sh`).
+    var rootFromScript: String
+    /// `targets.slurm.log_dir`, quoted; and as plain text for messages.
+    var logDir: String
+    var logDirText: String
+    /// Pass `--kill-on-invalid-dep=yes` to sbatch.
+    var killOnInvalidDependency: Bool
+    var submissions: [Submission]
+    /// Per job: `id table 'upstream ids' runner-table`, quoted words (what --from/--only/--skip-done read).
+    var jobs: [Line]
+    /// The tables submitted, for messages.
+    var tableNames: String
+    /// The runner invocation that prints the tables' progress (`--describe-tables`), quoted words.
+    var describeCommand: String
+    var setup: [Line]
+    var hasSetup: Bool
+    var environment: [Line]
+}
+
+/// Builds the context of a submit script.
+struct SlurmSubmitBuilder {
     let plan: ExecutionPlan
     let workflows: [Workflow]
     let options: SlurmOptions
@@ -14,12 +47,12 @@ struct SlurmSubmitContext {
     /// `submit_all.sh` (every workflow, cross-workflow dependencies kept) rather than one workflow's script.
     let all: Bool
 
-    func context() -> TemplateContext {
+    func context() -> SlurmSubmitContext {
         let single = all ? nil : workflows.first
         let inScript = Set(workflows.flatMap(\.jobs))
         let jobs = workflows.flatMap { plan.jobs(of: $0) }
         var upstreamOf: [String: [String]] = [:]
-        var submissions: [TemplateContext] = []
+        var submissions: [SlurmSubmitContext.Submission] = []
         for job in jobs {
             let upstream = (single == nil ? job.upstream : job.needs).filter(inScript.contains)
             upstreamOf[job.id] = upstream
@@ -32,7 +65,7 @@ struct SlurmSubmitContext {
                                               upstream: dependencies, first: true, chunks: []))
                 arrayUpstream = ["\(job.id).refresh"]
             }
-            let chunks = SlurmArrays.chunks(workers: job.workers, throttle: SlurmJobContext.initialThrottle(job), maxArraySize: options.maxArraySize)
+            let chunks = SlurmArrays.chunks(workers: job.workers, throttle: SlurmJobBuilder.initialThrottle(job), maxArraySize: options.maxArraySize)
             submissions.append(submission(key: job.id, job: job.id, label: job.table, script: "\(script).sbatch", upstream: arrayUpstream,
                                           first: !job.hasRefreshStep, chunks: chunks))
         }
@@ -55,30 +88,25 @@ struct SlurmSubmitContext {
                            "Later workflows wait on gates (tables people fill); submit them all only when that data is already entered."]
         }
         let logDir = ShellQuoting.quote(options.logDir)
-        return [
-            "description": description.asLines,
-            "scriptName": single == nil ? "submit_all.sh" : "\(single!.id)/submit.sh",
-            "rootFromScript": single == nil ? "" : "/..",
-            "logDir": logDir,
-            "logDirText": options.logDir,
-            "killOnInvalidDependency": options.killOnInvalidDependency,
-            "submissions": submissions,
-            "jobs": table.asLines,
-            "tableNames": tableNames,
-            "describeCommand": (SlurmJobContext.interpreter(input: input, options: options, gpus: 0) + ["--describe-tables"]
+        return SlurmSubmitContext(
+            description: description.asLines,
+            scriptName: single == nil ? "submit_all.sh" : "\(single!.id)/submit.sh",
+            rootFromScript: single == nil ? "" : "/..",
+            logDir: logDir, logDirText: options.logDir,
+            killOnInvalidDependency: options.killOnInvalidDependency,
+            submissions: submissions, jobs: table.asLines, tableNames: tableNames,
+            describeCommand: (SlurmJobBuilder.interpreter(input: input, options: options, gpus: 0) + ["--describe-tables"]
                 + (jobs.first?.modules ?? []).flatMap { ["--module", ShellQuoting.quote($0)] }).joined(separator: " "),
-            "setup": options.setup.asLines,
-            "hasSetup": !options.setup.isEmpty,
-            "environment": SlurmEnvironment.lines(input: input, options: options).asLines,
-        ]
+            setup: options.setup.asLines, hasSetup: !options.setup.isEmpty,
+            environment: SlurmEnvironment.lines(input: input, options: options).asLines)
     }
 
     private func submission(key: String, job: String, label: String, script: String, upstream: [String], first: Bool,
-                            chunks: [SlurmArrays.Chunk]) -> TemplateContext {
+                            chunks: [SlurmArrays.Chunk]) -> SlurmSubmitContext.Submission {
         var words = [key, job, label, script, upstream.joined(separator: " "), first ? "first" : ""].map(ShellQuoting.quote)
         if upstream.isEmpty { words[4] = "''" }
         if !first { words[5] = "''" }
         for chunk in chunks { words += [ShellQuoting.quote("--array=\(chunk.range)"), String(chunk.offset)] }
-        return ["arguments": words.joined(separator: " ")]
+        return SlurmSubmitContext.Submission(arguments: words.joined(separator: " "))
     }
 }

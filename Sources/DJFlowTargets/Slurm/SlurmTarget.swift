@@ -3,6 +3,7 @@
 import DJFlowCore
 import DJFlowPlan
 import DJFlowSpec
+import DJFlowTemplates
 
 /// SLURM: one sbatch script per job (an array with one task per worker), a refresh step before
 /// multi-worker arrays, a `submit.sh` per workflow chaining jobs with `afterok`, and `submit_all.sh`.
@@ -27,20 +28,20 @@ public struct SlurmTarget: SchedulerTarget {
         let names = SlurmNames(plan: plan)
         for workflow in plan.workflows {
             for job in plan.jobs(of: workflow) {
-                let context = SlurmJobContext(job: job, input: input, options: options, names: names)
+                let context = SlurmJobBuilder(job: job, input: input, options: options, names: names)
                 artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/\(job.id).sbatch",
-                                          content: .template("slurm/job.sbatch", context: context.worker())))
+                                          content: .template(context.worker())))
                 if job.hasRefreshStep {
                     artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/\(job.id).refresh.sbatch",
-                                              content: .template("slurm/job.sbatch", context: context.refresh())))
+                                              content: .template(context.refresh())))
                 }
             }
-            let submit = SlurmSubmitContext(plan: plan, workflows: [workflow], options: options, names: names, input: input, all: false)
+            let submit = SlurmSubmitBuilder(plan: plan, workflows: [workflow], options: options, names: names, input: input, all: false)
             artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/submit.sh",
-                                      content: .template("slurm/submit.sh", context: submit.context()), executable: true))
+                                      content: .template(submit.context()), executable: true))
         }
-        let all = SlurmSubmitContext(plan: plan, workflows: plan.workflows, options: options, names: names, input: input, all: true)
-        artifacts.append(Artifact(path: "\(Self.folder)/submit_all.sh", content: .template("slurm/submit.sh", context: all.context()),
+        let all = SlurmSubmitBuilder(plan: plan, workflows: plan.workflows, options: options, names: names, input: input, all: true)
+        artifacts.append(Artifact(path: "\(Self.folder)/submit_all.sh", content: .template(all.context()),
                                   executable: true))
         return artifacts
     }

@@ -34,7 +34,7 @@ struct Compile: ParsableCommand {
         let chosen = try targets.chosen()
         let source = try pipeline.source()
         let library: TemplateLibrary
-        do { library = try TemplateLibrary(overrideFolder: templates) } catch let failure as TemplateLibrary.LoadFailure {
+        do { library = try TemplateLibrary(overrideFolder: templates, contexts: TemplateContexts.all) } catch let failure as TemplateLibrary.LoadFailure {
             printError(failure.description)
             throw ExitStatus.invalidPipeline
         }

@@ -1,17 +1,36 @@
-// `djflow templates`: lists the embedded templates and prints one.
+// `djflow templates`: lists the embedded templates, prints one, and lists the fields of its context.
 
 import ArgumentParser
 import DJFlowCore
+import DJFlowTargets
 import DJFlowTemplates
 
 struct Templates: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List or print the embedded templates (copy one into a --templates folder to override it).",
-        subcommands: [List.self, Show.self])
+        subcommands: [List.self, Show.self, Fields.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List template names.")
         func run() throws { for name in try TemplateLibrary().names { print(name) } }
+    }
+
+    struct Fields: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the fields an override of a template may use (its typed context).",
+            discussion: "One path per line: 'jobs' is a list or a nested value, 'jobs/name' a field of each of its items, "
+                + "reached inside {{#jobs}}...{{/jobs}}.")
+        @Argument(help: "A Mustache template name from 'djflow templates list'.") var name: String
+        func run() throws {
+            let plain = name.hasSuffix(".mustache") ? String(name.dropLast(".mustache".count)) : name
+            guard let context = TemplateContexts.all.first(where: { $0.template == plain }) else {
+                let names = TemplateContexts.all.map { $0.template }.sorted()
+                let near = Suggestions.closest(to: plain, in: names).map { "; did you mean '\($0).mustache'?" } ?? ""
+                printError("djflow: error: no Mustache template named '\(name)'\(near) (see 'djflow templates list')")
+                throw ExitStatus.usage
+            }
+            for path in context.fieldPaths.sorted() { print(path) }
+        }
     }
 
     struct Show: ParsableCommand {

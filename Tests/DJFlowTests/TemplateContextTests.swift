@@ -1,0 +1,92 @@
+// Typed template contexts (issue 11, item 2): every template under Templates/ has one context struct, every
+// tag the template uses names a field of it, every field is used, and the encoding the renderer walks is
+// the one the templates expect.
+import DJFlowCore
+import DJFlowTargets
+@testable import DJFlowTemplates
+import Foundation
+import Testing
+
+@Suite struct TemplateContextTests {
+    /// Every Mustache template on disk, by name without `.mustache`.
+    static let templateNames: [String] = {
+        let root = packageRoot.appendingPathComponent("Templates")
+        let walker = FileManager.default.enumerator(atPath: root.path)
+        var names: [String] = []
+        while let path = walker?.nextObject() as? String {
+            if path.hasSuffix(".mustache") { names.append(String(path.dropLast(".mustache".count))) }
+        }
+        return names.sorted()
+    }()
+
+    static func text(_ name: String) throws -> String {
+        try String(contentsOf: packageRoot.appendingPathComponent("Templates/\(name).mustache"), encoding: .utf8)
+    }
+
+    @Test func everyTemplateHasExactlyOneContext() {
+        #expect(Self.templateNames.count >= 8)
+        let contexts = TemplateContexts.all.map { $0.template }
+        #expect(contexts.sorted() == Self.templateNames, "one context struct per template under Templates/, registered in TemplateContexts.all")
+    }
+
+    @Test(arguments: templateNames)
+    func everyTagNamesAFieldOfTheContext(template: String) throws {
+        let context = try #require(TemplateContexts.all.first { $0.template == template })
+        let schema = context.fieldPaths
+        let tags = try #require(TemplateTags.scan(try Self.text(template)))
+        for tag in tags where tag.kind != .close && tag.kind != .partial {
+            #expect(TemplateTags.resolve(tag, inSchema: schema) != nil,
+                    "\(template).mustache:\(tag.line):\(tag.column): '\(tag.name)' is no field of \(context) where it stands (sections: \(tag.sections))")
+        }
+    }
+
+    @Test(arguments: templateNames)
+    func everyFieldOfTheContextIsUsed(template: String) throws {
+        let context = try #require(TemplateContexts.all.first { $0.template == template })
+        let tags = try #require(TemplateTags.scan(try Self.text(template)))
+        let used = Set(tags.filter { $0.kind != .close }.compactMap { TemplateTags.resolve($0, inSchema: context.fieldPaths) })
+        let unused = context.fieldPaths.subtracting(used)
+        #expect(unused.isEmpty, "\(context) has fields \(template).mustache never prints: \(unused.sorted())")
+    }
+
+    @Test func schemaListsNestedOptionalAndListFields() {
+        struct Inner: Codable { var name: String; var retried: Bool }
+        struct Outer: Codable { var jobs: [Inner]; var count: Int; var note: String?; var file: EmbeddedFile; var done: Inner? }
+        #expect(ContextSchema.fieldPaths(of: Outer.self) == ["jobs", "jobs/name", "jobs/retried", "count", "note", "file", "done", "done/name", "done/retried"])
+    }
+
+    @Test func encodingGivesTheValuesTheRendererExpects() throws {
+        struct Inner: Codable { var name: String; var retried: Bool }
+        struct Outer: Codable { var jobs: [Inner]; var count: Int; var note: String?; var lines: [Line]; var file: EmbeddedFile }
+        let value = Outer(jobs: [Inner(name: "a", retried: true)], count: 3, note: nil, lines: ["x", "y"].asLines,
+                          file: EmbeddedFile("runner/djflow_populate.py", encoding: .yamlBlockIndent4))
+        let tree = try #require(MustacheEncoding.tree(value) as? [String: Any])
+        #expect(tree["note"] == nil, "a nil optional is absent, so an inverted section renders")
+        #expect(tree["count"] as? String == "3", "integers print as decimals")
+        let jobs = try #require(tree["jobs"] as? [Any])
+        let job = try #require(jobs.first as? [String: Any])
+        #expect(job["name"] as? String == "a" && job["retried"] as? Bool == true)
+        #expect(((tree["lines"] as? [Any])?.compactMap { ($0 as? [String: Any])?["line"] as? String }) == ["x", "y"])
+        #expect(tree["file"] as? EmbeddedFile == value.file, "embedded files are kept for the renderer to resolve")
+    }
+
+    @Test func sectionsOverBooleansKeepTheScopeAndListsOpenOne() throws {
+        let schema: Set<String> = ["rbac", "rbac/createAccount", "rbac/metadata", "rbac/metadata/line", "jobs", "jobs/line", "header"]
+        let tags = try #require(TemplateTags.scan("{{#rbac}}{{#createAccount}}{{#metadata}}{{line}}{{/metadata}}{{header}}{{/createAccount}}{{/rbac}}{{#jobs}}{{createAccount}}{{/jobs}}"))
+        let resolved = tags.filter { $0.kind != .close }.map { TemplateTags.resolve($0, inSchema: schema) }
+        #expect(resolved == ["rbac", "rbac/createAccount", "rbac/metadata", "rbac/metadata/line", "header", "jobs", nil])
+    }
+
+    @Test func anOverrideMayUseAnyFieldOfTheContextWhereItIsReachable() throws {
+        let original = try Self.text("slurm/job.sbatch")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("djflow-ctx-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("slurm"), withIntermediateDirectories: true)
+        // scaleCap is printed only inside {{#autoWorkers}} by the embedded template, but it is a top-level field.
+        try (original + "# cap {{scaleCap}}\n").write(to: root.appendingPathComponent("slurm/job.sbatch.mustache"), atomically: true, encoding: .utf8)
+        _ = try TemplateLibrary(overrideFolder: root.path, contexts: TemplateContexts.all)
+        // A field of another scope is not reachable: `arguments` belongs to submit.sh's submissions.
+        try (original + "# {{arguments}}\n").write(to: root.appendingPathComponent("slurm/job.sbatch.mustache"), atomically: true, encoding: .utf8)
+        #expect(throws: TemplateLibrary.LoadFailure.self) { try TemplateLibrary(overrideFolder: root.path, contexts: TemplateContexts.all) }
+    }
+}
