@@ -48,3 +48,24 @@ extension Job {
         return words
     }
 }
+
+/// The runner's exit codes: the one definition every target uses (retry rules, DAG aborts, pod failure
+/// policies, the comments of generated files). `RunnerContractTests` checks it against the `EXIT_*`
+/// constants of `Templates/runner/djflow_populate.py`.
+public enum RunnerExit: Int, CaseIterable, Sendable {
+    /// Every key in scope is done.
+    case ok = 0
+    /// Keys within the scope are in `error` status (failed in this run or an earlier one): retried with `--clear-errors`.
+    case errors = 1
+    /// Usage or import error, missing credentials: never retried.
+    case usage = 2
+    /// The database was unreachable: retried.
+    case transient = 75
+    /// SIGINT.
+    case interrupted = 130
+    /// SIGTERM (time limit, preemption, eviction): the running key is released for the rerun.
+    case terminated = 143
+
+    /// What a scheduler retries inside a job: failed keys and an unreachable database.
+    public static let retried: [RunnerExit] = [.errors, .transient]
+}

@@ -108,8 +108,11 @@ enum TemplateTags {
             guard let field = section.split(separator: ".", maxSplits: 1).first.map(String.init), let path = lookup(field) else { continue }
             if paths.contains(where: { $0.hasPrefix(path + "/") }) { scopes.append(path) }
         }
-        guard let field = tag.field else { return scopes.last }
-        return lookup(field)
+        guard let field = tag.field, let path = lookup(field) else { return tag.field == nil ? scopes.last : nil }
+        // A dotted name (`exit.usage`) goes on from the first field through the nested ones.
+        let rest = tag.name.split(separator: ".").dropFirst().map(String.init)
+        let full = ([path] + rest).joined(separator: "/")
+        return paths.contains(full) ? full : nil
     }
 
     private static func find(_ needle: [Character], in chars: [Character], from start: Int) -> Int? {

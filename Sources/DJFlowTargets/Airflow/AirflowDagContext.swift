@@ -88,6 +88,8 @@ struct AirflowDagContext: TemplateContext {
     /// `is_paused_upon_creation`: `True` or `False`, when set.
     var paused: String?
     var done: Done?
+    /// The runner's exit codes.
+    var exit = ExitCodes.runner
 }
 
 /// The context of `airflow/airflowignore`: the header only.
@@ -268,7 +270,7 @@ struct AirflowDagBuilder {
             for (target, source) in [("DJ_USER", database.userEnv.value), ("DJ_PASS", database.passwordEnv.value)] {
                 // `source` is a validated variable name, safe inside ${...}.
                 let message = ShellQuoting.quote("djflow: \(source) is not set in the Airflow worker's environment (database.secret); not retrying")
-                lines.append("if [[ -z ${\(source)+set} ]]; then echo \(message) >&2; exit 2; fi")
+                lines.append("if [[ -z ${\(source)+set} ]]; then echo \(message) >&2; exit \(RunnerExit.usage.rawValue); fi")
                 if target != source { lines.append("export \(target)=\"${\(source)}\"") }
             }
         }

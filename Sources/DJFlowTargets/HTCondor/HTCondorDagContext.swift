@@ -62,8 +62,8 @@ struct HTCondorDagBuilder {
             if !parents.isEmpty { edges.append("PARENT \(parents.joined(separator: " ")) CHILD \(names.firstNodes(job).joined(separator: " "))") }
             if let refresh = names.refreshNode(job) { edges.append("PARENT \(refresh) CHILD \(names.lastNodes(job).joined(separator: " "))") }
             for node in nodes {
-                if job.retries > 0 { retries.append("RETRY \(node) \(job.retries) UNLESS-EXIT \(HTCondorTarget.usageExitCode)") }
-                aborts.append("ABORT-DAG-ON \(node) \(HTCondorTarget.usageExitCode) RETURN \(HTCondorTarget.usageExitCode)")
+                if job.retries > 0 { retries.append("RETRY \(node) \(job.retries) UNLESS-EXIT \(RunnerExit.usage.rawValue)") }
+                aborts.append("ABORT-DAG-ON \(node) \(RunnerExit.usage.rawValue) RETURN \(RunnerExit.usage.rawValue)")
                 if let priority = job.priority { priorities.append("PRIORITY \(node) \(HTCondorTarget.dataJointDefaultPriority - priority)") }
             }
         }
@@ -82,8 +82,8 @@ struct HTCondorDagBuilder {
                 section("Nodes: one cluster each (queue N = N workers).", jobs),
                 section("Worker numbers of throttled tables (APPEND: set after the submit file is read).", vars),
                 section("Nearest dependencies of the plan; a refresh step runs before its table's workers.", edges),
-                section("Exit 1 (keys failed) and 75 (database unreachable) are retried with --clear-errors; exit 2 (usage or import error) never.", retries),
-                section("A usage or import error (exit 2) stops the whole DAG.", aborts),
+                section("Exit \(RunnerExit.errors.rawValue) (keys failed) and \(RunnerExit.transient.rawValue) (database unreachable) are retried with --clear-errors; exit \(RunnerExit.usage.rawValue) (usage or import error) never.", retries),
+                section("A usage or import error (exit \(RunnerExit.usage.rawValue)) stops the whole DAG.", aborts),
                 section("Table priority: DataJoint's is lower-first (default 5), DAGMan's higher-first, so 5 - priority.", priorities),
                 section("Throttles: at most N clusters of a category at once.", categories + limits.map { "MAXJOBS \($0.0) \($0.1)" }),
                 section("Tables, read by djflow_restrict.py: job id, table, its nodes (the first runs first), the jobs it depends on.", tables),

@@ -30,6 +30,8 @@ struct HTCondorSubmitContext: TemplateContext {
     var hasExtra: Bool
     /// `queue N` (one proc per worker), or `queue` (one proc per DAG node).
     var queue: String
+    /// The runner's exit codes.
+    var exit = ExitCodes.runner
 }
 
 /// Builds the submit-file contexts of one job.

@@ -18,8 +18,6 @@ public struct HTCondorTarget: SchedulerTarget {
     static let runnerFile = "djflow_populate.py"
     static let nodeScript = "djflow_node.sh"
     static let restrictScript = "djflow_restrict.py"
-    /// The runner's usage/import error: never retried, aborts the DAG.
-    static let usageExitCode = 2
     /// DataJoint 2.x's default job priority: DAG `PRIORITY` is this minus the table's `priority`.
     static let dataJointDefaultPriority = 5
 

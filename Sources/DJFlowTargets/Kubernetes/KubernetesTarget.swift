@@ -24,7 +24,8 @@ public struct KubernetesTarget: SchedulerTarget {
     static let helperFile = "djflow_k8s.py"
     /// Pod failure policy: exit codes that fail the Job at once (2 runner usage error; 3 an upstream Job
     /// failed; 4 an upstream Job never appeared or never finished in time).
-    static let fatalExitCodes = [2, 3, 4]
+    static let fatalExitCodes = [RunnerExit.usage.rawValue, KubernetesWorkflowContext.HelperExitCodes().upstreamFailed,
+                                 KubernetesWorkflowContext.HelperExitCodes().timeout]
     /// Added to the latest end of the Jobs waited for: pod start-up and creation skew.
     static let waitMargin = 300
     /// The refresh step's limits (it only inserts pending rows into the job queue).
@@ -94,6 +95,17 @@ struct KubernetesWorkflowContext: TemplateContext {
     /// Empty, or one entry when some Job waits for another.
     var rbac: [RBAC]
     var jobs: [Job]
+    /// The runner's exit codes, and the helper's (`djflow_k8s.py wait`).
+    var exit = ExitCodes.runner
+    var helperExit = HelperExitCodes()
+
+    /// The exit codes of `djflow_k8s.py wait` beyond the runner's (checked against its `EXIT_*` by a test).
+    struct HelperExitCodes: Codable, Sendable {
+        /// An upstream Job failed.
+        var upstreamFailed = 3
+        /// An upstream Job never appeared or never finished in time.
+        var timeout = 4
+    }
 }
 
 /// One Job of a workflow: a table's workers, or the refresh step before them.

@@ -33,6 +33,8 @@ struct SlurmJobContext: TemplateContext {
     var scaleCap: Int?
     /// The done marker's path prefix, quoted (the array job id is appended at run time).
     var doneMarker: String?
+    /// The runner's exit codes.
+    var exit = ExitCodes.runner
 }
 
 /// Builds the `.sbatch` contexts of one job.
@@ -191,7 +193,7 @@ enum SlurmEnvironment {
         for (target, source) in [("DJ_USER", database.userEnv.value), ("DJ_PASS", database.passwordEnv.value)] {
             // `source` is a validated variable name, safe inside ${...}.
             let message = ShellQuoting.quote("djflow: \(source) is not set: export it where you run submit.sh (the job inherits it)")
-            lines.append("if [[ -z ${\(source)+set} ]]; then echo \(message) >&2; exit 2; fi")
+            lines.append("if [[ -z ${\(source)+set} ]]; then echo \(message) >&2; exit \(RunnerExit.usage.rawValue); fi")
             if target != source { lines.append("export \(target)=\"${\(source)}\"") }
         }
         for pair in input.spec.runner.environment {

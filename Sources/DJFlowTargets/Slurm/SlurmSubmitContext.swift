@@ -35,6 +35,8 @@ struct SlurmSubmitContext: TemplateContext {
     var setup: [Line]
     var hasSetup: Bool
     var environment: [Line]
+    /// The runner's exit codes.
+    var exit = ExitCodes.runner
 }
 
 /// Builds the context of a submit script.

@@ -75,7 +75,8 @@ struct Status: ParsableCommand {
         guard code == 0, let reading else {
             let message = reading?.errors?.joined(separator: "; ") ?? String(decoding: errors.suffix(2000), as: UTF8.self)
             printError("djflow: error: cannot read the run's status: \(message)")
-            throw ExitCode(code == 75 ? 75 : 2)
+            // The status reader exits like the runner: an unreachable database stays transient (retry later).
+            throw ExitCode(Int32(code == RunnerExit.transient.rawValue ? RunnerExit.transient.rawValue : RunnerExit.usage.rawValue))
         }
         return reading
     }
