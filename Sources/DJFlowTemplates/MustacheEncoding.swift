@@ -25,31 +25,44 @@ public enum MustacheEncoding {
     }
 }
 
-/// A value being built: a keyed or unkeyed container, or a single value.
+/// A value being built: a keyed or unkeyed container, or a single value. Containers grow in place (a
+/// class with plain stored collections, so appending never copies what is already there).
 private final class Node {
-    enum Storage { case empty, keyed([String: Node]), unkeyed([Node]), value(Any) }
-    var storage = Storage.empty
+    enum Kind { case empty, keyed, unkeyed, value }
+    var kind = Kind.empty
+    var fields: [String: Node] = [:]
+    var items: [Node] = []
+    var value: Any = ""
 
     var materialized: Any {
-        switch storage {
+        switch kind {
         case .empty: return [String: Any]()
-        case .keyed(let fields): return fields.mapValues(\.materialized)
-        case .unkeyed(let items): return items.map(\.materialized)
-        case .value(let value): return value
+        case .keyed: return fields.mapValues(\.materialized)
+        case .unkeyed: return items.map(\.materialized)
+        case .value: return value
         }
     }
 
+    func makeKeyed() { if kind != .keyed { kind = .keyed; fields = [:] } }
+    func makeUnkeyed() { if kind != .unkeyed { kind = .unkeyed; items = [] } }
+
     func set(_ key: String, _ child: Node) {
-        if case .keyed(var fields) = storage { fields[key] = child; storage = .keyed(fields) } else { storage = .keyed([key: child]) }
+        makeKeyed()
+        fields[key] = child
     }
 
     func append(_ child: Node) {
-        if case .unkeyed(var items) = storage { items.append(child); storage = .unkeyed(items) } else { storage = .unkeyed([child]) }
+        makeUnkeyed()
+        items.append(child)
+    }
+
+    func take(_ other: Node) {
+        kind = other.kind; fields = other.fields; items = other.items; value = other.value
     }
 
     static func encoding<T: Encodable>(_ value: T) throws -> Node {
         let node = Node()
-        if let leaf = MustacheEncoding.leafValue(value) { node.storage = .value(leaf) } else { try value.encode(to: TreeEncoder(node: node)) }
+        if let leaf = MustacheEncoding.leafValue(value) { node.kind = .value; node.value = leaf } else { try value.encode(to: TreeEncoder(node: node)) }
         return node
     }
 }
@@ -60,12 +73,12 @@ private struct TreeEncoder: Encoder {
     var userInfo: [CodingUserInfoKey: Any] = [:]
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        if case .keyed = node.storage {} else { node.storage = .keyed([:]) }
+        node.makeKeyed()
         return KeyedEncodingContainer(Keyed(node: node))
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
-        if case .unkeyed = node.storage {} else { node.storage = .unkeyed([]) }
+        node.makeUnkeyed()
         return Unkeyed(node: node)
     }
 
@@ -94,10 +107,7 @@ private struct TreeEncoder: Encoder {
     struct Unkeyed: UnkeyedEncodingContainer {
         let node: Node
         var codingPath: [any CodingKey] = []
-        var count: Int {
-            if case .unkeyed(let items) = node.storage { return items.count }
-            return 0
-        }
+        var count: Int { node.items.count }
         mutating func encodeNil() throws {}
         mutating func encode<T: Encodable>(_ value: T) throws { node.append(try .encoding(value)) }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
@@ -118,6 +128,6 @@ private struct TreeEncoder: Encoder {
         let node: Node
         var codingPath: [any CodingKey] = []
         mutating func encodeNil() throws {}
-        mutating func encode<T: Encodable>(_ value: T) throws { node.storage = try Node.encoding(value).storage }
+        mutating func encode<T: Encodable>(_ value: T) throws { node.take(try Node.encoding(value)) }
     }
 }
