@@ -32,7 +32,7 @@ public enum CompilerPipeline {
         }
         var plan: ExecutionPlan?
         if let loaded = spec {
-            checkTargetNames(loaded, source: source, diagnostics: &diagnostics)
+            checkTargetNames(loaded, diagnostics: &diagnostics)
             plan = Planner.plan(loaded, diagnostics: &diagnostics)
             if let planned = plan { SettingsCheck.check(loaded, plan: planned, diagnostics: &diagnostics) }
         }
@@ -54,7 +54,8 @@ public enum CompilerPipeline {
                     at: SourceLocation(file: source.path, line: 1, column: 1),
                     notes: [chooseTargetHint])
             }
-            for kind in kinds { _ = kind.target.artifacts(for: input, diagnostics: &analysis.diagnostics) }
+            // The options stage only: nothing is lowered or rendered.
+            for kind in kinds { _ = kind.check(input, diagnostics: &analysis.diagnostics) }
         }
         return analysis
     }
@@ -70,13 +71,13 @@ public enum CompilerPipeline {
     }
 
     /// Reports target names under `targets:` that djflow does not know (a typo would silently drop options).
-    static func checkTargetNames(_ spec: PipelineSpec, source: SourceFile, diagnostics: inout Diagnostics) {
+    static func checkTargetNames(_ spec: PipelineSpec, diagnostics: inout Diagnostics) {
         let known = TargetKind.allCases.map(\.rawValue)
-        let sections = [("'targets'", spec.targetOptions)] + spec.tables.map { ("'targets' of table '\($0.name)'", $0.targetOptions) }
-        for (context, options) in sections {
+        let sections = [("'targets'", spec.targetOptions, spec.targetKeyLocations)]
+            + spec.tables.map { ("'targets' of table '\($0.name)'", $0.targetOptions, $0.targetKeyLocations) }
+        for (context, options, keys) in sections {
             for (name, node) in options.sorted(by: { $0.key < $1.key }) where !known.contains(name) {
-                // The key sits on the value's line (flow style) or just above it (block style).
-                let location = source.locate("\(name):", from: max(1, node.location.line - 1), within: 2) ?? node.location
+                let location = keys[name] ?? node.location
                 diagnostics.error("unknown target '\(name)' in \(context)\(Suggestions.hint(for: name, in: known))",
                                   at: location, notes: ["djflow compiles for: \(known.joined(separator: ", "))"])
             }
@@ -106,11 +107,10 @@ public enum CompilerPipeline {
         let targets = chosen ?? configuredTargets(spec)
         if targets.isEmpty { return (nil, analysis.diagnostics, []) }
         let input = TargetInput(spec: spec, plan: plan, sourceName: sourceName)
-        var artifacts: [Artifact] = []
-        for kind in targets.sorted() {
-            artifacts += kind.target.artifacts(for: input, diagnostics: &analysis.diagnostics) ?? []
-        }
+        // Every target's options are checked before any is lowered, so all problems come at once.
+        let checked = targets.sorted().compactMap { $0.check(input, diagnostics: &analysis.diagnostics) }
         if analysis.diagnostics.hasErrors { return (nil, analysis.diagnostics, targets) }
+        let artifacts = checked.flatMap { $0.artifacts(for: input) }
         let renderer = ArtifactRenderer(templates: templates, sourceName: sourceName)
         return (artifacts.map(renderer.render).sorted { $0.path < $1.path }, analysis.diagnostics, targets)
     }

@@ -138,6 +138,7 @@ public enum PythonSources {
             }
             python[index].settings = entry.settings
             python[index].targetOptions = entry.targetOptions
+            python[index].targetKeyLocations = entry.targetKeyLocations
             python[index].module = entry.module
         }
 

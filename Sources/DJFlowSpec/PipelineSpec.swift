@@ -15,6 +15,8 @@ public struct PipelineSpec: Sendable {
     public var tables: [TableSpec]
     /// Target options as written (`targets.slurm`, …); each target reads its own.
     public var targetOptions: [String: SpecNode]
+    /// Where each key under `targets:` is written (for messages about the target name itself).
+    public var targetKeyLocations: [String: SourceLocation] = [:]
     /// Python files (globs relative to the definition's folder) to read the tables from.
     public var sources: [Located<String>] = []
     /// Names the Python sources leave to run time, mapped to what they stand for (`Session: pkg.module.Session`).
@@ -162,6 +164,8 @@ public struct TableSpec: Sendable {
     public var module: Located<String>?
     /// Per-table target options (`targets: {slurm: {partition: gpu}}`).
     public var targetOptions: [String: SpecNode]
+    /// Where each key under the table's `targets:` is written.
+    public var targetKeyLocations: [String: SourceLocation] = [:]
     /// True for a part created from its master's `parts:` list (a `Master.Part` key may add its definition).
     public var isListedPart = false
     /// False for a `tables:` entry without `tier:` (settings for a table read from Python).

@@ -77,12 +77,18 @@ public struct SpecLoader {
             reader.diagnostics.error("missing required key 'tables' (or 'sources' to read the tables from Python)", at: root.location)
         }
         var targetOptions: [String: SpecNode] = [:]
+        var targetKeyLocations: [String: SourceLocation] = [:]
         if let entry = entries["targets"], let pairs = reader.openMapping(entry.value, context: "'targets'") {
-            for pair in pairs { targetOptions[pair.key.value] = pair.value }
+            for pair in pairs {
+                targetOptions[pair.key.value] = pair.value
+                targetKeyLocations[pair.key.value] = pair.key.location
+            }
         }
-        return PipelineSpec(file: source.path, name: name, runner: runner, database: database,
-                            defaults: defaults, tables: tables, targetOptions: targetOptions,
-                            sources: sources, links: links)
+        var spec = PipelineSpec(file: source.path, name: name, runner: runner, database: database,
+                                defaults: defaults, tables: tables, targetOptions: targetOptions,
+                                sources: sources, links: links)
+        spec.targetKeyLocations = targetKeyLocations
+        return spec
     }
 
     // MARK: YAML
@@ -276,7 +282,10 @@ public struct SpecLoader {
                 }
             case "targets":
                 if let targets = reader.openMapping(value, context: "'targets' of '\(name)'") {
-                    for pair in targets { table.targetOptions[pair.key.value] = pair.value }
+                    for pair in targets {
+                        table.targetOptions[pair.key.value] = pair.value
+                        table.targetKeyLocations[pair.key.value] = pair.key.location
+                    }
                 }
             default: break
             }

@@ -14,14 +14,32 @@ public enum TargetKind: String, CaseIterable, Sendable, Comparable {
 
     public static func < (lhs: TargetKind, rhs: TargetKind) -> Bool { lhs.rawValue < rhs.rawValue }
 
-    /// The implementation for this kind.
-    public var target: any SchedulerTarget {
+    /// The options stage of this target: its options read and checked (and the spec values it writes), with
+    /// every problem in `diagnostics`. Nil when the target cannot be lowered.
+    public func check(_ input: TargetInput, diagnostics: inout Diagnostics) -> CheckedTarget? {
         switch self {
-        case .airflow: return AirflowTarget()
-        case .htcondor: return HTCondorTarget()
-        case .kubernetes: return KubernetesTarget()
-        case .slurm: return SlurmTarget()
+        case .airflow: return CheckedTarget.check(AirflowTarget(), input, &diagnostics)
+        case .htcondor: return CheckedTarget.check(HTCondorTarget(), input, &diagnostics)
+        case .kubernetes: return CheckedTarget.check(KubernetesTarget(), input, &diagnostics)
+        case .slurm: return CheckedTarget.check(SlurmTarget(), input, &diagnostics)
         }
+    }
+}
+
+/// A target whose options passed the options stage, ready to lower the plan.
+public struct CheckedTarget: Sendable {
+    public let kind: TargetKind
+    private let lower: @Sendable (TargetInput) -> [Artifact]
+
+    /// The target's artifacts: layout, quoting and naming of the plan, nothing left to check.
+    public func artifacts(for input: TargetInput) -> [Artifact] { lower(input) }
+
+    static func check<T: SchedulerTarget>(_ target: T, _ input: TargetInput, _ diagnostics: inout Diagnostics) -> CheckedTarget? {
+        var own = Diagnostics()
+        let options = target.checkedOptions(for: input, diagnostics: &own)
+        diagnostics.append(contentsOf: own)
+        guard let options, !own.hasErrors else { return nil }
+        return CheckedTarget(kind: target.kind, lower: { target.artifacts(for: $0, options: options) })
     }
 }
 
@@ -67,10 +85,15 @@ public struct Artifact: Sendable {
     }
 }
 
-/// A scheduler back-end: reads its options and lowers the plan to artifacts. No I/O.
-public protocol SchedulerTarget: Sendable {
+/// A scheduler back-end in two stages, no I/O in either: the options stage reads and checks everything the
+/// target takes from the spec (`validate` runs only this), then lowering lays out the plan.
+protocol SchedulerTarget: Sendable {
+    /// This target's options, read and checked.
+    associatedtype Options: Sendable
     var kind: TargetKind { get }
-    /// Checks this target's options in the spec and lowers the plan.
-    /// - Returns: the artifacts, or nil when options had errors (appended to `diagnostics`).
-    func artifacts(for input: TargetInput, diagnostics: inout Diagnostics) -> [Artifact]?
+    /// Reads `targets.<kind>` (pipeline-wide and per table), checks the spec values this target writes, and
+    /// warns about settings it ignores. Returns nil (with errors in `diagnostics`) when it cannot lower.
+    func checkedOptions(for input: TargetInput, diagnostics: inout Diagnostics) -> Options?
+    /// Lowers the plan with checked options: layout, quoting and naming only.
+    func artifacts(for input: TargetInput, options: Options) -> [Artifact]
 }

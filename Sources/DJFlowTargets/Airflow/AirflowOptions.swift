@@ -100,23 +100,18 @@ struct AirflowOptions {
                 case "gated": options.gated = reader.choice(value, as: Gated.self, context: "'gated' behaviour")?.value ?? .manual
                 case "credentials": options.credentials = readCredentials(value, spec: spec, reader: &reader)
                 case "env":
-                    for pair in reader.stringMap(value, context: "'targets.airflow.env'") ?? [] {
-                        if !SpecLoader.isEnvironmentName(pair.key.value) {
-                            reader.diagnostics.error("'\(pair.key.value)' is not a valid environment variable name", at: pair.key.location)
-                        } else if reservedEnvironment.contains(pair.key.value) || pair.key.value.hasPrefix("DJFLOW_") {
-                            reader.diagnostics.error("'\(pair.key.value)' is set by djflow in every task; set the database in 'database:' and credentials in 'targets.airflow.credentials'", at: pair.key.location)
-                        } else { options.environment.append((pair.key.value, pair.value.value)) }
-                    }
+                    options.environment = reader.targetEnvironment(value, target: "airflow", reserved: { name in
+                        reservedEnvironment.contains(name) || name.hasPrefix("DJFLOW_")
+                            ? "'\(name)' is set by djflow in every task; set the database in 'database:' and credentials in 'targets.airflow.credentials'" : nil
+                    })
                 case "paused_upon_creation": options.pausedUponCreation = reader.boolean(value, context: "'paused_upon_creation'")?.value
                 default: break
                 }
             }
             options.placement = readPlacement(node, reader: &reader)
         }
-        for table in spec.tables {
-            guard let node = table.targetOptions["airflow"] else { continue }
-            _ = reader.mapping(node, allowed: tableKeys, context: "'targets.airflow' of table '\(table.name)'")
-            options.tablePlacement[table.name.description] = readPlacement(node, reader: &reader)
+        for entry in reader.tableTargetOptions(spec, target: "airflow", allowed: tableKeys) {
+            options.tablePlacement[entry.table] = readPlacement(entry.node, reader: &reader)
         }
         diagnostics.append(contentsOf: reader.diagnostics)
         return options

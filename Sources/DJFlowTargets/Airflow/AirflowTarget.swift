@@ -17,11 +17,15 @@ public struct AirflowTarget: SchedulerTarget {
 
     public init() {}
 
-    public func artifacts(for input: TargetInput, diagnostics: inout Diagnostics) -> [Artifact]? {
+    func checkedOptions(for input: TargetInput, diagnostics: inout Diagnostics) -> AirflowOptions? {
         let options = AirflowOptions.read(input.spec, diagnostics: &diagnostics)
         ValueChecks.check(input.spec, diagnostics: &diagnostics)
         if diagnostics.hasErrors { return nil }
         Self.warnIgnoredGPUs(input, options: options, diagnostics: &diagnostics)
+        return options
+    }
+
+    func artifacts(for input: TargetInput, options: AirflowOptions) -> [Artifact] {
         let names = AirflowNames(plan: input.plan, options: options)
         var artifacts = [
             Artifact(path: "\(Self.folder)/\(Self.runnerFile)", content: .file("runner/djflow_populate.py")),

@@ -90,16 +90,7 @@ struct HTCondorOptions {
                             reader.diagnostics.error("'image' must be an image reference without spaces, quotes, '$' or '\\' (it is written bare after 'container_image =')", at: image.location)
                         } else { options.image = containerImage(image.value) }
                     }
-                case "env":
-                    for pair in reader.stringMap(value, context: "'targets.htcondor.env'") ?? [] {
-                        if !SpecLoader.isEnvironmentName(pair.key.value) {
-                            reader.diagnostics.error("'\(pair.key.value)' is not a valid environment variable name", at: pair.key.location)
-                        } else if let message = ValueChecks.reservedMessage(pair.key.value, in: "'targets.htcondor.env'") {
-                            reader.diagnostics.error(message, at: pair.key.location)
-                        } else if let problem = HTCondorQuoting.problem(pair.value.value) {
-                            reader.diagnostics.error("the value of '\(pair.key.value)' cannot be written in a submit file: \(problem)", at: pair.value.location)
-                        } else { options.environment.append((pair.key.value, pair.value.value)) }
-                    }
+                case "env": options.environment = reader.targetEnvironment(value, target: "htcondor", valueProblem: HTCondorQuoting.problem, writtenIn: "in a submit file")
                 case "extra": options.extra = readExtra(value, reader: &reader)
                 case "category":
                     if let name = readCategory(value, reader: &reader) { options.category = name.value; categoryLocations.append((name.value, name.location)) }
@@ -127,14 +118,13 @@ struct HTCondorOptions {
                 }
             }
         }
-        for table in spec.tables {
-            guard let node = table.targetOptions["htcondor"] else { continue }
-            for (key, value) in reader.mapping(node, allowed: tableKeys, context: "'targets.htcondor' of table '\(table.name)'") ?? [] {
+        for entry in reader.tableTargetOptions(spec, target: "htcondor", allowed: tableKeys) {
+            for (key, value) in entry.pairs {
                 switch key.value {
-                case "extra": options.tableExtra[table.name.description] = readExtra(value, reader: &reader)
+                case "extra": options.tableExtra[entry.table] = readExtra(value, reader: &reader)
                 case "category":
                     if let name = readCategory(value, reader: &reader) {
-                        options.tableCategory[table.name.description] = name.value
+                        options.tableCategory[entry.table] = name.value
                         categoryLocations.append((name.value, name.location))
                     }
                 default: break

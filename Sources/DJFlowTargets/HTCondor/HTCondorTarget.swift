@@ -23,11 +23,14 @@ public struct HTCondorTarget: SchedulerTarget {
 
     public init() {}
 
-    public func artifacts(for input: TargetInput, diagnostics: inout Diagnostics) -> [Artifact]? {
+    func checkedOptions(for input: TargetInput, diagnostics: inout Diagnostics) -> HTCondorOptions? {
         let options = HTCondorOptions.read(input.spec, diagnostics: &diagnostics)
         ValueChecks.check(input.spec, diagnostics: &diagnostics)
         checkWritable(input.spec, diagnostics: &diagnostics)
-        if diagnostics.hasErrors { return nil }
+        return options
+    }
+
+    func artifacts(for input: TargetInput, options: HTCondorOptions) -> [Artifact] {
         let plan = input.plan
         let names = HTCondorNames(plan: plan)
         let database = input.spec.database

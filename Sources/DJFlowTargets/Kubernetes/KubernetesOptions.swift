@@ -126,23 +126,14 @@ struct KubernetesOptions {
                                                      at: pair.key.location, notes: ["workflows: \(workflows.joined(separator: ", ")) (see 'djflow plan')"])
                         }
                     }
-                case "env":
-                    for pair in reader.stringMap(value, context: "'targets.kubernetes.env'") ?? [] {
-                        if !SpecLoader.isEnvironmentName(pair.key.value) {
-                            reader.diagnostics.error("'\(pair.key.value)' is not a valid environment variable name", at: pair.key.location)
-                        } else if let message = ValueChecks.reservedMessage(pair.key.value, in: "'targets.kubernetes.env'") {
-                            reader.diagnostics.error(message, at: pair.key.location)
-                        } else { options.environment.append((pair.key.value, pair.value.value)) }
-                    }
+                case "env": options.environment = reader.targetEnvironment(value, target: "kubernetes")
                 default: break
                 }
             }
             options.placement = readPlacement(node, reader: &reader, keys: ["node_selector", "tolerations"])
         }
-        for table in spec.tables {
-            guard let node = table.targetOptions["kubernetes"] else { continue }
-            _ = reader.mapping(node, allowed: tableKeys, context: "'targets.kubernetes' of table '\(table.name)'")
-            options.tablePlacement[table.name.description] = readPlacement(node, reader: &reader, keys: tableKeys)
+        for entry in reader.tableTargetOptions(spec, target: "kubernetes", allowed: tableKeys) {
+            options.tablePlacement[entry.table] = readPlacement(entry.node, reader: &reader, keys: tableKeys)
         }
         diagnostics.append(contentsOf: reader.diagnostics)
         return options

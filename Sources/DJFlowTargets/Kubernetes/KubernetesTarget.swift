@@ -33,10 +33,13 @@ public struct KubernetesTarget: SchedulerTarget {
 
     public init() {}
 
-    public func artifacts(for input: TargetInput, diagnostics: inout Diagnostics) -> [Artifact]? {
+    func checkedOptions(for input: TargetInput, diagnostics: inout Diagnostics) -> KubernetesOptions? {
         let options = KubernetesOptions.read(input.spec, workflows: input.plan.workflows.map(\.id), diagnostics: &diagnostics)
         ValueChecks.check(input.spec, diagnostics: &diagnostics)
-        if diagnostics.hasErrors { return nil }
+        return options
+    }
+
+    func artifacts(for input: TargetInput, options: KubernetesOptions) -> [Artifact] {
         let names = KubernetesObjectNames(plan: input.plan)
         return input.plan.workflows.map { workflow in
             let context = KubernetesWorkflowBuilder(input: input, workflow: workflow, options: options, names: names)

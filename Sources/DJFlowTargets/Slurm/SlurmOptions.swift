@@ -70,23 +70,14 @@ struct SlurmOptions {
                             reader.diagnostics.error("a 'setup' line may not contain a carriage return: it is written into the job script as it is, and the script has LF line ends", at: line.location)
                         } else { options.setup.append(line.value) }
                     }
-                case "env":
-                    for pair in reader.stringMap(value, context: "'targets.slurm.env'") ?? [] {
-                        if !SpecLoader.isEnvironmentName(pair.key.value) {
-                            reader.diagnostics.error("'\(pair.key.value)' is not a valid environment variable name", at: pair.key.location)
-                        } else if let message = ValueChecks.reservedMessage(pair.key.value, in: "'targets.slurm.env'") {
-                            reader.diagnostics.error(message, at: pair.key.location)
-                        } else { options.environment.append((pair.key.value, pair.value.value)) }
-                    }
+                case "env": options.environment = reader.targetEnvironment(value, target: "slurm")
                 default: break
                 }
             }
             options.placement = readPlacement(node, reader: &reader, filterTo: tableKeys)
         }
-        for table in spec.tables {
-            guard let node = table.targetOptions["slurm"] else { continue }
-            _ = reader.mapping(node, allowed: tableKeys, context: "'targets.slurm' of table '\(table.name)'")
-            options.tablePlacement[table.name.description] = readPlacement(node, reader: &reader, filterTo: tableKeys)
+        for entry in reader.tableTargetOptions(spec, target: "slurm", allowed: tableKeys) {
+            options.tablePlacement[entry.table] = readPlacement(entry.node, reader: &reader, filterTo: tableKeys)
         }
         diagnostics.append(contentsOf: reader.diagnostics)
         return options

@@ -19,10 +19,13 @@ public struct SlurmTarget: SchedulerTarget {
 
     public init() {}
 
-    public func artifacts(for input: TargetInput, diagnostics: inout Diagnostics) -> [Artifact]? {
+    func checkedOptions(for input: TargetInput, diagnostics: inout Diagnostics) -> SlurmOptions? {
         let options = SlurmOptions.read(input.spec, diagnostics: &diagnostics)
         ValueChecks.check(input.spec, diagnostics: &diagnostics)
-        if diagnostics.hasErrors { return nil }
+        return options
+    }
+
+    func artifacts(for input: TargetInput, options: SlurmOptions) -> [Artifact] {
         let plan = input.plan
         var artifacts = [Artifact(path: "\(Self.folder)/\(Self.runnerFile)", content: .file("runner/djflow_populate.py"))]
         let names = SlurmNames(plan: plan)
