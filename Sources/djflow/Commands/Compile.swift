@@ -43,8 +43,7 @@ struct Compile: ParsableCommand {
                                                                    sources: python.provider)
         try report(diagnostics, files: [source] + python.read)
         if kinds.isEmpty {
-            printError("djflow: error: no target to compile: \(source.path) configures none under 'targets:'")
-            printError("  note: \(CompilerPipeline.chooseTargetHint)")
+            printDiagnostic("no target to compile: \(source.path) configures none under 'targets:'", notes: [CompilerPipeline.chooseTargetHint])
             throw ExitStatus.usage
         }
         guard let files else { throw ExitStatus.invalidPipeline }
@@ -64,7 +63,7 @@ struct Compile: ParsableCommand {
             throw ExitStatus.drift
         }
         do { try writer.write(files) } catch {
-            printError("djflow: error: cannot write '\(out)': \(error.localizedDescription)")
+            printDiagnostic("cannot write '\(out)': \(error.localizedDescription)")
             throw ExitStatus.io
         }
         print("wrote \(files.count) files to \(out)")

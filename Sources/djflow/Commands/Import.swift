@@ -50,10 +50,10 @@ struct Import: ParsableCommand {
         for pattern in sources {
             switch reader.match(pattern) {
             case .failure(let message):
-                printError("djflow: error: \(message)")
+                printDiagnostic(message)
                 throw ExitStatus.io
             case .files(let matched):
-                if matched.isEmpty { printError("djflow: error: no Python file matches '\(pattern)'"); throw ExitStatus.io }
+                if matched.isEmpty { printDiagnostic("no Python file matches '\(pattern)'"); throw ExitStatus.io }
                 for file in matched where seen.insert(file.source.path).inserted { files.append(file) }
             }
         }

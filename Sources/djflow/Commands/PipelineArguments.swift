@@ -25,19 +25,19 @@ struct PipelineArgument: ParsableArguments {
         if path != given && !FileManager.default.fileExists(atPath: path) {
             let yamls = ((try? FileManager.default.contentsOfDirectory(atPath: given)) ?? []).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
             let hint = yamls.isEmpty ? "" : " (it holds \(yamls.prefix(5).map { "'\($0)'" }.joined(separator: ", ")): give the file)"
-            printError("djflow: error: '\(given)' is a folder without a djflow.yaml\(hint)")
+            printDiagnostic("'\(given)' is a folder without a djflow.yaml\(hint)")
             throw ExitStatus.io
         }
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
-            printError("djflow: error: cannot read '\(path)': it is a folder")
+            printDiagnostic("cannot read '\(path)': it is a folder")
             throw ExitStatus.io
         }
         guard let data = FileManager.default.contents(atPath: path) else {
-            printError("djflow: error: cannot read '\(path)'\(FileManager.default.fileExists(atPath: path) ? "" : ": no such file")")
+            printDiagnostic("cannot read '\(path)'\(FileManager.default.fileExists(atPath: path) ? "" : ": no such file")")
             throw ExitStatus.io
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            printError("\(name):1:1: error: the file is not UTF-8 text")
+            printDiagnostic("the file is not UTF-8 text", at: SourceLocation(file: name, line: 1, column: 1))
             throw ExitStatus.invalidPipeline
         }
         return SourceFile(path: name, text: text)
@@ -59,8 +59,17 @@ struct PipelineArgument: ParsableArguments {
     }
 }
 
+/// Writes text to stderr (a final newline added when missing). Problems go through `printDiagnostic` or
+/// `report`, so every error the CLI prints has the diagnostics engine's form.
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+}
+
+/// Prints one problem of the command line or the environment (a file that cannot be read or written, an
+/// unknown name) through the diagnostics engine: `djflow: error: message`, or `file:line:col: error:` when
+/// located, then its notes.
+func printDiagnostic(_ message: String, at location: SourceLocation? = nil, notes: [String] = [], severity: Diagnostic.Severity = .error) {
+    printError(DiagnosticPrinter(files: []).format(Diagnostic(severity, message, at: location, notes: notes)))
 }
 
 /// Prints diagnostics to stderr; exits 2 when any is an error.

@@ -74,7 +74,7 @@ struct Status: ParsableCommand {
         let reading = try? JSONDecoder().decode(StatusReading.self, from: output)
         guard code == 0, let reading else {
             let message = reading?.errors?.joined(separator: "; ") ?? String(decoding: errors.suffix(2000), as: UTF8.self)
-            printError("djflow: error: cannot read the run's status: \(message)")
+            printDiagnostic("cannot read the run's status: \(message)")
             // The status reader exits like the runner: an unreachable database stays transient (retry later).
             throw ExitCode(Int32(code == RunnerExit.transient.rawValue ? RunnerExit.transient.rawValue : RunnerExit.usage.rawValue))
         }

@@ -26,7 +26,7 @@ struct Templates: ParsableCommand {
             guard let context = TemplateContexts.all.first(where: { $0.template == plain }) else {
                 let names = TemplateContexts.all.map { $0.template }.sorted()
                 let near = Suggestions.closest(to: plain, in: names).map { "; did you mean '\($0).mustache'?" } ?? ""
-                printError("djflow: error: no Mustache template named '\(name)'\(near) (see 'djflow templates list')")
+                printDiagnostic("no Mustache template named '\(name)'\(near) (see 'djflow templates list')")
                 throw ExitStatus.usage
             }
             for path in context.fieldPaths.sorted() { print(path) }
@@ -43,7 +43,7 @@ struct Templates: ParsableCommand {
                 let plain = Dictionary(library.names.map { ($0.hasSuffix(".mustache") ? String($0.dropLast(".mustache".count)) : $0, $0) },
                                        uniquingKeysWith: { a, _ in a })
                 let near = Suggestions.closest(to: name, in: plain.keys.sorted()).map { "; did you mean '\(plain[$0]!)'?" } ?? ""
-                printError("djflow: error: no template named '\(name)'\(near) (see 'djflow templates list')")
+                printDiagnostic("no template named '\(name)'\(near) (see 'djflow templates list')")
                 throw ExitStatus.usage
             }
             print(text, terminator: "")
