@@ -18,6 +18,8 @@ public struct ExecutionPlan: Codable, Sendable {
     public var workflows: [Workflow]
     /// The longest chain of jobs across all workflows.
     public var criticalPath: CriticalPath
+    /// How every job starts the runner and reaches the database.
+    public var runtime: RuntimeEnvironment
 
     /// The job with the given id.
     public func job(_ id: String) -> Job? { jobs.first { $0.id == id } }

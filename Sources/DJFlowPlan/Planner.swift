@@ -151,7 +151,8 @@ public enum Planner {
         }
         return ExecutionPlan(pipeline: spec.name.value, source: spec.file, tables: tables, jobs: jobs,
                              workflows: workflows,
-                             criticalPath: longestPath(jobs, edges: \.upstream, weight: weight, unit: unit))
+                             criticalPath: longestPath(jobs, edges: \.upstream, weight: weight, unit: unit),
+                             runtime: RuntimeEnvironment(spec))
     }
 
     /// The cap of `workers: auto` without `max_workers`.

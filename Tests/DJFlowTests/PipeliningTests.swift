@@ -109,15 +109,23 @@ import Testing
         #expect(plan.job("c")?.follows == ["a"])
     }
 
-    /// Every target runs the plan's runner arguments for every job step (the runner contract).
-    @Test func everyTargetRunsThePlansRunnerArguments() throws {
-        let yaml = pipeline("""
-            S: {tier: manual}
-            A: {tier: computed, depends_on: [S], workers: 2, processes: 2, max_calls: 5, on_error: continue, priority: 3, pipelining: false}
-            B: {tier: computed, depends_on: [A], workers: auto, max_workers: 4}
-            """, extra: "targets: {kubernetes: {}, airflow: {}, htcondor: {}, slurm: {}}")
-        let plan = try plan(yaml)
-        let files = try compileFiles(SourceFile(path: "test.yaml", text: yaml))
+    /// Every target runs the plan's runner arguments for every job step (the runner contract): an
+    /// option-heavy pipeline and every sample.
+    @Test(arguments: ["option-heavy"] + sampleNames)
+    func everyTargetRunsThePlansRunnerArguments(pipelineName: String) throws {
+        let source: SourceFile
+        if pipelineName == "option-heavy" {
+            source = SourceFile(path: "test.yaml", text: pipeline("""
+                S: {tier: manual}
+                A: {tier: computed, depends_on: [S], workers: 2, processes: 2, max_calls: 5, on_error: continue, priority: 3, pipelining: false}
+                B: {tier: computed, depends_on: [A], workers: auto, max_workers: 4}
+                """, extra: "targets: {kubernetes: {}, airflow: {}, htcondor: {}, slurm: {}}"))
+        } else {
+            source = try sampleSource(pipelineName)
+        }
+        let plan = try #require(CompilerPipeline.analyse(source).plan)
+        let files = try compileFiles(source)
+        #expect(!plan.jobs.isEmpty)
         for job in plan.jobs {
             for step in job.steps {
                 let words = job.runnerArguments(for: step)
@@ -127,7 +135,7 @@ import Testing
                                  words.map { "- \($0)" }.joined(separator: "\n")]
                     let kubernetes = words.map { "- \"\($0)\"" }.joined(separator: "\n")
                     #expect(forms.contains(where: text.contains) || text.contains(kubernetes) || containsYAMLList(text, words),
-                            "\(target) \(job.id) \(step): \(words)")
+                            "\(pipelineName): \(target) \(job.id) \(step): \(words)")
                 }
             }
         }

@@ -1,5 +1,7 @@
 // The runner's exit codes have one definition in Swift (`RunnerExit`), which every target prints and acts
 // on; these tests hold it to the constants of the scripts that really exit with them.
+import DJFlowCore
+import DJFlowKit
 import DJFlowPlan
 @testable import DJFlowTargets
 import Foundation
@@ -34,6 +36,21 @@ import Testing
         #expect(helper["EXIT_TIMEOUT"] == codes.timeout)
         #expect(helper["EXIT_USAGE"] == RunnerExit.usage.rawValue)
         #expect(KubernetesTarget.fatalExitCodes == [RunnerExit.usage.rawValue, codes.upstreamFailed, codes.timeout])
+    }
+
+    @Test func thePlanCarriesTheRuntimeEnvironment() throws {
+        let yaml = pipeline("A: {tier: manual, definition: \"a: int\\n---\\n\"}\nB: {tier: computed, definition: \"-> A\\n---\\n\"}")
+            .replacingOccurrences(of: "runner: {module: test_pipeline, image: 'registry.example/test:1'}",
+                                  with: "runner: {module: test_pipeline, image: 'registry.example/test:1', python: /opt/py/bin/python, env: {OMP_NUM_THREADS: '1', A_B: x y}}")
+        let plan = try #require(CompilerPipeline.analyse(SourceFile(path: "test.yaml", text: yaml)).plan)
+        #expect(plan.runtime.python == "/opt/py/bin/python")
+        #expect(plan.runtime.image == "registry.example/test:1")
+        #expect(plan.runtime.environment.map(\.name) == ["OMP_NUM_THREADS", "A_B"] && plan.runtime.environment[1].value == "x y")
+        let database = plan.runtime.database
+        #expect(database.host == "localhost" && database.backend == "mysql" && database.secretName == "test-db")
+        #expect(database.userEnv == "DJ_USER" && database.passwordEnv == "DJ_PASS", "credentials by the names of their variables")
+        let json = PlanRenderer.render(plan, as: .json)
+        #expect(json.contains("\"runtime\"") && json.contains("OMP_NUM_THREADS"), "plan --format json shows the runtime environment")
     }
 
     @Test func templatesPrintTheExitCodesFromTheDefinition() throws {

@@ -207,10 +207,10 @@ struct AirflowDagBuilder {
     }
 
     private func credentialsText() -> String {
-        let database = input.spec.database
+        let database = input.plan.runtime.database
         switch options.credentials {
         case .environment:
-            return "`\(database.userEnv.value)` and `\(database.passwordEnv.value)` from the worker's environment (tasks fail without retrying when they are missing)"
+            return "`\(database.userEnv)` and `\(database.passwordEnv)` from the worker's environment (tasks fail without retrying when they are missing)"
         case .connection(let id): return "the login and password of Airflow Connection `\(id)`"
         case .variables(let user, let password): return "Airflow Variables `\(user)` (user) and `\(password)` (password)"
         }
@@ -232,12 +232,12 @@ struct AirflowDagBuilder {
 
     /// `"NAME": value,` lines of the ENV dictionary every task gets (on top of the worker's environment).
     private func environment() -> [String] {
-        let database = input.spec.database
+        let database = input.plan.runtime.database
         var pairs: [(String, String)] = []  // name, Python expression
         func plain(_ name: String, _ value: String) { pairs.append((name, PythonQuoting.literal(JinjaQuoting.verbatim(value)))) }
         func template(_ name: String, _ jinja: String) { pairs.append((name, PythonQuoting.literal(jinja))) }
-        if let host = database.host { plain("DJ_HOST", host.value) }
-        plain("DJ_BACKEND", database.backend.rawValue)
+        if let host = database.host { plain("DJ_HOST", host) }
+        plain("DJ_BACKEND", database.backend)
         switch options.credentials {
         case .environment: break
         case .connection(let id):
@@ -249,7 +249,7 @@ struct AirflowDagBuilder {
             template("DJ_USER", "{{ var.value['\(user)'] }}")
             template("DJ_PASS", "{{ var.value['\(password)'] }}")
         }
-        for pair in input.spec.runner.environment { plain(pair.key.value, pair.value.value) }
+        for variable in input.plan.runtime.environment { plain(variable.name, variable.value) }
         for (name, value) in options.environment { plain(name, value) }
         pairs.append(("DJFLOW_RUNNER", "_verbatim(os.path.join(os.path.dirname(os.path.abspath(__file__)), \(PythonQuoting.literal(AirflowTarget.runnerFile))))"))
         template("DJFLOW_RESTRICTION", "{{ params.restriction if params.restriction is string else params.restriction | tojson }}")
@@ -266,8 +266,8 @@ struct AirflowDagBuilder {
     private func setupScript() -> String {
         var lines = ["set -euo pipefail"]
         if options.credentials == .environment {
-            let database = input.spec.database
-            for (target, source) in [("DJ_USER", database.userEnv.value), ("DJ_PASS", database.passwordEnv.value)] {
+            let database = input.plan.runtime.database
+            for (target, source) in [("DJ_USER", database.userEnv), ("DJ_PASS", database.passwordEnv)] {
                 // `source` is a validated variable name, safe inside ${...}.
                 let message = ShellQuoting.quote("djflow: \(source) is not set in the Airflow worker's environment (database.secret); not retrying")
                 lines.append("if [[ -z ${\(source)+set} ]]; then echo \(message) >&2; exit \(RunnerExit.usage.rawValue); fi")
@@ -287,7 +287,7 @@ struct AirflowDagBuilder {
     /// as a Python literal (`--`: an interpreter named `-…` is a command, not an option of `exec`). It ends in
     /// `}`, never in `.sh`/`.bash` (which Airflow would load as a template file).
     private func command(_ job: Job, step: RunnerStep) -> String {
-        var words = [ShellQuoting.quote(input.spec.runner.python.value), "\"$DJFLOW_RUNNER\""]
+        var words = [ShellQuoting.quote(input.plan.runtime.python), "\"$DJFLOW_RUNNER\""]
         words += job.runnerArguments(for: step).map(ShellQuoting.quote)
         let text = "exec -- " + words.joined(separator: " ") + " ${args[@]+\"${args[@]}\"}"
         return PythonQuoting.literal(JinjaQuoting.wrap(text))

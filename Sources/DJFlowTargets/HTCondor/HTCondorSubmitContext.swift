@@ -72,7 +72,7 @@ struct HTCondorSubmitBuilder {
     /// `djflow_node.sh ATTEMPT RESTRICTION PYTHON RUNNER-ARGUMENTS…`: the attempt comes from DAGMan's
     /// `$(RETRY)` and the restriction from `VARS … APPEND DJFLOW_RESTRICTION=…` (empty: every key).
     private func runnerArguments(step: RunnerStep) -> [HTCondorQuoting.Word] {
-        let words: [HTCondorQuoting.Word] = [.raw("$(RETRY:0)"), .raw("'$(DJFLOW_RESTRICTION:)'"), .value(input.spec.runner.python.value)]
+        let words: [HTCondorQuoting.Word] = [.raw("$(RETRY:0)"), .raw("'$(DJFLOW_RESTRICTION:)'"), .value(input.plan.runtime.python)]
         return words + job.runnerArguments(for: step).map(HTCondorQuoting.Word.value)
     }
 
@@ -101,25 +101,25 @@ struct HTCondorSubmitBuilder {
     /// copies everything); HTCondor quotes their values itself, so any password survives. The runner wants
     /// DJ_USER/DJ_PASS: djflow_node.sh maps the names given in DJFLOW_USER_ENV/DJFLOW_PASSWORD_ENV.
     static func credentialNames(input: TargetInput, options: HTCondorOptions) -> [String] {
-        let database = input.spec.database
-        return [database.userEnv.value] + (options.passwordFile == nil ? [database.passwordEnv.value] : [])
+        let database = input.plan.runtime.database
+        return [database.userEnv] + (options.passwordFile == nil ? [database.passwordEnv] : [])
     }
 
     static func environment(input: TargetInput, options: HTCondorOptions) -> String {
-        let database = input.spec.database
+        let database = input.plan.runtime.database
         var pairs: [(name: String, value: HTCondorQuoting.Word)] = []
-        if let host = database.host { pairs.append(("DJ_HOST", .value(host.value))) }
-        pairs.append(("DJ_BACKEND", .value(database.backend.rawValue)))
-        pairs.append(("DJFLOW_USER_ENV", .value(database.userEnv.value)))
+        if let host = database.host { pairs.append(("DJ_HOST", .value(host))) }
+        pairs.append(("DJ_BACKEND", .value(database.backend)))
+        pairs.append(("DJFLOW_USER_ENV", .value(database.userEnv)))
         if let file = options.passwordFile {
             pairs.append(("DJFLOW_PASSWORD_FILE", .value(file)))
         } else {
-            pairs.append(("DJFLOW_PASSWORD_ENV", .value(database.passwordEnv.value)))
+            pairs.append(("DJFLOW_PASSWORD_ENV", .value(database.passwordEnv)))
         }
         pairs.append(("DJFLOW_JOB_ID", .raw("$(Cluster).$(Process)")))
         // Set by `djflow_restrict.py --retry-failed` (VARS … APPEND) on the first node of each table.
         pairs.append(("DJFLOW_RETRY_FAILED", .raw("$(DJFLOW_RETRY_FAILED:)")))
-        for pair in input.spec.runner.environment { pairs.append((pair.key.value, .value(pair.value.value))) }
+        for variable in input.plan.runtime.environment { pairs.append((variable.name, .value(variable.value))) }
         for (name, value) in options.environment { pairs.append((name, .value(value))) }
         return HTCondorQuoting.environment(pairs)
     }

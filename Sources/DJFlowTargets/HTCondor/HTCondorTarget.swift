@@ -33,8 +33,8 @@ public struct HTCondorTarget: SchedulerTarget {
     func artifacts(for input: TargetInput, options: HTCondorOptions) -> [Artifact] {
         let plan = input.plan
         let names = HTCondorNames(plan: plan)
-        let database = input.spec.database
-        let secretNames = [database.userEnv.value] + (options.passwordFile == nil ? [database.passwordEnv.value] : [])
+        let database = input.plan.runtime.database
+        let secretNames = [database.userEnv] + (options.passwordFile == nil ? [database.passwordEnv] : [])
         var artifacts = [
             Artifact(path: "\(Self.folder)/\(Self.runnerFile)", content: .file("runner/djflow_populate.py")),
             Artifact(path: "\(Self.folder)/\(Self.nodeScript)", content: .file("htcondor/djflow_node.sh"), executable: true),

@@ -130,7 +130,7 @@ struct KubernetesWorkflowBuilder {
     let options: KubernetesOptions
     let names: KubernetesObjectNames
 
-    var spec: PipelineSpec { input.spec }
+    var runtime: RuntimeEnvironment { input.plan.runtime }
 
     /// The workflow's Jobs in run order with their waits and deadlines.
     func units() -> [KubernetesUnit] {
@@ -174,7 +174,7 @@ struct KubernetesWorkflowBuilder {
         } else {
             description.append("Runs after people enter data into: \(workflow.gates.joined(separator: ", ")) (the gate): apply it once that is done.")
         }
-        description.append("Needs the Secret '\(spec.database.secretName?.value ?? "")' with keys '\(spec.database.userEnv.value)' and '\(spec.database.passwordEnv.value)' (not generated).")
+        description.append("Needs the Secret '\(runtime.database.secretName ?? "")' with keys '\(runtime.database.userEnv)' and '\(runtime.database.passwordEnv)' (not generated).")
         description.append("To run it again: kubectl delete -f \(workflow.id).yaml, then apply (Jobs are immutable).")
         description.append("Failed keys again, after fixing their cause: set retry_failed: \"true\" in the ConfigMap below, then delete and apply.")
         description.append("Some tables only: kubectl apply -f \(workflow.id).yaml -l '!djflow/table' (ConfigMap, RBAC), then -l 'djflow/table in (JOB,...)'.")
@@ -261,7 +261,7 @@ struct KubernetesWorkflowBuilder {
         if gpus > 0 && !tolerations.contains(gpuToleration) { tolerations.append(gpuToleration) }
         if !tolerations.isEmpty { pod.append(.init("tolerations", .list(tolerations.map(\.yaml)))) }
 
-        let python = Self.literal(spec.runner.python.value)
+        let python = Self.literal(runtime.python)
         let helper = "\(KubernetesTarget.mountPath)/\(KubernetesTarget.helperFile)"
         let scripts: YAMLValue = .object(["name": "djflow", "mountPath": .string(KubernetesTarget.mountPath), "readOnly": true])
         if !unit.waitsFor.isEmpty {
@@ -322,16 +322,16 @@ struct KubernetesWorkflowBuilder {
     /// Connection by value, credentials by `secretKeyRef`, plain environment, restriction and retry count;
     /// for the first Job of a table (its refresh Job, or its only Job) the ConfigMap's `retry_failed`.
     private func environment(configMap: String, firstStep: Bool) -> [YAMLValue] {
-        let database = spec.database
+        let database = runtime.database
         var env: [YAMLValue] = []
-        if let host = database.host { env.append(.object(["name": "DJ_HOST", "value": .string(Self.literal(host.value))])) }
-        env.append(.object(["name": "DJ_BACKEND", "value": .string(database.backend.rawValue)]))
-        let secret = database.secretName?.value ?? ""
-        for (name, key) in [("DJ_USER", database.userEnv.value), ("DJ_PASS", database.passwordEnv.value)] {
+        if let host = database.host { env.append(.object(["name": "DJ_HOST", "value": .string(Self.literal(host))])) }
+        env.append(.object(["name": "DJ_BACKEND", "value": .string(database.backend)]))
+        let secret = database.secretName ?? ""
+        for (name, key) in [("DJ_USER", database.userEnv), ("DJ_PASS", database.passwordEnv)] {
             env.append(.object(["name": .string(name), "valueFrom": .object(["secretKeyRef": .object(["name": .string(secret), "key": .string(key)])])]))
         }
-        for pair in spec.runner.environment {
-            env.append(.object(["name": .string(pair.key.value), "value": .string(Self.literal(pair.value.value))]))
+        for variable in runtime.environment {
+            env.append(.object(["name": .string(variable.name), "value": .string(Self.literal(variable.value))]))
         }
         for (name, value) in options.environment {
             env.append(.object(["name": .string(name), "value": .string(Self.literal(value))]))

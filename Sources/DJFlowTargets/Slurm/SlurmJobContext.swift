@@ -144,7 +144,7 @@ struct SlurmJobBuilder {
             words += apptainer.options
             words.append(apptainer.image)
         }
-        words += [input.spec.runner.python.value, rootMarker + "/" + SlurmTarget.runnerFile]
+        words += [input.plan.runtime.python, rootMarker + "/" + SlurmTarget.runnerFile]
         return words.map { word in
             guard word.hasPrefix(rootMarker) else { return ShellQuoting.quote(word) }
             let rest = String(word.dropFirst(rootMarker.count))
@@ -186,18 +186,18 @@ enum SlurmArrays {
 /// The environment block of job scripts: connection settings by value, secrets by reference.
 enum SlurmEnvironment {
     static func lines(input: TargetInput, options: SlurmOptions) -> [String] {
-        let database = input.spec.database
+        let database = input.plan.runtime.database
         var lines: [String] = []
-        if let host = database.host { lines.append("export DJ_HOST=\(ShellQuoting.quote(host.value))") }
-        lines.append("export DJ_BACKEND=\(ShellQuoting.quote(database.backend.rawValue))")
-        for (target, source) in [("DJ_USER", database.userEnv.value), ("DJ_PASS", database.passwordEnv.value)] {
+        if let host = database.host { lines.append("export DJ_HOST=\(ShellQuoting.quote(host))") }
+        lines.append("export DJ_BACKEND=\(ShellQuoting.quote(database.backend))")
+        for (target, source) in [("DJ_USER", database.userEnv), ("DJ_PASS", database.passwordEnv)] {
             // `source` is a validated variable name, safe inside ${...}.
             let message = ShellQuoting.quote("djflow: \(source) is not set: export it where you run submit.sh (the job inherits it)")
             lines.append("if [[ -z ${\(source)+set} ]]; then echo \(message) >&2; exit \(RunnerExit.usage.rawValue); fi")
             if target != source { lines.append("export \(target)=\"${\(source)}\"") }
         }
-        for pair in input.spec.runner.environment {
-            lines.append("export \(pair.key.value)=\(ShellQuoting.quote(pair.value.value))")
+        for variable in input.plan.runtime.environment {
+            lines.append("export \(variable.name)=\(ShellQuoting.quote(variable.value))")
         }
         for (name, value) in options.environment {
             lines.append("export \(name)=\(ShellQuoting.quote(value))")
