@@ -1,11 +1,10 @@
-// Encodes a typed template context into the value tree the Mustache renderer walks: dictionaries by field
-// name, arrays, strings and booleans (integers print as decimal strings; a nil optional is left out).
+// Encodes a typed template context into the value tree templates are rendered from: objects by field
+// name, lists, strings and booleans (integers print as decimal strings; a nil optional is left out).
 
-/// Turns an `Encodable` context into `[String: Any]` / `[Any]` / `String` / `Bool` values (and
-/// `EmbeddedFile`, kept as is for the renderer to resolve).
+/// Turns an `Encodable` context into a `TemplateValue` (an `EmbeddedFile` is kept for the renderer to resolve).
 public enum MustacheEncoding {
     /// The value tree of `value`.
-    public static func tree<T: Encodable>(_ value: T) -> Any {
+    public static func tree<T: Encodable>(_ value: T) -> TemplateValue {
         if let leaf = leafValue(value) { return leaf }
         let node = Node()
         // Encoding into plain containers cannot fail: no coder here throws.
@@ -14,12 +13,13 @@ public enum MustacheEncoding {
     }
 
     /// Values stored as they are rather than encoded field by field.
-    fileprivate static func leafValue(_ value: Any) -> Any? {
+    fileprivate static func leafValue<T>(_ value: T) -> TemplateValue? {
         switch value {
-        case let string as String: return string
-        case let bool as Bool: return bool
-        case let int as Int: return String(int)
-        case let file as EmbeddedFile: return file
+        case let string as String: return .string(string)
+        case let bool as Bool: return .bool(bool)
+        case let int as Int: return .string(String(int))
+        case let line as Line: return .object(["line": .string(line.line)])
+        case let file as EmbeddedFile: return .embedded(file)
         default: return nil
         }
     }
@@ -32,13 +32,13 @@ private final class Node {
     var kind = Kind.empty
     var fields: [String: Node] = [:]
     var items: [Node] = []
-    var value: Any = ""
+    var value = TemplateValue.string("")
 
-    var materialized: Any {
+    var materialized: TemplateValue {
         switch kind {
-        case .empty: return [String: Any]()
-        case .keyed: return fields.mapValues(\.materialized)
-        case .unkeyed: return items.map(\.materialized)
+        case .empty: return .object([:])
+        case .keyed: return .object(fields.mapValues(\.materialized))
+        case .unkeyed: return .list(items.map(\.materialized))
         case .value: return value
         }
     }

@@ -15,6 +15,12 @@ public struct TemplateLibrary: Sendable {
     /// Paths taken from the override folder.
     public private(set) var overridden: [String] = []
     private var library = MustacheLibrary()
+    /// Templates the built-in renderer takes, by name without `.mustache`.
+    private var compiled: [String: CompiledTemplate] = [:]
+    /// False renders every template with swift-mustache: what the tests compare the built-in renderer with.
+    public var usesCompiledTemplates = true
+    /// The templates the built-in renderer takes (the others are rendered by swift-mustache).
+    public var compiledNames: [String] { compiled.keys.sorted() }
 
     /// Why the templates could not be loaded: every problem of the override folder at once, located in the
     /// override files (`files`, for the caret printer).
@@ -71,6 +77,7 @@ public struct TemplateLibrary: Sendable {
         for (name, text) in files.sorted(by: { $0.key < $1.key }) where name.hasSuffix(".mustache") {
             do {
                 try library.register(MustacheTemplate(string: Self.pragma + text), named: String(name.dropLast(".mustache".count)))
+                compiled[String(name.dropLast(".mustache".count))] = CompiledTemplate(text)
             } catch let error as MustacheTemplate.ParserError {
                 let path = overridePaths[name] ?? "Templates/" + name
                 // the context counts the pragma line the library prepends: same line, columns shifted on line 1
@@ -133,10 +140,24 @@ public struct TemplateLibrary: Sendable {
     /// Every template name (relative path), sorted.
     public var names: [String] { files.keys.sorted() }
 
-    /// Renders `template` (a name without `.mustache`, e.g. `slurm/job.sbatch`) with `context`.
+    /// Renders `template` (a name without `.mustache`, e.g. `slurm/job.sbatch`) with `value`: compiled
+    /// templates directly, any other (an override using partials, pragmas, ...) with swift-mustache.
     /// - Precondition: the template exists (targets only name embedded templates).
-    public func render(_ template: String, _ context: Any) -> String {
-        guard let text = library.render(context, withTemplate: template) else {
+    public func render(_ template: String, _ value: TemplateValue) -> String {
+        if usesCompiledTemplates, let compiled = compiled[template] { return compiled.render(value) }
+        return renderWithMustache(template, value)
+    }
+
+    /// Renders template text with swift-mustache as the library does (TEXT content type), or nil when it
+    /// does not parse: what the built-in renderer is compared with.
+    static func renderWithMustache(text: String, _ value: TemplateValue) -> String? {
+        guard let template = try? MustacheTemplate(string: pragma + text) else { return nil }
+        return template.render(value.plain)
+    }
+
+    /// Renders with swift-mustache, whatever the template uses.
+    func renderWithMustache(_ template: String, _ value: TemplateValue) -> String {
+        guard let text = library.render(value.plain, withTemplate: template) else {
             preconditionFailure("djflow has no template '\(template)'")
         }
         return text

@@ -1,0 +1,175 @@
+// A Mustache template compiled once for djflow's own rendering: the part of Mustache the templates use
+// (variables, sections, inverted sections, comments, dotted names, standalone lines), rendered straight
+// from a `TemplateValue` tree. Templates that use more (partials, set delimiters, pragmas, inheritance,
+// transforms) are left to swift-mustache; `CompiledTemplateTests` checks both give the same bytes.
+
+struct CompiledTemplate: Sendable {
+    indirect enum Node: Sendable {
+        case text(String)
+        case variable([String])
+        case section([String], [Node])
+        case inverted([String], [Node])
+    }
+
+    let nodes: [Node]
+
+    /// Compiles `text`, or nil when it uses what this renderer leaves to swift-mustache (or does not parse:
+    /// swift-mustache reports that).
+    init?(_ text: String) {
+        guard let tokens = Self.tokens(text) else { return nil }
+        var stack: [(name: [String], raw: String, inverted: Bool, nodes: [Node])] = [([], "", false, [])]
+        for token in tokens {
+            switch token {
+            case .text(let text): stack[stack.count - 1].nodes.append(.text(text))
+            case .variable(let name): stack[stack.count - 1].nodes.append(.variable(Self.path(name)))
+            case .open(let name, let inverted): stack.append((Self.path(name), name, inverted, []))
+            case .close(let name):
+                guard stack.count > 1, stack[stack.count - 1].raw == name else { return nil }
+                let section = stack.removeLast()
+                stack[stack.count - 1].nodes.append(section.inverted ? .inverted(section.name, section.nodes) : .section(section.name, section.nodes))
+            }
+        }
+        guard stack.count == 1 else { return nil }
+        nodes = stack[0].nodes
+    }
+
+    private static func path(_ name: String) -> [String] {
+        name == "." ? ["."] : name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+    }
+
+    // MARK: Rendering
+
+    func render(_ value: TemplateValue) -> String {
+        var out = ""
+        var stack = [value]
+        Self.render(nodes, &stack, into: &out)
+        return out
+    }
+
+    private static func render(_ nodes: [Node], _ stack: inout [TemplateValue], into out: inout String) {
+        for node in nodes {
+            switch node {
+            case .text(let text): out += text
+            case .variable(let path):
+                switch lookup(path, in: stack) {
+                case .string(let text)?: out += text
+                case .bool(let flag)?: out += flag ? "true" : "false"
+                default: break
+                }
+            case .section(let path, let body):
+                switch lookup(path, in: stack) {
+                case nil, .bool(false)?: break
+                case .bool(true)?: render(body, &stack, into: &out)
+                case .list(let items)?:
+                    for item in items {
+                        stack.append(item)
+                        render(body, &stack, into: &out)
+                        stack.removeLast()
+                    }
+                case let value?:
+                    stack.append(value)
+                    render(body, &stack, into: &out)
+                    stack.removeLast()
+                }
+            case .inverted(let path, let body):
+                switch lookup(path, in: stack) {
+                case nil, .bool(false)?: render(body, &stack, into: &out)
+                case .list(let items)? where items.isEmpty: render(body, &stack, into: &out)
+                default: break
+                }
+            }
+        }
+    }
+
+    /// Mustache's lookup: `.` is the innermost value; a name is searched from the innermost section out; the
+    /// rest of a dotted name is looked up in what the first part found.
+    private static func lookup(_ path: [String], in stack: [TemplateValue]) -> TemplateValue? {
+        if path == ["."] { return stack.last }
+        var found: TemplateValue?
+        for value in stack.reversed() {
+            if case .object(let fields) = value, let child = fields[path[0]] { found = child; break }
+        }
+        for name in path.dropFirst() {
+            guard case .object(let fields)? = found else { return nil }
+            found = fields[name]
+        }
+        return found
+    }
+
+    // MARK: Tokens
+
+    private enum Token {
+        case text(String)
+        case variable(String)
+        case open(String, inverted: Bool)
+        case close(String)
+    }
+
+    /// The template's tokens with standalone lines applied (a line after the first holding only a section
+    /// tag, a closing tag or a comment, and whitespace, is left out whole), or nil for a tag this renderer
+    /// does not take.
+    private static func tokens(_ text: String) -> [Token]? {
+        let bytes = Array(text.utf8)
+        var tokens: [Token] = []
+        var textStart = 0
+        var i = 0
+        func string(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+        while i + 1 < bytes.count {
+            guard bytes[i] == UInt8(ascii: "{"), bytes[i + 1] == UInt8(ascii: "{") else { i += 1; continue }
+            let triple = i + 2 < bytes.count && bytes[i + 2] == UInt8(ascii: "{")
+            let bodyStart = i + (triple ? 3 : 2)
+            let closer: [UInt8] = triple ? [125, 125, 125] : [125, 125]
+            var end = bodyStart
+            while end + closer.count <= bytes.count, Array(bytes[end..<end + closer.count]) != closer { end += 1 }
+            guard end + closer.count <= bytes.count else { return nil }
+            var body = string(bodyStart..<end).trimmingWhitespace
+            let tagEnd = end + closer.count
+            var kind: Character = "v"
+            if !triple, let sigil = body.first {
+                switch sigil {
+                case "#", "^", "/", "!", "&": kind = sigil; body = String(body.dropFirst()).trimmingWhitespace
+                case "=", ">", "<", "$", "%": return nil
+                default: break
+                }
+            }
+            if body.contains("(") || body.contains(")") { return nil }
+            if kind != "!" && body.isEmpty { return nil }
+            // Standalone: only whitespace between the line's start and the tag, and between the tag and the line's end.
+            var lineStart = i
+            while lineStart > 0, isSpace(bytes[lineStart - 1]) { lineStart -= 1 }
+            // Never on the first line: the library renders with swift-mustache after its content-type pragma,
+            // which shares that line, and both renderers must agree.
+            let startsLine = lineStart > 0 && bytes[lineStart - 1] == UInt8(ascii: "\n")
+            var lineEnd = tagEnd
+            while lineEnd < bytes.count, isSpace(bytes[lineEnd]) { lineEnd += 1 }
+            var after = lineEnd
+            var endsLine = after == bytes.count
+            if after < bytes.count, bytes[after] == UInt8(ascii: "\n") { after += 1; endsLine = true }
+            else if after + 1 < bytes.count, bytes[after] == UInt8(ascii: "\r"), bytes[after + 1] == UInt8(ascii: "\n") { after += 2; endsLine = true }
+            let standalone = "#^/!".contains(kind) && startsLine && endsLine
+            let textEnd = standalone ? lineStart : i
+            if textEnd > textStart { tokens.append(.text(string(textStart..<textEnd))) }
+            switch kind {
+            case "#": tokens.append(.open(body, inverted: false))
+            case "^": tokens.append(.open(body, inverted: true))
+            case "/": tokens.append(.close(body))
+            case "!": break
+            default: tokens.append(.variable(body))
+            }
+            i = standalone ? after : tagEnd
+            textStart = i
+        }
+        if textStart < bytes.count { tokens.append(.text(string(textStart..<bytes.count))) }
+        return tokens
+    }
+}
+
+extension String {
+    fileprivate var trimmingWhitespace: String {
+        var s = Substring(self)
+        while let c = s.first, c == " " || c == "\t" || c == "\n" || c == "\r" { s = s.dropFirst() }
+        while let c = s.last, c == " " || c == "\t" || c == "\n" || c == "\r" { s = s.dropLast() }
+        return String(s)
+    }
+}
