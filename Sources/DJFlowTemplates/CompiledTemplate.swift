@@ -39,14 +39,15 @@ struct CompiledTemplate: Sendable {
 
     // MARK: Rendering
 
-    func render(_ value: TemplateValue) -> String {
+    /// The text for `value`; an embedded file prints as `embedded(file)`.
+    func render(_ value: TemplateValue, embedded: (EmbeddedFile) -> String = { _ in "" }) -> String {
         var out = ""
         var stack = [value]
-        Self.render(nodes, &stack, into: &out)
+        Self.render(nodes, &stack, embedded, into: &out)
         return out
     }
 
-    private static func render(_ nodes: [Node], _ stack: inout [TemplateValue], into out: inout String) {
+    private static func render(_ nodes: [Node], _ stack: inout [TemplateValue], _ embedded: (EmbeddedFile) -> String, into out: inout String) {
         for node in nodes {
             switch node {
             case .text(let text): out += text
@@ -54,27 +55,28 @@ struct CompiledTemplate: Sendable {
                 switch lookup(path, in: stack) {
                 case .string(let text)?: out += text
                 case .bool(let flag)?: out += flag ? "true" : "false"
+                case .embedded(let file)?: out += embedded(file)
                 default: break
                 }
             case .section(let path, let body):
                 switch lookup(path, in: stack) {
                 case nil, .bool(false)?: break
-                case .bool(true)?: render(body, &stack, into: &out)
+                case .bool(true)?: render(body, &stack, embedded, into: &out)
                 case .list(let items)?:
                     for item in items {
                         stack.append(item)
-                        render(body, &stack, into: &out)
+                        render(body, &stack, embedded, into: &out)
                         stack.removeLast()
                     }
                 case let value?:
                     stack.append(value)
-                    render(body, &stack, into: &out)
+                    render(body, &stack, embedded, into: &out)
                     stack.removeLast()
                 }
             case .inverted(let path, let body):
                 switch lookup(path, in: stack) {
-                case nil, .bool(false)?: render(body, &stack, into: &out)
-                case .list(let items)? where items.isEmpty: render(body, &stack, into: &out)
+                case nil, .bool(false)?: render(body, &stack, embedded, into: &out)
+                case .list(let items)? where items.isEmpty: render(body, &stack, embedded, into: &out)
                 default: break
                 }
             }

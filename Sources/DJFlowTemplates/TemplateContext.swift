@@ -37,9 +37,9 @@ extension Array where Element == String {
 
 /// A context value that the renderer replaces with another template file's text (the runner), with the
 /// generated header added, then encoded (e.g. as a YAML block scalar). Used where one file embeds another.
-public struct EmbeddedFile: Codable, Sendable, Equatable {
+public struct EmbeddedFile: Codable, Sendable, Hashable {
     /// How the embedded text is written into the file that embeds it.
-    public enum Encoding: String, Codable, Sendable {
+    public enum Encoding: String, Codable, Sendable, Hashable {
         /// A YAML block scalar (`|`) indented by 4 under its key (`YAMLQuoting.block`), quoted when it cannot be one.
         case yamlBlockIndent4
     }

@@ -143,9 +143,10 @@ public struct TemplateLibrary: Sendable {
     /// Renders `template` (a name without `.mustache`, e.g. `slurm/job.sbatch`) with `value`: compiled
     /// templates directly, any other (an override using partials, pragmas, ...) with swift-mustache.
     /// - Precondition: the template exists (targets only name embedded templates).
-    public func render(_ template: String, _ value: TemplateValue) -> String {
-        if usesCompiledTemplates, let compiled = compiled[template] { return compiled.render(value) }
-        return renderWithMustache(template, value)
+    /// `embedded` gives the text of each `EmbeddedFile` in the value.
+    public func render(_ template: String, _ value: TemplateValue, embedded: (EmbeddedFile) -> String = { _ in "" }) -> String {
+        if usesCompiledTemplates, let compiled = compiled[template] { return compiled.render(value, embedded: embedded) }
+        return renderWithMustache(template, value.resolvingEmbedded(embedded))
     }
 
     /// Renders template text with swift-mustache as the library does (TEXT content type), or nil when it

@@ -102,23 +102,41 @@ public indirect enum YAMLValue: Sendable, Equatable {
 
     /// Block style lines, each starting with `indent` spaces; scalars, empty lists and empty maps give one line.
     public func block(indent: Int) -> [String] {
+        var lines: [String] = []
+        appendBlock(to: &lines, indent: indent, firstPrefix: nil)
+        return lines
+    }
+
+    /// `block(indent:)` as one text, lines joined by `\n` (no final newline).
+    public func blockText(indent: Int) -> String { block(indent: indent).joined(separator: "\n") }
+
+    /// Appends the block lines; `firstPrefix` replaces the indentation of the first line (`- ` of a list item).
+    private func appendBlock(to lines: inout [String], indent: Int, firstPrefix: String?) {
         let pad = String(repeating: " ", count: indent)
+        var first = firstPrefix
+        func start() -> String {
+            defer { first = nil }
+            return first ?? pad
+        }
         switch self {
         case .map(let entries) where !entries.isEmpty:
-            return entries.flatMap { entry -> [String] in
-                let key = pad + YAMLQuoting.key(entry.key) + ":"
-                if entry.value.isCollection { return [key] + entry.value.block(indent: indent + 2) }
-                return [key + " " + entry.value.flow]
+            for entry in entries {
+                let key = start() + YAMLQuoting.key(entry.key) + ":"
+                if entry.value.isCollection {
+                    lines.append(key)
+                    entry.value.appendBlock(to: &lines, indent: indent + 2, firstPrefix: nil)
+                } else {
+                    lines.append(key + " " + entry.value.flow)
+                }
             }
         case .list(let items) where !items.isEmpty:
-            return items.flatMap { item -> [String] in
-                guard case .map(let entries) = item, !entries.isEmpty else { return [pad + "- " + item.flow] }
-                var lines = item.block(indent: indent + 2)
-                lines[0] = pad + "- " + lines[0].dropFirst(indent + 2)
-                return lines
+            for item in items {
+                let dash = start() + "- "
+                guard case .map(let entries) = item, !entries.isEmpty else { lines.append(dash + item.flow); continue }
+                item.appendBlock(to: &lines, indent: indent + 2, firstPrefix: dash)
             }
         default:
-            return [pad + flow]
+            lines.append(start() + flow)
         }
     }
 

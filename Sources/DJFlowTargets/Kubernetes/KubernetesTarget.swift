@@ -56,7 +56,8 @@ struct KubernetesWorkflowContext: TemplateContext {
 
     /// The ConfigMap holding the runner, the helper, the restriction and `retry_failed`.
     struct ConfigMap: Codable, Sendable {
-        var metadata: [Line]
+        /// Block YAML lines (`metadata:` and the like are in the template; these are the indented lines after them).
+        var metadata: String
         /// The workflow's key restriction, a YAML scalar.
         var restriction: String
         /// `kubernetes/djflow_k8s.py` and the runner, as YAML block scalars.
@@ -68,16 +69,16 @@ struct KubernetesWorkflowContext: TemplateContext {
     struct RBAC: Codable, Sendable {
         /// djflow creates the ServiceAccount (none named in `service_account`).
         var createAccount: Bool
-        var metadata: [Line]
-        var rules: [Line]
-        var roleRef: [Line]
-        var subjects: [Line]
+        var metadata: String
+        var rules: String
+        var roleRef: String
+        var subjects: String
     }
 
     /// One Job: a table's indexed workers, or its refresh step.
     struct Job: Codable, Sendable {
         var comments: [Line]
-        var metadata: [Line]
+        var metadata: String
         /// Indexed completions (one per worker) and how many run at once.
         var completions: Int
         var parallelism: Int
@@ -88,8 +89,8 @@ struct KubernetesWorkflowContext: TemplateContext {
         var hasDeadline: Bool
         var deadline: Int
         var ttl: Int
-        var podMetadata: [Line]
-        var podSpec: [Line]
+        var podMetadata: String
+        var podSpec: String
     }
 
     /// What the file holds and how to apply it, as comment lines.
@@ -187,20 +188,20 @@ struct KubernetesWorkflowBuilder {
             if let namespace = options.namespace { subject.append(.init("namespace", .string(namespace))) }
             rbac.append(.init(
                 createAccount: options.serviceAccount == nil,
-                metadata: metadata(name: waiter, labels: labels(name: "djflow-wait", component: "wait")).asLines,
+                metadata: metadata(name: waiter, labels: labels(name: "djflow-wait", component: "wait")),
                 rules: YAMLValue.list([.object([
                     "apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get"],
                     "resourceNames": .list(waited.map { .string($0) }),
-                ])]).block(indent: 0).asLines,
-                roleRef: YAMLValue.object(["apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": .string(waiter)]).block(indent: 2).asLines,
-                subjects: YAMLValue.list([.map(subject)]).block(indent: 0).asLines))
+                ])]).blockText(indent: 0),
+                roleRef: YAMLValue.object(["apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": .string(waiter)]).blockText(indent: 2),
+                subjects: YAMLValue.list([.map(subject)]).blockText(indent: 0)))
         }
 
         let restriction = options.restrictions[workflow.id] ?? ""
         return KubernetesWorkflowContext(
             description: description.asLines,
             configMap: .init(
-                metadata: metadata(name: configMap, labels: labels(name: "djflow-runner", component: "runner")).asLines,
+                metadata: metadata(name: configMap, labels: labels(name: "djflow-runner", component: "runner")),
                 restriction: YAMLQuoting.quote(restriction),
                 helper: EmbeddedFile("kubernetes/djflow_k8s.py", encoding: .yamlBlockIndent4),
                 runner: EmbeddedFile("runner/djflow_populate.py", encoding: .yamlBlockIndent4)),
@@ -230,7 +231,7 @@ struct KubernetesWorkflowBuilder {
         let annotations: [YAMLEntry] = [.init("djflow/table", .string(job.table)), .init("djflow/workflow", .string(workflow.id))]
         return KubernetesWorkflowContext.Job(
             comments: comments.asLines,
-            metadata: metadata(name: unit.name, labels: jobLabels, annotations: annotations).asLines,
+            metadata: metadata(name: unit.name, labels: jobLabels, annotations: annotations),
             completions: workers,
             parallelism: parallelism,
             retries: job.retries,
@@ -238,8 +239,8 @@ struct KubernetesWorkflowBuilder {
             hasDeadline: unit.deadline != nil,
             deadline: unit.deadline ?? 0,
             ttl: options.ttlSecondsAfterFinished,
-            podMetadata: YAMLValue.object(["labels": .map(jobLabels), "annotations": .map(annotations)]).block(indent: 6).asLines,
-            podSpec: podSpec(unit, configMap: configMap, account: account).block(indent: 6).asLines)
+            podMetadata: YAMLValue.object(["labels": .map(jobLabels), "annotations": .map(annotations)]).blockText(indent: 6),
+            podSpec: podSpec(unit, configMap: configMap, account: account).blockText(indent: 6))
     }
 
     private func podSpec(_ unit: KubernetesUnit, configMap: String, account: String?) -> YAMLValue {
@@ -356,12 +357,12 @@ struct KubernetesWorkflowBuilder {
          .init("app.kubernetes.io/managed-by", "djflow")]
     }
 
-    private func metadata(name: String, labels: [YAMLEntry], annotations: [YAMLEntry] = []) -> [String] {
+    private func metadata(name: String, labels: [YAMLEntry], annotations: [YAMLEntry] = []) -> String {
         var entries: [YAMLEntry] = [.init("name", .string(name))]
         if let namespace = options.namespace { entries.append(.init("namespace", .string(namespace))) }
         entries.append(.init("labels", .map(labels)))
         if !annotations.isEmpty { entries.append(.init("annotations", .map(annotations))) }
-        return YAMLValue.map(entries).block(indent: 2)
+        return YAMLValue.map(entries).blockText(indent: 2)
     }
 
     /// A literal string in `command`, `args` or an env `value`: Kubernetes expands `$(VAR)` there and reads
