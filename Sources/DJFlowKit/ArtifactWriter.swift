@@ -53,13 +53,20 @@ public struct ArtifactWriter {
         defer { try? fileManager.removeItem(at: staging) }
         var created = Set<String>()
         for file in files {
-            let url = staging.appendingPathComponent(file.path)
-            let folder = url.deletingLastPathComponent()
+            let folder = staging.appendingPathComponent(file.path).deletingLastPathComponent()
             if created.insert(folder.path).inserted {
                 try fileManager.createDirectory(at: folder, withIntermediateDirectories: true)
             }
-            try Self.writeNew(url.path, file.contents, mode: file.executable ? 0o755 : 0o644)
         }
+        // Files are independent once their folders exist: written on all cores (creating thousands of files
+        // is mostly the kernel's work); the first failure is reported.
+        let stagingPath = staging.path
+        let failure = FirstFailure()
+        DispatchQueue.concurrentPerform(iterations: files.count) { index in
+            let file = files[index]
+            do { try Self.writeNew(stagingPath + "/" + file.path, file.contents, mode: file.executable ? 0o755 : 0o644) } catch { failure.record(error) }
+        }
+        if let error = failure.error { throw error }
         for folder in Self.folders(of: files) {
             let target = outputFolder.appendingPathComponent(folder)
             let fresh = staging.appendingPathComponent(folder)
@@ -118,4 +125,14 @@ public struct ArtifactWriter {
 /// The POSIX `write` (inside `ArtifactWriter` the name means its own method).
 private func posixWrite(_ fd: Int32, _ bytes: UnsafePointer<UInt8>, _ count: Int) -> Int {
     write(fd, bytes, count)
+}
+
+/// The first error of concurrent work.
+private final class FirstFailure: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var error: Error?
+    func record(_ error: Error) {
+        lock.lock(); defer { lock.unlock() }
+        if self.error == nil { self.error = error }
+    }
 }

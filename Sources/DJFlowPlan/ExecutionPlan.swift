@@ -21,8 +21,11 @@ public struct ExecutionPlan: Codable, Sendable {
     /// How every job starts the runner and reaches the database.
     public var runtime: RuntimeEnvironment
 
-    /// The job with the given id.
+    /// The job with the given id (a search: in loops, look up in `jobsByID` made once).
     public func job(_ id: String) -> Job? { jobs.first { $0.id == id } }
+
+    /// Every job by id.
+    public var jobsByID: [String: Job] { Dictionary(uniqueKeysWithValues: jobs.map { ($0.id, $0) }) }
 
     /// The jobs of a workflow, in its order.
     public func jobs(of workflow: Workflow) -> [Job] {

@@ -103,6 +103,7 @@ struct AirflowDagBuilder {
     let input: TargetInput
     let options: AirflowOptions
     let names: AirflowNames
+    let jobsByID: [String: Job]
 
     private var plan: ExecutionPlan { input.plan }
     private var dagID: String { names.dagID(workflow) }
@@ -149,14 +150,14 @@ struct AirflowDagBuilder {
 
     /// Earlier workflows holding the nearest upstream jobs of this workflow's jobs, in run order.
     private func upstreamWorkflows() -> [Workflow] {
-        let ids = Set(plan.jobs(of: workflow).flatMap(\.after).compactMap { plan.job($0)?.workflow })
+        let ids = Set(plan.jobs(of: workflow).flatMap(\.after).compactMap { jobsByID[$0]?.workflow })
         return plan.workflows.filter { ids.contains($0.id) }
     }
 
     /// Later gated workflows that start from this one's Asset.
     private func consumers() -> [Workflow] {
         plan.workflows.filter { other in
-            !other.gates.isEmpty && plan.jobs(of: other).flatMap(\.after).contains { plan.job($0)?.workflow == workflow.id }
+            !other.gates.isEmpty && plan.jobs(of: other).flatMap(\.after).contains { jobsByID[$0]?.workflow == workflow.id }
         }
     }
 
@@ -343,7 +344,7 @@ struct AirflowDagBuilder {
         for job in jobs {
             let first = job.hasRefreshStep ? names.refreshTaskID(job) : names.taskID(job)
             for need in job.needs {
-                guard let upstream = plan.job(need) else { continue }
+                guard let upstream = jobsByID[need] else { continue }
                 lines.append("\(ref(names.taskID(upstream))) >> \(ref(first))")
             }
             if job.hasRefreshStep { lines.append("\(ref(names.refreshTaskID(job))) >> \(ref(names.taskID(job)))") }

@@ -31,8 +31,9 @@ public struct AirflowTarget: SchedulerTarget {
             Artifact(path: "\(Self.folder)/\(Self.runnerFile)", content: .file("runner/djflow_populate.py")),
             Artifact(path: "\(Self.folder)/.airflowignore", content: .template(AirflowIgnoreContext())),
         ]
+        let jobsByID = input.plan.jobsByID
         for workflow in input.plan.workflows {
-            let context = AirflowDagBuilder(workflow: workflow, input: input, options: options, names: names)
+            let context = AirflowDagBuilder(workflow: workflow, input: input, options: options, names: names, jobsByID: jobsByID)
             artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id).py", content: .template(context.context())))
         }
         return artifacts

@@ -27,6 +27,12 @@ struct HTCondorDagBuilder {
     let names: HTCondorNames
     /// Environment variables DAGMan must see on the access point (`$ENV(…)` in the submit files).
     let secretNames: [String]
+    let jobsByID: [String: Job]
+
+    init(plan: ExecutionPlan, options: HTCondorOptions, names: HTCondorNames, secretNames: [String]) {
+        self.plan = plan; self.options = options; self.names = names; self.secretNames = secretNames
+        jobsByID = plan.jobsByID
+    }
 
     /// `<workflow>.dag`: JOB, VARS, PARENT/CHILD, RETRY, ABORT-DAG-ON, PRIORITY, CATEGORY, MAXJOBS.
     func workflow(_ workflow: Workflow) -> HTCondorDagContext {
@@ -58,7 +64,7 @@ struct HTCondorDagBuilder {
             }
             let upstream = job.upstream.isEmpty ? "-" : job.upstream.joined(separator: ",")
             tables.append("# djflow-table: \(job.id) \(job.table) \(nodes.joined(separator: ",")) \(upstream)")
-            let parents = job.needs.compactMap(plan.job).flatMap(names.lastNodes)
+            let parents = job.needs.compactMap { jobsByID[$0] }.flatMap(names.lastNodes)
             if !parents.isEmpty { edges.append("PARENT \(parents.joined(separator: " ")) CHILD \(names.firstNodes(job).joined(separator: " "))") }
             if let refresh = names.refreshNode(job) { edges.append("PARENT \(refresh) CHILD \(names.lastNodes(job).joined(separator: " "))") }
             for node in nodes {
@@ -99,7 +105,7 @@ struct HTCondorDagBuilder {
             var parents: [String] = []
             for job in plan.jobs(of: workflow) {
                 for upstream in job.after {
-                    if let id = plan.job(upstream)?.workflow, !parents.contains(id) { parents.append(id) }
+                    if let id = jobsByID[upstream]?.workflow, !parents.contains(id) { parents.append(id) }
                 }
             }
             if !parents.isEmpty { edges.append("PARENT \(parents.sorted().joined(separator: " ")) CHILD \(workflow.id)") }

@@ -41,6 +41,7 @@ public struct HTCondorTarget: SchedulerTarget {
             Artifact(path: "\(Self.folder)/\(Self.restrictScript)", content: .file("htcondor/djflow_restrict.py"), executable: true),
             Artifact(path: "\(Self.folder)/\(options.logDir)/README", content: .template(HTCondorLogsReadmeContext(logDir: options.logDir))),
         ]
+        let dag = HTCondorDagBuilder(plan: plan, options: options, names: names, secretNames: secretNames)
         for workflow in plan.workflows {
             for job in plan.jobs(of: workflow) {
                 let submit = HTCondorSubmitBuilder(job: job, input: input, options: options, names: names)
@@ -49,10 +50,8 @@ public struct HTCondorTarget: SchedulerTarget {
                     artifacts.append(Artifact(path: "\(Self.folder)/\(names.refreshSubmitFile(job))", content: .template(submit.refresh())))
                 }
             }
-            let dag = HTCondorDagBuilder(plan: plan, options: options, names: names, secretNames: secretNames)
             artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id).dag", content: .template(dag.workflow(workflow))))
         }
-        let dag = HTCondorDagBuilder(plan: plan, options: options, names: names, secretNames: secretNames)
         artifacts.append(Artifact(path: "\(Self.folder)/all.dag", content: .template(dag.all())))
         return artifacts
     }
