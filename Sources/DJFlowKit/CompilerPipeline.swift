@@ -110,7 +110,15 @@ public enum CompilerPipeline {
         // Every target's options are checked before any is lowered, so all problems come at once.
         let checked = targets.sorted().compactMap { $0.check(input, diagnostics: &analysis.diagnostics) }
         if analysis.diagnostics.hasErrors { return (nil, analysis.diagnostics, targets) }
-        let artifacts = checked.flatMap { $0.artifacts(for: input) }
+        // Targets lower independently: on all cores, concatenated in target order.
+        var lowered = [[Artifact]](repeating: [], count: checked.count)
+        lowered.withUnsafeMutableBufferPointer { slots in
+            let slots = UncheckedArtifactSlots(base: slots.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: checked.count) { index in
+                slots.base[index] = checked[index].artifacts(for: input)
+            }
+        }
+        let artifacts = lowered.flatMap { $0 }
         let renderer = ArtifactRenderer(templates: templates, sourceName: sourceName)
         return (renderer.renderAll(artifacts).sorted { $0.path < $1.path }, analysis.diagnostics, targets)
     }
@@ -196,6 +204,10 @@ struct ArtifactRenderer: Sendable {
 /// Each result slot is written by exactly one iteration of `concurrentPerform`, and read after it returns.
 private struct UncheckedSlots: @unchecked Sendable {
     let base: UnsafeMutablePointer<OutputFile?>
+}
+
+private struct UncheckedArtifactSlots: @unchecked Sendable {
+    let base: UnsafeMutablePointer<[Artifact]>
 }
 
 /// Encoded embedded files by file and encoding, shared by the renderer's threads.

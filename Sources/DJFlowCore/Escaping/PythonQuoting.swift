@@ -5,6 +5,10 @@ public enum PythonQuoting {
     /// format or separator character are written as escapes (`\n`, `\x1b`, `\u200b`, `\U000e0001`), so the
     /// literal stays on one line and shows what it holds. Printable Unicode is kept as is (files are UTF-8).
     public static func literal(_ value: String) -> String {
+        // Printable ASCII without `'` and `\` is written as it is (the common case, without a scalar loop).
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 <= 0x7E && $0 != UInt8(ascii: "'") && $0 != UInt8(ascii: "\\") }) {
+            return "'" + value + "'"
+        }
         let scalars = value.unicodeScalars
         let quote: Unicode.Scalar = scalars.contains("'") && !scalars.contains("\"") ? "\"" : "'"
         var out = String(quote)

@@ -6,6 +6,10 @@ public enum YAMLQuoting {
     /// (C0 and C1 controls, DEL, the line breaks U+0085/U+2028/U+2029 that YAML 1.1 folds, the BOM,
     /// U+FFFE/U+FFFF) written as an escape. Printable Unicode stays as it is (UTF-8).
     public static func quote(_ value: String) -> String {
+        // Printable ASCII without `"` and `\` stays as it is (the common case, written without a scalar loop).
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 <= 0x7E && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            return "\"" + value + "\""
+        }
         var out = "\""
         for scalar in value.unicodeScalars {
             switch scalar {
@@ -42,12 +46,15 @@ public enum YAMLQuoting {
     /// A mapping key: plain when it is a simple name that no YAML reader takes for anything but a string
     /// (`app.kubernetes.io/name`, `DJ_HOST`), else `quote`d (`"on"`, `"yes"`, `"a: b"`).
     public static func key(_ value: String) -> String {
-        let scalars = Array(value.unicodeScalars)
-        let simple = scalars.first.map { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || $0 == "_" } == true
-            && scalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "_./-".unicodeScalars.contains($0) }
-        let reserved: Set<String> = ["y", "yes", "n", "no", "true", "false", "on", "off", "null"]
-        return simple && !reserved.contains(value.lowercased()) ? value : quote(value)
+        func isLetter(_ byte: UInt8) -> Bool { (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) }
+        let bytes = value.utf8
+        let simple = bytes.first.map { isLetter($0) || $0 == UInt8(ascii: "_") } == true
+            && bytes.allSatisfy { isLetter($0) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "-") }
+        return simple && !(bytes.count <= 5 && reservedKeys.contains(value.lowercased())) ? value : quote(value)
     }
+
+    /// Plain words some YAML reader takes for a boolean or null.
+    private static let reservedKeys: Set<String> = ["y", "yes", "n", "no", "true", "false", "on", "off", "null"]
 
     /// A literal block scalar (`|`, `|-` or `|+`) whose lines are indented by `indent` spaces, for long
     /// multi-line text (a script in a ConfigMap); the first line of the result is the indicator, to be
