@@ -2,8 +2,12 @@
 # Benchmarks (prints figures; never a pass/fail timing): djflow compile and plan on the samples and on
 # synthetic 300- and 1,000-table pipelines, and a synthetic Python package (300 tables in 20 files) read
 # by the static reader; release build, median of several runs (each includes process start).
+#
+#   scripts/bench.sh [--scale]   (--scale: only the 1,000- and 10,000-table part at the end)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+scale_only=false
+[[ ${1-} == --scale ]] && scale_only=true
 swift build -c release >/dev/null
 bin=$PWD/.build/release/djflow
 work=$(mktemp -d)
@@ -25,6 +29,7 @@ PY
 }
 
 echo "djflow benchmarks (release build, $(nproc) cores)"
+if ! $scale_only; then
 measure "compile ephys --target slurm" 20 "$bin" compile Samples/ephys/djflow.yaml --target slurm --out "$work/out1"
 measure "compile tutorial --target slurm" 20 "$bin" compile Samples/tutorial/djflow.yaml --target slurm --out "$work/out2"
 measure "plan synthetic 300 tables" 10 "$bin" plan "$work/s300.yaml" --format json
@@ -37,6 +42,7 @@ measure "plan Python-sourced 300 tables" 20 "$bin" plan "$work/py300/djflow.yaml
 measure "compile Python-sourced 300 tables --target slurm" 10 "$bin" compile "$work/py300/djflow.yaml" --target slurm --out "$work/out5"
 "$bin" plan "$work/py300/djflow.yaml" --format text | head -n 1
 echo "files for 1000 tables: $(find "$work/out4" -type f | wc -l), $(du -sh "$work/out4" | cut -f1)"
+fi
 
 # Scale: 1,000 and 10,000 tables, every target (the Kubernetes one needs an image and a secret), with the
 # peak memory of each run (its own rusage) and the size of what it writes.
