@@ -125,12 +125,12 @@ struct CompiledTemplate: Sendable {
             var end = bodyStart
             while end + closer.count <= bytes.count, Array(bytes[end..<end + closer.count]) != closer { end += 1 }
             guard end + closer.count <= bytes.count else { return nil }
-            var body = string(bodyStart..<end).trimmingWhitespace
+            var body = string(bodyStart..<end).trimmingSpaces
             let tagEnd = end + closer.count
             var kind: Character = "v"
             if !triple, let sigil = body.first {
                 switch sigil {
-                case "#", "^", "/", "!", "&": kind = sigil; body = String(body.dropFirst()).trimmingWhitespace
+                case "#", "^", "/", "!", "&": kind = sigil; body = String(body.dropFirst()).trimmingSpaces
                 case "=", ">", "<", "$", "%": return nil
                 default: break
                 }
@@ -164,14 +164,5 @@ struct CompiledTemplate: Sendable {
         }
         if textStart < bytes.count { tokens.append(.text(string(textStart..<bytes.count))) }
         return tokens
-    }
-}
-
-extension String {
-    fileprivate var trimmingWhitespace: String {
-        var s = Substring(self)
-        while let c = s.first, c == " " || c == "\t" || c == "\n" || c == "\r" { s = s.dropFirst() }
-        while let c = s.last, c == " " || c == "\t" || c == "\n" || c == "\r" { s = s.dropLast() }
-        return String(s)
     }
 }

@@ -126,7 +126,8 @@ enum TemplateTags {
 }
 
 extension String {
-    fileprivate var trimmingSpaces: String {
+    /// Without leading and trailing spaces, tabs and line breaks (as Mustache reads a tag's name).
+    var trimmingSpaces: String {
         var s = Substring(self)
         while let c = s.first, c == " " || c == "\t" || c == "\n" || c == "\r" { s = s.dropFirst() }
         while let c = s.last, c == " " || c == "\t" || c == "\n" || c == "\r" { s = s.dropLast() }
