@@ -7,7 +7,7 @@ import DJFlowSpec
 /// job, a throttle that never limits anything, and a pipeline without any job at all.
 public enum SettingsCheck {
     public static func check(_ spec: PipelineSpec, plan: ExecutionPlan, diagnostics: inout Diagnostics) {
-        let jobs = Set(plan.jobs.map(\.table))
+        let jobOfTable = Dictionary(plan.jobs.map { ($0.table, $0) }, uniquingKeysWith: { a, _ in a })
         let roles = Dictionary(plan.tables.map { ($0.name, $0.role) }, uniquingKeysWith: { a, _ in a })
         for table in spec.tables {
             let name = table.name.description
@@ -17,10 +17,10 @@ public enum SettingsCheck {
                 reason = "part table '\(name)' is filled by the job of its master \(master): set it there"
             } else if table.tier.isStaged {
                 reason = "\(table.tier.rawValue) table '\(name)' is filled by people, so no job runs for it"
-            } else if roles[name] != nil && !jobs.contains(name) {
+            } else if roles[name] != nil && jobOfTable[name] == nil {
                 continue   // an auto-populated table without a job already has its own warning
             } else {
-                if let job = plan.jobs.first(where: { $0.table == name }) { checkThrottle(table, job: job, diagnostics: &diagnostics) }
+                if let job = jobOfTable[name] { checkThrottle(table, job: job, diagnostics: &diagnostics) }
                 continue
             }
             let written = table.settings.locations.filter { !$0.key.contains(".") }.sorted { $0.value < $1.value }
