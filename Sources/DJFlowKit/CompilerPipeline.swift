@@ -194,8 +194,9 @@ struct ArtifactRenderer: Sendable {
     }
 
     private func normalized(_ text: String) -> String {
-        // Foundation's replacing is slow on large texts; most have no CR at all
-        var out = text.utf8.contains(13) ? text.replacingOccurrences(of: "\r\n", with: "\n") : text
+        // Foundation's replacing is slow on large texts, and so is a byte-by-byte search; most have no CR
+        let hasCR = text.utf8.withContiguousStorageIfAvailable { bytes in bytes.baseAddress.map { memchr($0, 13, bytes.count) != nil } ?? false } ?? text.utf8.contains(13)
+        var out = hasCR ? text.replacingOccurrences(of: "\r\n", with: "\n") : text
         while out.hasSuffix("\n") { out.removeLast() }
         return out + "\n"
     }

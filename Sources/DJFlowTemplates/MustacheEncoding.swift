@@ -4,34 +4,47 @@
 /// Turns an `Encodable` context into a `TemplateValue` (an `EmbeddedFile` is kept for the renderer to resolve).
 public enum MustacheEncoding {
     /// The value tree of `value`.
-    public static func tree<T: Encodable>(_ value: T) -> TemplateValue {
-        if let leaf = leafValue(value) { return leaf }
-        let node = Node()
-        // Encoding into plain containers cannot fail: no coder here throws.
-        try? value.encode(to: TreeEncoder(node: node))
-        return node.materialized
+    /// Encoding into plain containers cannot fail: no coder here throws.
+    public static func tree<T: Encodable>(_ value: T) -> TemplateValue { encoded(value) }
+
+    /// Values stored as they are rather than encoded field by field (compared by type, which is cheaper
+    /// than a dynamic cast per value).
+    fileprivate static func leafValue<T>(_ value: T) -> TemplateValue? {
+        if T.self == String.self { return .string(unsafeBitCast(value, to: String.self)) }
+        if T.self == Bool.self { return .bool(unsafeBitCast(value, to: Bool.self)) }
+        if T.self == Int.self { return .string(String(unsafeBitCast(value, to: Int.self))) }
+        if T.self == Line.self { return .object(["line": .string(unsafeBitCast(value, to: Line.self).line)]) }
+        if let file = value as? EmbeddedFile { return .embedded(file) }
+        return nil
     }
 
-    /// Values stored as they are rather than encoded field by field.
-    fileprivate static func leafValue<T>(_ value: T) -> TemplateValue? {
-        switch value {
-        case let string as String: return .string(string)
-        case let bool as Bool: return .bool(bool)
-        case let int as Int: return .string(String(int))
-        case let line as Line: return .object(["line": .string(line.line)])
-        case let file as EmbeddedFile: return .embedded(file)
-        default: return nil
-        }
+    /// `value` encoded on its own, into a finished tree.
+    fileprivate static func encoded<T: Encodable>(_ value: T) -> TemplateValue {
+        if let leaf = leafValue(value) { return leaf }
+        let node = Node()
+        try? value.encode(to: TreeEncoder(node: node))
+        return node.materialized
     }
 }
 
 /// A value being built: a keyed or unkeyed container, or a single value. Containers grow in place (a
-/// class with plain stored collections, so appending never copies what is already there).
+/// class with plain stored collections, so appending never copies what is already there). Children that
+/// were encoded whole are stored finished; only nested containers handed out to the caller stay nodes.
 private final class Node {
     enum Kind { case empty, keyed, unkeyed, value }
+    enum Child {
+        case done(TemplateValue)
+        case node(Node)
+        var materialized: TemplateValue {
+            switch self {
+            case .done(let value): return value
+            case .node(let node): return node.materialized
+            }
+        }
+    }
     var kind = Kind.empty
-    var fields: [String: Node] = [:]
-    var items: [Node] = []
+    var fields: [String: Child] = [:]
+    var items: [Child] = []
     var value = TemplateValue.string("")
 
     var materialized: TemplateValue {
@@ -46,23 +59,20 @@ private final class Node {
     func makeKeyed() { if kind != .keyed { kind = .keyed; fields = [:] } }
     func makeUnkeyed() { if kind != .unkeyed { kind = .unkeyed; items = [] } }
 
-    func set(_ key: String, _ child: Node) {
+    func set(_ key: String, _ child: Child) {
         makeKeyed()
         fields[key] = child
     }
 
-    func append(_ child: Node) {
+    func append(_ child: Child) {
         makeUnkeyed()
         items.append(child)
     }
 
-    func take(_ other: Node) {
-        kind = other.kind; fields = other.fields; items = other.items; value = other.value
-    }
-
-    static func encoding<T: Encodable>(_ value: T) throws -> Node {
+    /// A nested container's node, stored under `key` (or appended when `key` is nil).
+    func child(_ key: String?) -> Node {
         let node = Node()
-        if let leaf = MustacheEncoding.leafValue(value) { node.kind = .value; node.value = leaf } else { try value.encode(to: TreeEncoder(node: node)) }
+        if let key { set(key, .node(node)) } else { append(.node(node)) }
         return node
     }
 }
@@ -88,20 +98,20 @@ private struct TreeEncoder: Encoder {
         let node: Node
         var codingPath: [any CodingKey] = []
         mutating func encodeNil(forKey key: Key) throws {}
-        mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws { node.set(key.stringValue, try .encoding(value)) }
+        mutating func encode(_ value: String, forKey key: Key) throws { node.set(key.stringValue, .done(.string(value))) }
+        mutating func encode(_ value: Bool, forKey key: Key) throws { node.set(key.stringValue, .done(.bool(value))) }
+        mutating func encode(_ value: Int, forKey key: Key) throws { node.set(key.stringValue, .done(.string(String(value)))) }
+        mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+            node.set(key.stringValue, .done(MustacheEncoding.encoded(value)))
+        }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
-            let child = Node(); node.set(key.stringValue, child)
-            return TreeEncoder(node: child).container(keyedBy: keyType)
+            TreeEncoder(node: node.child(key.stringValue)).container(keyedBy: keyType)
         }
         mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-            let child = Node(); node.set(key.stringValue, child)
-            return TreeEncoder(node: child).unkeyedContainer()
+            TreeEncoder(node: node.child(key.stringValue)).unkeyedContainer()
         }
         mutating func superEncoder() -> any Encoder { TreeEncoder(node: node) }
-        mutating func superEncoder(forKey key: Key) -> any Encoder {
-            let child = Node(); node.set(key.stringValue, child)
-            return TreeEncoder(node: child)
-        }
+        mutating func superEncoder(forKey key: Key) -> any Encoder { TreeEncoder(node: node.child(key.stringValue)) }
     }
 
     struct Unkeyed: UnkeyedEncodingContainer {
@@ -109,25 +119,24 @@ private struct TreeEncoder: Encoder {
         var codingPath: [any CodingKey] = []
         var count: Int { node.items.count }
         mutating func encodeNil() throws {}
-        mutating func encode<T: Encodable>(_ value: T) throws { node.append(try .encoding(value)) }
+        mutating func encode(_ value: String) throws { node.append(.done(.string(value))) }
+        mutating func encode<T: Encodable>(_ value: T) throws { node.append(.done(MustacheEncoding.encoded(value))) }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
-            let child = Node(); node.append(child)
-            return TreeEncoder(node: child).container(keyedBy: keyType)
+            TreeEncoder(node: node.child(nil)).container(keyedBy: keyType)
         }
         mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
-            let child = Node(); node.append(child)
-            return TreeEncoder(node: child).unkeyedContainer()
+            TreeEncoder(node: node.child(nil)).unkeyedContainer()
         }
-        mutating func superEncoder() -> any Encoder {
-            let child = Node(); node.append(child)
-            return TreeEncoder(node: child)
-        }
+        mutating func superEncoder() -> any Encoder { TreeEncoder(node: node.child(nil)) }
     }
 
     struct Single: SingleValueEncodingContainer {
         let node: Node
         var codingPath: [any CodingKey] = []
         mutating func encodeNil() throws {}
-        mutating func encode<T: Encodable>(_ value: T) throws { node.take(try Node.encoding(value)) }
+        mutating func encode<T: Encodable>(_ value: T) throws {
+            node.kind = .value
+            node.value = MustacheEncoding.encoded(value)
+        }
     }
 }

@@ -35,7 +35,6 @@ import Testing
         #expect(helper["EXIT_UPSTREAM_FAILED"] == codes.upstreamFailed)
         #expect(helper["EXIT_TIMEOUT"] == codes.timeout)
         #expect(helper["EXIT_USAGE"] == RunnerExit.usage.rawValue)
-        #expect(KubernetesTarget.fatalExitCodes == [RunnerExit.usage.rawValue, codes.upstreamFailed, codes.timeout])
     }
 
     @Test func thePlanCarriesTheRuntimeEnvironment() throws {

@@ -17,16 +17,6 @@ struct KubernetesOptions {
         var value: String?
         var effect: String?
         var seconds: Int?
-
-        var yaml: YAMLValue {
-            var entries: [YAMLEntry] = []
-            if let key { entries.append(.init("key", .string(key))) }
-            if let op = `operator` { entries.append(.init("operator", .string(op))) }
-            if let value { entries.append(.init("value", .string(value))) }
-            if let effect { entries.append(.init("effect", .string(effect))) }
-            if let seconds { entries.append(.init("tolerationSeconds", .int(seconds))) }
-            return .map(entries)
-        }
     }
 
     /// Options that a table may set or extend.
