@@ -21,10 +21,8 @@ public enum PlanRenderer {
     }
 
     static func json(_ plan: ExecutionPlan) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(plan)) ?? Data()
-        return String(decoding: data, as: UTF8.self) + "\n"
+        // What JSONEncoder writes with [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes], faster.
+        JSONWriting.pretty(plan) + "\n"
     }
 
     static func describe(_ path: CriticalPath) -> String {

@@ -99,7 +99,9 @@ public struct SpecLoader {
         reader.diagnostics.append(contentsOf: precheck.diagnostics)
         guard precheck.safeToCompose else { return nil }
         do {
-            guard let node = try Yams.compose(yaml: source.text) else {
+            // No implicit-type rules: djflow reads every scalar as text itself, and Yams' regular
+            // expressions (run again for every mapping key it checks for duplicates) were a fifth of `plan`.
+            guard let node = try Yams.compose(yaml: source.text, Resolver.basic) else {
                 reader.diagnostics.error("the pipeline definition is empty", at: SourceLocation(file: source.path, line: 1, column: 1))
                 return nil
             }

@@ -43,6 +43,9 @@ public indirect enum SpecNode: Sendable {
 }
 
 extension SpecNode {
+    /// The plain scalars YAML reads as null.
+    static let nullTexts: Set<String> = ["", "~", "null", "Null", "NULL"]
+
     /// Converts a composed Yams node; aliases are resolved by Yams already.
     init(_ node: Node, file: String) {
         func location(_ mark: Mark?) -> SourceLocation {
@@ -53,8 +56,11 @@ extension SpecNode {
             let style = scalar.style
             self = .scalar(Scalar(
                 text: scalar.string, location: location(scalar.mark),
-                // `!!str null` is the text "null" (other tags are refused by `YAMLPrecheck`).
-                isNull: node.null != nil && (style == .plain || style == .any) && scalar.tag.description != Tag.Name.str.rawValue,
+                // YAML's null (`~`, `null`, `Null`, `NULL` or nothing, plain); `!!str null` is the text
+                // "null" (other tags are refused by `YAMLPrecheck`). Composed without implicit-type rules,
+                // so a value's tag is still the one written, or none.
+                isNull: (style == .plain || style == .any) && Self.nullTexts.contains(scalar.string)
+                    && scalar.tag.description != Tag.Name.str.rawValue,
                 isBlock: style == .literal || style == .folded,
                 isQuoted: style == .singleQuoted || style == .doubleQuoted))
         case .sequence(let sequence):

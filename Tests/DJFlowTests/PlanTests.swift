@@ -1,6 +1,8 @@
 import DJFlowCore
 import DJFlowKit
 import DJFlowPlan
+import DJFlowSpec
+import Foundation
 import Testing
 
 @Suite struct PlanTests {
@@ -159,5 +161,39 @@ import Testing
         let plan = try plan(pipeline(lines.joined(separator: "\n")))
         #expect(plan.jobs.count == 999)
         #expect(plan.job("t500")?.needs == ["t499"])
+    }
+
+    /// `plan --format json` writes what Foundation's JSONEncoder would, byte for byte, hostile strings too.
+    @Test func planJSONIsWhatJSONEncoderWrites() throws {
+        let hostile = ["it's \"quoted\" \\ /slash", "tab\there\nnew\rcr", "\u{1}\u{8}\u{c}\u{1f}\u{7f}", "ünïcødé ✓ 😀", "\u{2028}\u{feff}", ""]
+        let env = hostile.enumerated().map { "H\($0.offset): \(YAMLQuoting.quote($0.element))" }.joined(separator: ", ")
+        var sources = try sampleNames.map { try sampleSource($0) }
+        sources.append(SourceFile(path: "hostile.yaml", text: pipeline("""
+            S: {tier: manual}
+            A: {tier: computed, depends_on: [S], workers: auto, resources: {memory: 2G}}
+            B: {tier: computed, depends_on: [A], estimate: '1:00:00'}
+            """).replacingOccurrences(of: "runner: {module: test_pipeline,", with: "runner: {env: {\(env)}, module: test_pipeline,")))
+        for source in sources {
+            let analysis = CompilerPipeline.analyse(source)
+            let plan = try #require(analysis.plan, "\(DiagnosticPrinter(files: [source]).format(analysis.diagnostics))")
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let foundation = String(decoding: try encoder.encode(plan), as: UTF8.self) + "\n"
+            #expect(PlanRenderer.render(plan, as: .json) == foundation, "\(source.path)")
+        }
+        #expect(JSONWriting.pretty(["b": [Int](), "a": [1, 2]]) == "{\n  \"a\" : [\n    1,\n    2\n  ],\n  \"b\" : [\n\n  ]\n}")
+    }
+
+    /// Table names sort as their dotted text does (the planner sorts by them everywhere).
+    @Test func tableNamesSortAsTheirText() {
+        var generator = SystemRandomNumberGenerator()
+        let segments = ["a", "ab", "a_b", "z", "_x", "m1", "lab"], classes = ["A", "AB", "Ab", "B", "Z", "Session", "S1"]
+        let names = (0..<400).map { _ in
+            TableName(module: (0..<Int.random(in: 0...2, using: &generator)).map { _ in segments.randomElement(using: &generator)! }.joined(separator: "."),
+                      className: classes.randomElement(using: &generator)!,
+                      part: Bool.random(using: &generator) ? classes.randomElement(using: &generator)! : nil)
+        }
+        #expect(names.sorted().map(\.description) == names.map(\.description).sorted())
+        for a in names.prefix(60) { for b in names.prefix(60) { #expect((a < b) == (a.description < b.description), "\(a) \(b)") } }
     }
 }

@@ -90,6 +90,21 @@ import Testing
         #expect(printed.contains("test.yaml:6:55: error: the tag '!!int' does not fit the value 'two'"), "\(printed)")
     }
 
+    /// djflow reads YAML without implicit-type rules and decides null itself: the plain scalars YAML reads
+    /// as null are null, everything else is text.
+    @Test(arguments: [("~", true), ("null", true), ("Null", true), ("NULL", true), ("", true),
+                      ("'null'", false), ("\"Null\"", false), ("!!str null", false), ("nulls", false), ("nULL", false), ("None", false)])
+    func nullIsWhatYAMLReadsAsNull(value: String, isNull: Bool) {
+        let yaml = pipeline("S: {tier: manual, module: \(value)}")
+        let analysis = analyse(yaml)
+        if isNull {
+            #expect(printedDiagnostics(yaml).contains("must be a string, found null"), "\(printedDiagnostics(yaml))")
+        } else {
+            #expect(!analysis.diagnostics.hasErrors, "\(printedDiagnostics(yaml))")
+            #expect(analysis.spec?.tables.first?.module?.value != nil)
+        }
+    }
+
     @Test func coreTagsThatFitAreAccepted() {
         let yaml = pipeline("""
             S: {tier: manual, module: !!str null}
