@@ -2,6 +2,7 @@
 // tag the template uses names a field of it, every field is used, and the encoding the renderer walks is
 // the one the templates expect.
 import DJFlowCore
+import DJFlowKit
 import DJFlowTargets
 @testable import DJFlowTemplates
 import Foundation
@@ -50,6 +51,32 @@ import Testing
         // Shared values (the exit codes) may be printed in part.
         let unused = context.fieldPaths.subtracting(used).filter { !$0.hasPrefix("exit/") }
         #expect(unused.isEmpty, "\(context) has fields \(template).mustache never prints: \(unused.sorted())")
+    }
+
+    /// One rendering method per file: templates lay out every line. No context value holds several lines
+    /// (pre-built YAML, shell or Python structure); only embedded files (the runner in a ConfigMap) do.
+    @Test(arguments: sampleNames, TargetKind.allCases)
+    func contextValuesAreSingleLines(sample: String, target: TargetKind) throws {
+        let source = try sampleSource(sample)
+        let analysis = CompilerPipeline.analyse(source)
+        let input = TargetInput(spec: try #require(analysis.spec), plan: try #require(analysis.plan), sourceName: source.path)
+        var diagnostics = Diagnostics()
+        let checked = try #require(target.check(input, diagnostics: &diagnostics), "\(diagnostics.all)")
+        var strings = 0
+        func walk(_ value: TemplateValue, _ path: String, _ file: String) {
+            switch value {
+            case .string(let text):
+                strings += 1
+                #expect(!text.contains("\n") && !text.contains("\r"), "\(file): \(path) holds several lines: \(text.prefix(80).debugDescription)")
+            case .list(let items): for item in items { walk(item, path, file) }
+            case .object(let fields): for (key, field) in fields { walk(field, path + "/" + key, file) }
+            case .bool, .embedded: break
+            }
+        }
+        for artifact in checked.artifacts(for: input) {
+            if case .template(let context) = artifact.content { walk(MustacheEncoding.tree(context), "", artifact.path) }
+        }
+        #expect(strings > 10)
     }
 
     @Test func schemaListsNestedOptionalAndListFields() {
