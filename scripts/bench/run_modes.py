@@ -8,6 +8,8 @@ run, is computed four ways on the same cluster and database, each in a fresh sch
   (d) diy          per workflow, a job array of BENCH_SLOTS workers each looping
                    populate(reserve_jobs=True, suppress_errors=True) over the workflow's tables until
                    nothing is left (the do-it-yourself setup DataJoint's documentation describes)
+  (e) pool         only with BENCH_MODES=...,pool: a prototype, not djflow's output: (d) started once
+                   per workflow in one job of BENCH_SLOTS CPUs that forks its workers after the imports
 Staging between workflows (the gates) is done the same way for all and counted in every makespan.
 Prints each makespan, the ratios, the per-key critical path and total-work-per-slot bounds (from the make()
 log of each run), and the scheduler latency per table link of (b). Needs the services of scripts/test.sh.
@@ -139,6 +141,58 @@ while True:
 """
 
 
+# (e) a prototype of a workflow pool (not what djflow generates): one scheduler job per workflow with SLOTS
+# CPUs starts Python once, forks SLOTS workers after the imports, and each loops over the workflow's tables
+# like (d). It measures what paying the start-up once per workflow would give.
+POOL_WORKER = """
+import os, sys, time
+import datajoint as dj
+import ephys_pipeline as ep
+tables = [getattr(ep, name) for name in sys.argv[2:]]
+conn = dj.conn()
+conn.close()
+children = []
+for i in range(int(sys.argv[1]) - 1):
+    pid = os.fork()
+    if pid == 0:
+        children = None
+        break
+    children.append(pid)
+conn.connect()
+while True:
+    made = sum(int(t.populate(reserve_jobs=True, suppress_errors=True).get("success_count") or 0) for t in tables)
+    left = sum(len(t.key_source - t.proj()) for t in tables)
+    if not left:
+        break
+    if not made:
+        time.sleep(0.5)
+if children is None:
+    os._exit(0)
+for pid in children:
+    os.waitpid(pid, 0)
+"""
+
+
+def run_pool(work, env, djflow):
+    folder = work / "pool"
+    folder.mkdir()
+    (folder / "worker.py").write_text(POOL_WORKER)
+    started, jobs = time.time(), []
+    for wid, tables, gate in WORKFLOWS:
+        if gate:
+            stage(env, gate)
+        script = folder / ("%s.sbatch" % wid)
+        script.write_text("#!/bin/bash\n#SBATCH --cpus-per-task=%d\n#SBATCH --mem=2G\n#SBATCH --output=/dev/null\n"
+                          "exec python3 %s %d %s\n" % (SLOTS, folder / "worker.py", SLOTS, " ".join(tables)))
+        out = subprocess.run(["sbatch", "--parsable", "--partition=compute",
+                              "--chdir=%s" % SAMPLE, str(script)], env=env, check=True, capture_output=True,
+                             text=True).stdout.strip()
+        ids = {wid: [out.split(";")[0]]}
+        jobs.append(ids)
+        wait(ids, env)
+    return time.time() - started, jobs
+
+
 def run_diy(work, env, djflow):
     folder = work / "diy"
     folder.mkdir()
@@ -248,7 +302,8 @@ def main():
     work = pathlib.Path(sys.argv[2])
     results = {}
     chosen = os.environ.get("BENCH_MODES", "sequential,table,pipelined,diy").split(",")
-    for mode, runner in [("sequential", run_sequential), ("table", None), ("pipelined", None), ("diy", run_diy)]:
+    for mode, runner in [("sequential", run_sequential), ("table", None), ("pipelined", None), ("diy", run_diy),
+                         ("pool", run_pool)]:
         if mode not in chosen:
             continue
         env = environment(work, mode)
@@ -265,11 +320,14 @@ def main():
             results[mode] = dict(makespan=makespan, critical=critical, per_slot=per_slot, calls=calls, twice=twice,
                                  latency=link_latency(jobs, env) if mode == "table" else None)
             print("%-11s makespan %6.1f s   make() calls %3d (twice: %d)" % (mode, makespan, calls, twice), flush=True)
-            if os.environ.get("BENCH_TIMELINE"):
+            if os.environ.get("BENCH_TIMELINE") and jobs:
                 timeline(jobs, env, log)
         finally:
             drop(env)
-    if len(results) < 4:
+    if "pool" in results and "diy" in results:
+        print("(e) pool prototype %.1f s: %.2fx faster than (d)" % (results["pool"]["makespan"],
+                                                                  results["diy"]["makespan"] / results["pool"]["makespan"]))
+    if not all(m in results for m in ("sequential", "table", "pipelined", "diy")):
         return
     seq, table, piped, diy = (results[m]["makespan"] for m in ("sequential", "table", "pipelined", "diy"))
     critical = max(r["critical"] for r in results.values())
