@@ -173,40 +173,25 @@ for pid in children:
 """
 
 
-def run_pool(work, env, djflow):
-    folder = work / "pool"
+def run_looping(work, env, mode):
+    """(d) `diy`: a job array of SLOTS one-CPU workers per workflow; (e) `pool`: one job of SLOTS CPUs per
+    workflow that forks its SLOTS workers after the imports."""
+    folder = work / mode
     folder.mkdir()
-    (folder / "worker.py").write_text(POOL_WORKER)
+    (folder / "worker.py").write_text(POOL_WORKER if mode == "pool" else DIY_WORKER)
     started, jobs = time.time(), []
     for wid, tables, gate in WORKFLOWS:
         if gate:
             stage(env, gate)
         script = folder / ("%s.sbatch" % wid)
-        script.write_text("#!/bin/bash\n#SBATCH --cpus-per-task=%d\n#SBATCH --mem=2G\n#SBATCH --output=/dev/null\n"
-                          "exec python3 %s %d %s\n" % (SLOTS, folder / "worker.py", SLOTS, " ".join(tables)))
-        out = subprocess.run(["sbatch", "--parsable", "--partition=compute",
-                              "--chdir=%s" % SAMPLE, str(script)], env=env, check=True, capture_output=True,
-                             text=True).stdout.strip()
-        ids = {wid: [out.split(";")[0]]}
-        jobs.append(ids)
-        wait(ids, env)
-    return time.time() - started, jobs
-
-
-def run_diy(work, env, djflow):
-    folder = work / "diy"
-    folder.mkdir()
-    (folder / "worker.py").write_text(DIY_WORKER)
-    started, jobs = time.time(), []
-    for wid, tables, gate in WORKFLOWS:
-        if gate:
-            stage(env, gate)
-        script = folder / ("%s.sbatch" % wid)
-        script.write_text("#!/bin/bash\n#SBATCH --cpus-per-task=1\n#SBATCH --mem=512M\n#SBATCH --output=/dev/null\n"
-                          "exec python3 %s %s\n" % (folder / "worker.py", " ".join(tables)))
-        out = subprocess.run(["sbatch", "--parsable", "--array=0-%d" % (SLOTS - 1), "--partition=compute",
-                              "--chdir=%s" % SAMPLE, str(script)], env=env, check=True, capture_output=True,
-                             text=True).stdout.strip()
+        if mode == "pool":
+            head, command, array = "--cpus-per-task=%d\n#SBATCH --mem=2G" % SLOTS, "%d " % SLOTS, []
+        else:
+            head, command, array = "--cpus-per-task=1\n#SBATCH --mem=512M", "", ["--array=0-%d" % (SLOTS - 1)]
+        script.write_text("#!/bin/bash\n#SBATCH %s\n#SBATCH --output=/dev/null\nexec python3 %s %s%s\n"
+                          % (head, folder / "worker.py", command, " ".join(tables)))
+        out = subprocess.run(["sbatch", "--parsable"] + array + ["--partition=compute", "--chdir=%s" % SAMPLE, str(script)],
+                             env=env, check=True, capture_output=True, text=True).stdout.strip()
         ids = {wid: [out.split(";")[0]]}
         jobs.append(ids)
         wait(ids, env)
@@ -302,8 +287,8 @@ def main():
     work = pathlib.Path(sys.argv[2])
     results = {}
     chosen = os.environ.get("BENCH_MODES", "sequential,table,pipelined,diy").split(",")
-    for mode, runner in [("sequential", run_sequential), ("table", None), ("pipelined", None), ("diy", run_diy),
-                         ("pool", run_pool)]:
+    for mode, runner in [("sequential", run_sequential), ("table", None), ("pipelined", None), ("diy", run_looping),
+                         ("pool", run_looping)]:
         if mode not in chosen:
             continue
         env = environment(work, mode)
@@ -311,6 +296,8 @@ def main():
             stage(env, "initial")
             if runner is None:
                 makespan, jobs = run_djflow(work, env, djflow, mode)
+            elif runner is run_looping:
+                makespan, jobs = runner(work, env, mode)
             else:
                 makespan, jobs = runner(work, env, djflow)
             log = made_log(env)
