@@ -127,10 +127,8 @@ def run_djflow(work, env, djflow, mode):
     return time.time() - started, jobs
 
 
-DIY_WORKER = """
-import sys, time
-import ephys_pipeline as ep
-tables = [getattr(ep, name) for name in sys.argv[1:]]
+# The loop of (d) and (e): populate every table of the workflow until no key is left.
+LOOP = """
 while True:
     made = sum(int(t.populate(reserve_jobs=True, suppress_errors=True).get("success_count") or 0) for t in tables)
     left = sum(len(t.key_source - t.proj()) for t in tables)
@@ -139,6 +137,12 @@ while True:
     if not made:
         time.sleep(0.5)
 """
+
+DIY_WORKER = """
+import sys, time
+import ephys_pipeline as ep
+tables = [getattr(ep, name) for name in sys.argv[1:]]
+""" + LOOP
 
 
 # (e) a prototype of a workflow pool (not what djflow generates): one scheduler job per workflow with SLOTS
@@ -159,13 +163,7 @@ for i in range(int(sys.argv[1]) - 1):
         break
     children.append(pid)
 conn.connect()
-while True:
-    made = sum(int(t.populate(reserve_jobs=True, suppress_errors=True).get("success_count") or 0) for t in tables)
-    left = sum(len(t.key_source - t.proj()) for t in tables)
-    if not left:
-        break
-    if not made:
-        time.sleep(0.5)
+""" + LOOP + """
 if children is None:
     os._exit(0)
 for pid in children:
