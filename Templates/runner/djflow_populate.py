@@ -244,7 +244,7 @@ def parse_args(argv):
     )
     p.add_argument("--module", action="append", required=True, metavar="M",
                    help="pipeline module import path (repeatable, or comma-separated)")
-    p.add_argument("--table", required=True, metavar="T", help="table class, e.g. Recording or sub.Table")
+    p.add_argument("--table", metavar="T", help="table class, e.g. Recording or sub.Table")
     p.add_argument("--restriction", metavar="JSON", help="JSON object, array (OR) or SQL string")
     p.add_argument("--max-calls", type=_positive_int, metavar="N")
     p.add_argument("--priority", type=int, metavar="P", help="2.x job priority (lower = more urgent)")
@@ -269,7 +269,18 @@ def parse_args(argv):
                         "key for this long (default 600)")
     p.add_argument("--auto-workers", action="store_true",
                    help="with --follow: worker N of --worker N/M leaves as soon as fewer than N+1 keys can come")
+    p.add_argument("--pool", type=_positive_int, metavar="SLOTS",
+                   help="workflow pool: fork SLOTS workers after the imports; each populates every --member")
+    p.add_argument("--member", action="append", default=[], metavar="SPEC",
+                   help="with --pool: TABLE[;follow=T,...][;after=T,...][;max-calls=N][;priority=P]"
+                        "[;suppress-errors], in topological order (repeatable)")
     args = p.parse_args(argv)
+    if args.pool is not None:
+        check_pool_args(args)
+    elif args.member:
+        raise UsageError("--member needs --pool")
+    elif args.table is None:
+        raise UsageError("the following arguments are required: --table (or --pool with --member)")
     if (args.upstream or args.auto_workers) and not args.follow:
         raise UsageError("--upstream and --auto-workers need --follow")
     if args.follow and (args.refresh_only or args.describe):
@@ -1381,6 +1392,395 @@ class UpstreamStalled(Exception):
 
 
 # ---------------------------------------------------------------------------
+# workflow pool: one scheduler job runs the tables of a workflow with workers forked after the imports
+# ---------------------------------------------------------------------------
+
+MEMBER_FIELDS = ("follow", "after", "max-calls", "priority", "suppress-errors")
+POOL_RECLAIM_AFTER = 5.0  # seconds without change before an idle pool worker looks for dead workers' keys
+
+
+class PoolMember:
+    """One table of a pool, as ``--member`` gives it: its nearest upstream members followed key by key
+    (``follow``) or in table-level order (``after``: it takes no key until they are done, and none at all
+    once one of them has a key in error, as ``afterok`` would), and its per-table options."""
+
+    def __init__(self, name):
+        self.name, self.follow, self.after = name, [], []
+        self.max_calls, self.priority, self.suppress = None, None, False
+        self.table = None
+        self.success_count, self.errors = 0, []
+
+    @property
+    def upstream(self):
+        return self.follow + self.after
+
+
+def parse_member(text):
+    """``TABLE[;follow=T,...][;after=T,...][;max-calls=N][;priority=P][;suppress-errors]``."""
+    fields = text.split(";")
+    member = PoolMember(fields[0].strip())
+    if not member.name:
+        raise UsageError("--member %r names no table" % text)
+    for field in fields[1:]:
+        key, eq, value = (part.strip() for part in field.partition("="))
+        if key in ("follow", "after") and eq:
+            getattr(member, key).extend(v.strip() for v in value.split(",") if v.strip())
+        elif key == "max-calls" and eq and value.isdigit() and int(value) >= 1:
+            member.max_calls = int(value)
+        elif key == "priority" and eq and value.isdigit() and int(value) <= 255:
+            member.priority = int(value)
+        elif key == "suppress-errors" and not eq:
+            member.suppress = True
+        else:
+            raise UsageError("--member %r: bad field %r (fields: %s; max-calls >= 1, priority 0..255)"
+                             % (text, field, ", ".join(MEMBER_FIELDS)))
+    return member
+
+
+def check_pool_args(args):
+    if not args.member:
+        raise UsageError("--pool needs at least one --member")
+    clashing = [flag for flag, given in (
+        ("--table", args.table), ("--follow", args.follow), ("--upstream", args.upstream),
+        ("--auto-workers", args.auto_workers), ("--refresh-only", args.refresh_only),
+        ("--no-refresh", args.no_refresh), ("--describe", args.describe), ("--max-calls", args.max_calls),
+        ("--priority", args.priority is not None), ("--processes", args.processes > 1)) if given]
+    if clashing:
+        raise UsageError("--pool populates its --member tables: it cannot be combined with %s (per-table "
+                         "options go in --member)" % ", ".join(clashing))
+    args.members, seen = [], set()
+    for text in args.member:
+        member = parse_member(text)
+        if member.name in seen:
+            raise UsageError("--member %s is listed twice" % member.name)
+        for up in member.upstream:
+            if up not in seen:
+                raise UsageError("--member %s: %s is not a member listed before it (members go in topological "
+                                 "order)" % (member.name, up))
+        seen.add(member.name)
+        args.members.append(member)
+
+
+class PoolProbe(FollowProbe):
+    """One poll of a pool = one SQL statement: for every member, the keys a worker can take now
+    (``available``; 2.x: ``new`` of them have no jobs row yet), the keys still to do (``remaining``), those
+    parked in ``error``/``ignore`` (``stuck``; exact on 2.x, an upper bound on 0.14) and ``reserved`` rows."""
+
+    def __init__(self, members, major, restrictions):  # noqa: super().__init__ builds a single table's terms
+        self.major, self.members, self.restrictions = major, members, restrictions
+        self.connection = members[0].table.connection
+        self.quote = _quote_for(self.connection)
+        self._aliases = 0
+        terms = []
+        for member in members:
+            table = member.table
+            remaining = _restricted_source(table, restrictions) - table.proj()
+            if major >= 2:
+                jobs = table.jobs
+                held = lambda where: remaining.restrict((jobs & where).proj(), semantic_check=False)  # noqa: E731
+                terms += [self._count(held("status='pending'")),
+                          self._count(remaining.restrict(dj_not(jobs), semantic_check=False)),
+                          self._count(remaining), self._rows(jobs, "status='reserved'"),
+                          self._count(held(_status_in(STUCK)))]
+            else:
+                terms += [self._count(remaining), self._rows014(table, None), self._rows014(table, ("reserved",)),
+                          self._rows014(table, STUCK)]
+        self.sql = "SELECT " + ", ".join(terms)
+
+    def poll(self):
+        row = [int(v or 0) for v in self.connection.query(self.sql).fetchone()]
+        snaps = []
+        for i, member in enumerate(self.members):
+            if self.major >= 2:
+                pending, new, remaining, reserved, stuck = row[5 * i:5 * i + 5]
+                snaps.append(dict(available=pending + new, new=new, remaining=remaining, reserved=reserved,
+                                  stuck=stuck))
+            else:
+                remaining, rows, reserved, stuck = row[4 * i:4 * i + 4]
+                if remaining and (remaining <= rows or remaining <= stuck):  # rows out of scope blur the counts
+                    free, stuck = _stuck_014(member.table, self.restrictions)
+                else:
+                    free, stuck = remaining - rows, 0 if not remaining else min(stuck, remaining)
+                snaps.append(dict(available=max(free, 0), new=0, remaining=remaining, reserved=reserved,
+                                  stuck=stuck))
+        return snaps
+
+
+def pool_state(members, snaps, exhausted=()):
+    """From one snapshot, per member in order: ``open`` (keys to do that are not parked), ``blocked`` (a
+    table-level upstream member has keys in error: the member takes no key, as afterok would not start it),
+    ``gate`` (it may take keys now) and ``settled`` (nothing more can come: it and every upstream member
+    have nothing open, or it is blocked, or this worker's --max-calls for it are spent)."""
+    by, state = {}, []
+    for member, snap in zip(members, snaps):
+        failed = lambda name: by[name]["blocked"] or (by[name]["stuck"] and not by[name]["suppress"])  # noqa: E731
+        entry = dict(snap, suppress=member.suppress, open=max(snap["remaining"] - snap["stuck"], 0))
+        entry["blocked"] = any(failed(u) for u in member.after)
+        entry["gate"] = not entry["blocked"] and all(by[u]["settled"] for u in member.after)
+        entry["settled"] = all(by[u]["settled"] for u in member.upstream) and (
+            entry["open"] == 0 or entry["blocked"] or member.name in exhausted)
+        by[member.name] = entry
+        state.append(entry)
+    return state
+
+
+def pool_worker(index, members, major, restrictions, held, since):
+    """One forked worker: populate every member whose keys can be taken, in topological order, then poll;
+    finish when every member is settled, decided from one snapshot. Worker N > 0 leaves as soon as at most
+    N keys are open in the whole pool."""
+    probe = PoolProbe(members, major, restrictions)
+    calls = {m.name: m.max_calls for m in members}
+    stats = {"polls": 0, "rounds": 0, "waited_seconds": 0.0, "left": None}
+    interval, calm_since, signature = POLL_FIRST, time.time(), None
+    while True:
+        state = pool_state(members, probe.poll(), [name for name, left in calls.items() if left == 0])
+        stats["polls"] += 1
+        if all(entry["settled"] for entry in state):
+            stats["left"] = "done"
+            return stats
+        potential = sum(entry["open"] for entry in state)
+        if index > 0 and index >= potential:
+            stats["left"] = "worker %d: at most %d key(s) open in the pool" % (index, potential)
+            return stats
+        made = 0
+        for member, entry in zip(members, state):
+            left = calls[member.name]
+            if not entry["gate"] or entry["available"] <= 0 or left == 0:
+                continue
+            if major >= 2 and entry["new"]:
+                member.table.jobs.refresh(*restrictions, priority=member.priority, delay=-1)
+            kwargs = dict(reserve_jobs=True, suppress_errors=True, max_calls=left, processes=1,
+                          display_progress=False)
+            if major >= 2:
+                kwargs.update(priority=member.priority, refresh=False)
+            held[:] = [(member.table, major, 1, since)]
+            result = member.table.populate(*restrictions, **kwargs)
+            del held[:]
+            done, errors = int(result.get("success_count") or 0), result.get("error_list") or []
+            member.success_count += done
+            member.errors += errors
+            made += done + len(errors)
+            if left is not None:
+                calls[member.name] = max(left - done - len(errors), 0)
+            stats["rounds"] += 1
+        now = time.time()
+        if made:
+            interval, calm_since = POLL_FIRST, now
+            continue
+        current = tuple((e["remaining"], e["reserved"]) for e in state)
+        if current != signature:
+            signature, calm_since = current, now
+        elif now - calm_since > POOL_RECLAIM_AFTER and any(e["reserved"] for e in state):
+            for member, entry in zip(members, state):  # a sibling or another job died holding keys?
+                if entry["reserved"]:
+                    reclaim_dead_jobs(member.table, major, [])
+            calm_since = now
+        time.sleep(interval)
+        stats["waited_seconds"] = round(stats["waited_seconds"] + interval, 3)
+        interval = min(interval * POLL_FACTOR, POLL_MAX)
+
+
+def _connections(members):
+    found = []
+    for member in members:
+        if not any(member.table.connection is c for c in found):
+            found.append(member.table.connection)
+    return found
+
+
+def pool_child(index, members, major, restrictions, since):
+    """The body of forked worker `index`: returns (exit code, report); never raises."""
+    report = {"index": index, "pid": os.getpid(), "code": EXIT_OK, "status": "ok", "errors": []}
+    held = []
+    try:
+        for connection in _connections(members):
+            connection.connect()  # its own connection: the parent closed its one before forking
+        schemas = set()
+        for member in members:
+            if member.table.database not in schemas:
+                schemas.add(member.table.database)
+                record_worker(member.table, 1)
+        report["follow"] = pool_worker(index, members, major, restrictions, held, since)
+    except BaseException as e:  # noqa: B902 - SIGTERM arrives as SystemExit
+        kind = classify(e)
+        report["code"], report["status"], message = failure_outcome(e, kind)
+        report["errors"] = [message]
+        release_held(held, kind)
+    report["members"] = {m.name: {"success_count": m.success_count, "error_count": len(m.errors),
+                                  "errors": [[_json_safe(k), str(msg)[:300]] for k, msg in m.errors[:MAX_REPORTED_ERRORS]]}
+                         for m in members}
+    return report["code"], report
+
+
+def fork_workers(slots, body):
+    """Fork `slots` workers running body(index) -> (code, report); returns {pid: (index, read fd)}. Stop
+    signals are blocked while forking, so a SIGTERM is forwarded to every worker (see wait_for_workers)."""
+    children = {}
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        for index in range(slots):
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                code = EXIT_ERRORS
+                try:
+                    os.close(r)
+                    for s in _STOP_SIGNALS:
+                        signal.signal(s, _raise_terminated)
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+                    code, report = body(index)
+                    os.write(w, json.dumps(report, default=str).encode("utf-8"))
+                finally:
+                    os._exit(code)
+            os.close(w)
+            children[pid] = (index, r)
+    except BaseException:
+        for pid in children:
+            os.kill(pid, signal.SIGTERM)
+        raise
+    return children
+
+
+def wait_for_workers(children):
+    """Wait for every worker; a SIGTERM/SIGINT to this process is forwarded to them (each releases its
+    keys). Returns (reports by index, the stop signals received)."""
+    received = []
+
+    def forward(signum, frame):
+        received.append(signum)
+        for pid in list(children):
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+    for s in _STOP_SIGNALS:
+        signal.signal(s, forward)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    reports = {}
+    while children:
+        pid, status = os.waitpid(-1, 0)
+        if pid not in children:
+            continue
+        index, r = children.pop(pid)
+        chunks = []
+        while True:
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(r)
+        code = os.waitstatus_to_exitcode(status)
+        try:
+            report = json.loads(b"".join(chunks).decode("utf-8"))
+        except ValueError:
+            report = {"index": index, "pid": pid, "status": "killed", "errors": [], "members": {}}
+            log.warning("pool worker %d (pid %d) ended by signal %d: its keys are reclaimed by the others",
+                        index, pid, -code if code < 0 else code)
+        report["code"] = code
+        reports[index] = report
+    for s in _STOP_SIGNALS:
+        signal.signal(s, _raise_terminated)
+    return [reports[i] for i in sorted(reports)], received
+
+
+def run_pool(args, summary, dj, major, modules, restrictions):
+    """``--pool N``: set every member up once (dead workers' keys, the 2.x job queue, --clear-errors), fork N
+    workers that share the member tables key by key, then judge the tables from the database."""
+    members, notes = args.members, summary["notes"]
+    summary["table"] = ", ".join(m.name for m in members)
+    if major >= 2 and _backend(dj) == "postgresql":
+        check_postgres_quoting(restrictions)
+    if major < 2:
+        check_014_quoting(restrictions)
+        if any(m.priority is not None for m in members):
+            notes.append("priority ignored: DataJoint %s has no job priorities" % dj.__version__)
+    for member in members:
+        cls = resolve_table(modules, member.name, dj)
+        check_declared(cls, member.name, modules, dj)
+        check_populatable(cls, member.name, dj)
+        member.table = cls()
+        check_restriction_attributes(member.table, restrictions)
+    pool = summary["pool"] = {"slots": args.pool, "members": {}, "workers": []}
+    for member in members:
+        entry = pool["members"][member.name] = {}
+        table = member.table
+        if major >= 2:
+            declare_jobs_table(table)
+        if args.clear_errors:
+            entry["cleared_errors"] = clear_errors(table, major, restrictions)
+        entry["remaining"], entry["total"] = checked_progress(table, restrictions)
+        entry["reclaimed"] = reclaim_dead_jobs(table, major, notes)
+        if major >= 2:
+            entry["refresh"] = dict(table.jobs.refresh(*restrictions, priority=member.priority, delay=-1,
+                                                       orphan_timeout=args.orphan_timeout))
+    summary["remaining"] = sum(e["remaining"] for e in pool["members"].values())
+    summary["total"] = sum(e["total"] for e in pool["members"].values())
+    log.info("pool of %d workers: %d of %d keys to do in %s", args.pool, summary["remaining"], summary["total"],
+             summary["table"])
+    check_signalled()
+    since = server_now(members[0].table, major)
+    for connection in _connections(members):
+        connection.close()  # every worker opens its own
+    children = fork_workers(args.pool, lambda i: pool_child(i, members, major, restrictions, since))
+    reports, received = wait_for_workers(children)
+    for connection in _connections(members):
+        connection.connect()
+    pool["workers"] = [{k: r.get(k) for k in ("index", "pid", "code", "status", "errors", "follow")} for r in reports]
+    codes = [r["code"] for r in reports]
+    if received or EXIT_TERMINATED in codes or EXIT_INTERRUPTED in codes:
+        raise SystemExit(SIGINT_MESSAGE if signal.SIGINT in received or EXIT_INTERRUPTED in codes
+                         else SIGTERM_MESSAGE)
+    summary["errors"], summary["error_keys"] = [], []
+    for member in members:
+        entry = pool["members"][member.name]
+        entry["success_count"] = sum(r["members"].get(member.name, {}).get("success_count", 0) for r in reports)
+        entry["error_count"] = sum(r["members"].get(member.name, {}).get("error_count", 0) for r in reports)
+        for r in reports:
+            for key, message in r["members"].get(member.name, {}).get("errors", []):
+                if len(summary["errors"]) < MAX_REPORTED_ERRORS:
+                    summary["errors"].append("%s: %s" % (member.name, message))
+                    summary["error_keys"].append(key)
+        summary["success_count"] += entry["success_count"]
+        summary["error_count"] += entry["error_count"]
+    for status, code in (("usage", EXIT_USAGE), ("transient", EXIT_TRANSIENT), ("errors", EXIT_ERRORS)):
+        failed = [r for r in reports if r["code"] == code and r.get("status") == status]
+        if failed:
+            summary["status"] = status
+            summary["errors"] = failed[0]["errors"] + summary["errors"]
+            return code
+    capped = [m.name for m in members if m.max_calls is not None]  # keys left by --max-calls are no failure
+    state = pool_state(members, PoolProbe(members, major, restrictions).poll(), capped)
+    killed = [r["index"] for r in reports if r["code"] < 0]
+    if killed:
+        notes.append("pool worker(s) %s ended by a signal; the others reclaimed their keys" % killed)
+    unfinished = {m.name: e["open"] for m, e in zip(members, state) if not e["settled"]}
+    if killed and unfinished:  # every worker that stayed to the end was killed: keys are left for a retry
+        summary["status"] = "transient"
+        summary["errors"].insert(0, "pool workers ended with keys left: %s" % unfinished)
+        return EXIT_TRANSIENT
+    held_back = {m.name: e["open"] for m, e in zip(members, state) if e["blocked"] and e["open"]}
+    if held_back:
+        pool["held_back"] = held_back
+        log.warning("keys held back by table-level upstream members with keys in error: %s", held_back)
+    failing, scopes = False, {"count": 0, "messages": [], "keys": []}
+    for member in members:
+        found = pool["members"][member.name]["scope_errors"] = scope_errors(member.table, major, restrictions)
+        scopes["count"] += found["count"]
+        scopes["messages"] += ["%s: %s" % (member.name, m) for m in found["messages"]][:MAX_REPORTED_ERRORS]
+        scopes["keys"] += found["keys"][:MAX_REPORTED_ERRORS]
+        failing = failing or (found["count"] > 0 and not member.suppress)
+    summary["scope_errors"] = scopes
+    if scopes["count"]:
+        log.error("%d key(s) within the scope are in error status (clear them with --clear-errors to retry), "
+                  "e.g. %s", scopes["count"], scopes["messages"][0] if scopes["messages"] else "?")
+        summary["status"] = "errors"
+        return EXIT_ERRORS if failing else EXIT_OK
+    summary["status"] = "ok"
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------
 # main
 # ---------------------------------------------------------------------------
 
@@ -1402,6 +1802,8 @@ def run(argv, summary, held):
     guard_pool_workers()
 
     modules = import_modules(args.modules)
+    if args.pool is not None:
+        return run_pool(args, summary, dj, major, modules, restrictions)
     cls = resolve_table(modules, args.table, dj)
     check_declared(cls, args.table, modules, dj)
     summary.update(full_table_name=cls.full_table_name)
@@ -1753,6 +2155,44 @@ def _text_main(produce, argv):
 PROCESS_STARTED = time.time()  # module import time: how long this worker took to start, for the scaler
 
 
+def failure_outcome(e, kind):
+    """(exit code, summary status, message) for an exception that ended a run, logged."""
+    message = "%s: %s" % (type(e).__name__, e) if str(e) else type(e).__name__
+    if kind in ("terminated", "interrupted"):
+        log.warning("terminated by %s", "SIGTERM" if kind == "terminated" else "SIGINT")
+        return (EXIT_TERMINATED if kind == "terminated" else EXIT_INTERRUPTED), "terminated", message
+    if kind == "transient":
+        log.error("transient database failure: %s", message)
+        return EXIT_TRANSIENT, "transient", message
+    if kind in ("usage-db", "sql"):
+        log.error("%s", message)
+        return EXIT_USAGE, "usage", message
+    if isinstance(e, UsageError):
+        log.error("usage: %s", e)
+        return EXIT_USAGE, "usage", str(e)
+    if isinstance(e, UpstreamStalled):
+        log.error("%s", e)
+        return EXIT_ERRORS, "errors", str(e)
+    if isinstance(e, SystemExit):
+        log.error("pipeline code called sys.exit(%r)", e.code)
+        return EXIT_ERRORS, "errors", message
+    log.error("unexpected failure:\n%s", traceback.format_exc())
+    return EXIT_ERRORS, "errors", message
+
+
+def release_held(held, kind):
+    """After populate() was aborted (not by a lost database): hand back the keys this run still held."""
+    if not held or kind == "transient":
+        return
+    signal.signal(signal.SIGTERM, _note_signal)
+    signal.signal(signal.SIGINT, _note_signal)
+    try:
+        released = release_keys(*held[0])
+        log.warning("released %d job row(s) of this run for a rerun", released)
+    except Exception as ce:  # best effort: the database may be gone too
+        log.error("could not release job rows: %s: %s", type(ce).__name__, ce)
+
+
 def main(argv=None):
     started = time.time()
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -1792,40 +2232,9 @@ def main(argv=None):
         code = EXIT_USAGE
     except BaseException as e:  # noqa: B902 - SIGTERM arrives as SystemExit
         kind = classify(e)
-        message = "%s: %s" % (type(e).__name__, e) if str(e) else type(e).__name__
-        if kind in ("terminated", "interrupted"):
-            code = EXIT_TERMINATED if kind == "terminated" else EXIT_INTERRUPTED
-            log.warning("terminated by %s", "SIGTERM" if kind == "terminated" else "SIGINT")
-            summary.update(status="terminated", errors=[message])
-        elif kind == "transient":
-            log.error("transient database failure: %s", message)
-            summary.update(status="transient", errors=[message])
-            code = EXIT_TRANSIENT
-        elif kind in ("usage-db", "sql"):
-            log.error("%s", message)
-            summary.update(status="usage", errors=[message])
-            code = EXIT_USAGE
-        elif isinstance(e, UpstreamStalled):
-            log.error("%s", e)
-            summary.update(status="errors", errors=[str(e)])
-            code = EXIT_ERRORS
-        elif isinstance(e, SystemExit):
-            log.error("pipeline code called sys.exit(%r)", e.code)
-            summary.update(status="errors", errors=[message])
-            code = EXIT_ERRORS
-        else:
-            log.error("unexpected failure:\n%s", traceback.format_exc())
-            summary.update(status="errors", errors=[message])
-            code = EXIT_ERRORS
-        if held and kind != "transient":
-            # populate() was aborted: hand back the keys this run still held
-            signal.signal(signal.SIGTERM, _note_signal)
-            signal.signal(signal.SIGINT, _note_signal)
-            try:
-                released = release_keys(*held[0])
-                log.warning("released %d job row(s) of this run for a rerun", released)
-            except Exception as ce:  # best effort: the database may be gone too
-                log.error("could not release job rows: %s: %s", type(ce).__name__, ce)
+        code, status, message = failure_outcome(e, kind)
+        summary.update(status=status, errors=[message])
+        release_held(held, kind)
     summary["seconds"] = round(time.time() - started, 3)
     line = json.dumps(summary, default=str, ensure_ascii=False) + "\n"
     os.write(real_stdout, line.encode("utf-8"))
