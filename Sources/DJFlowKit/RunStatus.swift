@@ -20,7 +20,9 @@ public struct StatusRequest: Encodable, Sendable {
     public init(spec pipeline: PipelineSpec, plan: ExecutionPlan, restriction: String?) {
         self.restriction = restriction
         let byName = Dictionary(pipeline.tables.map { ($0.name.description, $0) }, uniquingKeysWith: { first, _ in first })
-        var tables = plan.jobs.map { Table(name: $0.table, role: "job", modules: $0.modules, table: $0.runnerTable) }
+        var tables = plan.jobs.flatMap { job in
+            job.tableEntries.map { Table(name: $0.table, role: "job", modules: job.modules, table: $0.runnerTable) }
+        }
         let gates = Set(plan.workflows.flatMap(\.gates))
         for name in gates.sorted() {
             guard let spec = byName[name] else { continue }
@@ -127,11 +129,12 @@ public struct RunStatus: Encodable, Sendable {
             let gates = workflow.gates.map { name in
                 GateStatus(table: name, entries: values[name]?.entries ?? 0, waiting: values[name]?.waiting)
             }
-            let tables = plan.jobs.filter { $0.workflow == workflow.id }.map { job -> TableStatus in
-                let value = values[job.table]
-                let jobs = scheduler[job.id] ?? []
+            let entries = plan.jobs.filter { $0.workflow == workflow.id }.flatMap { job in job.tableEntries.map { (job, $0) } }
+            let tables = entries.map { job, entry -> TableStatus in
+                let value = values[entry.table]
+                let jobs = scheduler[job.id] ?? []  // a pool's scheduler job runs every member
                 var status = TableStatus(
-                    table: job.table, job: job.id, state: .todo, total: value?.total ?? 0, done: value?.done ?? 0,
+                    table: entry.table, job: entry.job, state: .todo, total: value?.total ?? 0, done: value?.done ?? 0,
                     toDo: value?.to_do ?? 0, pending: value?.pending ?? 0, reserved: value?.reserved ?? 0,
                     error: value?.error ?? 0, ignored: value?.ignored ?? 0, workers: value?.workers ?? [],
                     firstError: value?.first_error, firstErrorJob: value?.first_error_job_id, scheduler: jobs)
@@ -232,7 +235,7 @@ public enum StatusRenderer {
         for table in tables {
             out += "  \(table.job)[\"\(table.table)<br/>\(table.done)/\(table.total) \(table.state.rawValue)\"]\n"
         }
-        for job in plan.jobs { for upstream in job.upstream { out += "  \(upstream) --> \(job.id)\n" } }
+        for job in plan.jobs { for entry in job.tableEntries { for upstream in entry.upstream { out += "  \(upstream) --> \(entry.job)\n" } } }
         for table in tables {
             out += "  style \(table.job) fill:\(colors[table.state]!)\n"
         }
@@ -244,7 +247,7 @@ public enum StatusRenderer {
         for table in status.workflows.flatMap(\.tables) {
             out += "  \"\(table.job)\" [label=\"\(table.table)\\n\(table.done)/\(table.total) \(table.state.rawValue)\", fillcolor=\"\(colors[table.state]!)\"];\n"
         }
-        for job in plan.jobs { for upstream in job.upstream { out += "  \"\(upstream)\" -> \"\(job.id)\";\n" } }
+        for job in plan.jobs { for entry in job.tableEntries { for upstream in entry.upstream { out += "  \"\(upstream)\" -> \"\(entry.job)\";\n" } } }
         return out + "}\n"
     }
 }

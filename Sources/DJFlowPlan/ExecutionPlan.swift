@@ -27,6 +27,15 @@ public struct ExecutionPlan: Codable, Sendable {
     /// Every job by id.
     public var jobsByID: [String: Job] { Dictionary(uniqueKeysWithValues: jobs.map { ($0.id, $0) }) }
 
+    /// The scheduler job that runs each table: its own job, or its workflow's pool.
+    public var jobsByTable: [String: Job] {
+        var byTable: [String: Job] = [:]
+        for job in jobs {
+            if let pool = job.pool { for member in pool.members { byTable[member.table] = job } } else { byTable[job.table] = job }
+        }
+        return byTable
+    }
+
     /// The jobs of a workflow, in its order.
     public func jobs(of workflow: Workflow) -> [Job] {
         // `jobs` is in global topological order and a workflow's order is that order restricted to it.
@@ -104,6 +113,19 @@ public struct Job: Codable, Sendable {
     public var processes: Int?
     /// Expected duration in seconds (`estimate:`), for critical paths.
     public var estimateSeconds: Int?
+    /// A workflow pool: this job runs the tables listed here (not `table`, which is then its id) with
+    /// `slots` forked workers. Nil for a table's own job.
+    public var pool: JobPool?
+    /// Set when an upstream job runs in a pool: the nearest upstream jobs as planned without pools (the
+    /// members' own ids), for pictures and `djflow status`.
+    public var tableUpstream: [String]?
+
+    /// Every table this job fills (not parts): its table, or the members of its pool, with each table's
+    /// own job id and its nearest upstream job ids as planned without pools.
+    public var tableEntries: [(job: String, table: String, runnerTable: String, upstream: [String])] {
+        if let pool { return pool.members.map { ($0.job, $0.table, $0.runnerTable, $0.upstream) } }
+        return [(id, table, runnerTable, tableUpstream ?? upstream)]
+    }
 
     /// All nearest upstream jobs: `needs` then `after`.
     public var upstream: [String] { needs + after }
@@ -138,6 +160,8 @@ public struct Workflow: Codable, Sendable {
     /// Every staged table the workflow's jobs read directly, sorted.
     public var waitsOn: [String]
     public var criticalPath: CriticalPath
+    /// Tables whose settings ask for the workflow's pool but that run in a job of their own, and why.
+    public var outsidePool: [PoolExclusion]?
 }
 
 public struct CriticalPath: Codable, Sendable {

@@ -42,7 +42,7 @@ public enum PlanRenderer {
             let width = jobs.map(\.id.count).max() ?? 0
             for job in jobs {
                 var line = "  " + job.id.padding(toLength: width, withPad: " ", startingAt: 0)
-                line += "  \(job.table) [\(job.tier.rawValue)]"
+                line += job.pool.map { "  pool of \($0.members.count) table\($0.members.count == 1 ? "" : "s"), \($0.slots) worker slots" } ?? "  \(job.table) [\(job.tier.rawValue)]"
                 line += "  workers=\(job.workers) cpus=\(job.resources.cpus)"
                 if let memory = job.resources.memoryMiB { line += " memory=\(MemoryAmount(mebibytes: memory).slurmText)" }
                 if job.resources.gpus > 0 { line += " gpus=\(job.resources.gpus)" }
@@ -50,6 +50,15 @@ public enum PlanRenderer {
                 line += "  needs: \(job.needs.isEmpty ? "-" : job.needs.joined(separator: ", "))"
                 if !job.after.isEmpty { line += "  after (earlier workflows): \(job.after.joined(separator: ", "))" }
                 out += line + "\n"
+                for member in job.pool?.members ?? [] {
+                    var text = "    \(member.table)"
+                    if !member.follows.isEmpty { text += "  follows: \(member.follows.joined(separator: ", "))" }
+                    if !member.after.isEmpty { text += "  after (table-level): \(member.after.joined(separator: ", "))" }
+                    out += text + "\n"
+                }
+            }
+            for excluded in workflow.outsidePool ?? [] {
+                out += "  outside the pool: \(excluded.table): \(excluded.reason)\n"
             }
             out += "  critical path: \(describe(workflow.criticalPath))\n"
         }
@@ -60,7 +69,7 @@ public enum PlanRenderer {
     static func dot(_ plan: ExecutionPlan) -> String {
         func quote(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
         var out = "digraph \(quote(plan.pipeline)) {\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n"
-        let jobTables = Dictionary(uniqueKeysWithValues: plan.jobs.map { ($0.table, $0) })
+        let jobTables = plan.jobsByTable
         for table in plan.tables where table.role != .job {
             let shape = table.role == .gate ? "shape=diamond, style=filled, fillcolor=\"#ffe9a8\"" : "shape=cylinder"
             out += "  \(quote(table.name)) [\(shape), label=\(quote(table.name + "\n" + table.tier.rawValue))];\n"
@@ -68,8 +77,9 @@ public enum PlanRenderer {
         for workflow in plan.workflows {
             out += "  subgraph \(quote("cluster_" + workflow.id)) {\n    label=\(quote(workflow.id));\n"
             for job in plan.jobs(of: workflow) {
-                let workers = job.workers > 1 ? " ×\(job.workers)" : ""
-                out += "    \(quote(job.table)) [shape=box, style=rounded, label=\(quote(job.table + workers))];\n"
+                for (table, suffix) in job.tableLabels {
+                    out += "    \(quote(table)) [shape=box, style=rounded, label=\(quote(table + suffix))];\n"
+                }
             }
             out += "  }\n"
         }
@@ -95,8 +105,7 @@ public enum PlanRenderer {
         for workflow in plan.workflows {
             out += "  subgraph \(workflow.id)\n"
             for job in plan.jobs(of: workflow) {
-                let workers = job.workers > 1 ? " ×\(job.workers)" : ""
-                out += "    \(ids[job.table]!)(\(label(job.table + workers)))\n"
+                for (table, suffix) in job.tableLabels { out += "    \(ids[table]!)(\(label(table + suffix)))\n" }
             }
             out += "  end\n"
         }
@@ -104,5 +113,13 @@ public enum PlanRenderer {
             for parent in table.parents { out += "  \(ids[parent]!) --> \(ids[table.name]!)\n" }
         }
         return out
+    }
+}
+
+extension Job {
+    /// The tables this job fills, each with what pictures append to its name (` ×4` workers, ` (pool)`).
+    var tableLabels: [(table: String, suffix: String)] {
+        if let pool { return pool.members.map { ($0.table, " (pool ×\(pool.slots))") } }
+        return [(table, workers > 1 ? " ×\(workers)" : "")]
     }
 }

@@ -89,6 +89,8 @@ public enum Planner {
         let workflowIndex = Dictionary(uniqueKeysWithValues: workflowSkeletons.enumerated().map { ($1.id, $0) })
         let workflowOfJob = jobNames.map { workflowIndex[workflowOf[$0]!]! }
         var jobs: [Job] = []
+        var poolWishes: [String: Pooling.Wish] = [:]
+        let poolSlots = spec.defaults.poolSlots ?? spec.defaults.maxWorkers ?? Self.defaultMaxWorkers
         for (jobIndex, name) in jobNames.enumerated() {
             let table = graph.tables[name]!
             let settings = resolvedSettings(spec, table)
@@ -125,22 +127,26 @@ public enum Planner {
                     .filter { workflowOfJob[$0] == workflowOfJob[jobIndex] }.map { targets[$0].table }
             }
             job.runnerSteps = job.invocations
+            poolWishes[job.id] = Pooling.Wish(wanted: settings.pool == true, slots: poolSlots)
             jobs.append(job)
         }
+        let (pooled, outsidePool) = Pooling.apply(jobs: jobs, wishes: poolWishes)
+        jobs = pooled
 
         let weight: (Job) -> Int = { useEstimates ? ($0.estimateSeconds ?? 0) : 1 }
         let unit: CriticalPath.Unit = useEstimates ? .seconds : .jobs
         var workflows: [Workflow] = []
         let jobsOfWorkflow = Dictionary(grouping: jobs, by: \.workflow)
         for (index, skeleton) in workflowSkeletons.enumerated() {
-            let ids = skeleton.jobs.map { ids[$0]! }
             let members = jobsOfWorkflow[skeleton.id] ?? []
+            let ids = members.map(\.id)
             let waits = Set(skeleton.jobs.flatMap { staged[$0]! })
             workflows.append(Workflow(
                 id: skeleton.id, index: index, level: skeleton.level, jobs: ids,
                 gates: waits.filter(isGate).sorted().map(\.description),
                 waitsOn: waits.sorted().map(\.description),
-                criticalPath: longestPath(members, edges: \.needs, weight: weight, unit: unit)))
+                criticalPath: longestPath(members, edges: \.needs, weight: weight, unit: unit),
+                outsidePool: outsidePool[skeleton.id]))
         }
 
         let tables = order.map { name in

@@ -33,6 +33,10 @@ extension Job {
 
     /// The runner arguments of a step.
     public func runnerArguments(for step: RunnerStep) -> [String] {
+        if let pool {  // one populate step: the members and their options
+            return modules.flatMap { ["--module", $0] } + ["--pool", String(pool.slots)]
+                + pool.members.flatMap { ["--member", $0.runnerMember] }
+        }
         var words = runnerSelection
         if let priority { words += ["--priority", String(priority)] }
         guard step == .populate else { return words + ["--refresh-only"] }

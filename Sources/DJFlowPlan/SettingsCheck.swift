@@ -7,7 +7,7 @@ import DJFlowSpec
 /// job, a throttle that never limits anything, and a pipeline without any job at all.
 public enum SettingsCheck {
     public static func check(_ spec: PipelineSpec, plan: ExecutionPlan, diagnostics: inout Diagnostics) {
-        let jobOfTable = Dictionary(plan.jobs.map { ($0.table, $0) }, uniquingKeysWith: { a, _ in a })
+        let jobOfTable = plan.jobsByTable
         let roles = Dictionary(plan.tables.map { ($0.name, $0.role) }, uniquingKeysWith: { a, _ in a })
         for table in spec.tables {
             let name = table.name.description
@@ -20,7 +20,11 @@ public enum SettingsCheck {
             } else if roles[name] != nil && jobOfTable[name] == nil {
                 continue   // an auto-populated table without a job already has its own warning
             } else {
-                if let job = jobOfTable[name] { checkThrottle(table, job: job, diagnostics: &diagnostics) }
+                if let job = jobOfTable[name], let pool = job.pool {
+                    checkPooled(table, job: job, pool: pool, diagnostics: &diagnostics)
+                } else if let job = jobOfTable[name] {
+                    checkThrottle(table, job: job, diagnostics: &diagnostics)
+                }
                 continue
             }
             let written = table.settings.locations.filter { !$0.key.contains(".") }.sorted { $0.value < $1.value }
@@ -28,12 +32,37 @@ public enum SettingsCheck {
                 diagnostics.warning("'\(key)' has no effect: \(reason)", at: location)
             }
         }
+        checkPools(spec, plan: plan, diagnostics: &diagnostics)
         if plan.jobs.isEmpty && !diagnostics.hasErrors {   // with errors, the missing jobs are their consequence
             let anchor = spec.tables.first { $0.location.file == spec.file }?.location ?? spec.name.location
             diagnostics.warning(
                 "the pipeline has no job: no imported or computed table takes its keys from a table upstream",
                 at: anchor,
                 notes: ["manual and lookup tables are filled by people and parts by their master's job; compile writes no job for them"])
+        }
+    }
+
+    /// Pool settings that do not apply as written: per-table worker counts inside a pool, and tables that ask
+    /// for the pool but run in a job of their own (GPUs, `processes`, an upstream job outside the pool).
+    static func checkPools(_ spec: PipelineSpec, plan: ExecutionPlan, diagnostics: inout Diagnostics) {
+        let byName = Dictionary(spec.tables.map { ($0.name.description, $0) }, uniquingKeysWith: { a, _ in a })
+        for workflow in plan.workflows {
+            for excluded in workflow.outsidePool ?? [] {
+                let table = byName[excluded.table]
+                let location = table?.settings.locations["pool"] ?? spec.defaults.locations["pool"] ?? table?.location
+                diagnostics.warning("table '\(excluded.table)' runs in a job of its own, outside the pool of workflow \(workflow.id): \(excluded.reason)",
+                                    at: location,
+                                    notes: ["write 'pool: false' on the table to say so and silence this warning"])
+            }
+        }
+    }
+
+    private static func checkPooled(_ table: TableSpec, job: Job, pool: JobPool, diagnostics: inout Diagnostics) {
+        for key in ["workers", "max_workers", "throttle"] {
+            guard let location = table.settings.locations[key] else { continue }
+            diagnostics.warning(
+                "'\(key)' has no effect: table '\(table.name)' runs in the pool of workflow \(job.workflow), whose \(pool.slots) worker slots its tables share",
+                at: location, notes: ["write 'pool: false' on the table to give it a job and workers of its own"])
         }
     }
 

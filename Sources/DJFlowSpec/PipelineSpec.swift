@@ -105,6 +105,12 @@ public struct TableSettings: Sendable {
     /// Key-level pipelining: the job starts with its upstream jobs and populates each key once its inputs
     /// exist (where the key source covers the dependency), instead of waiting for whole tables.
     public var pipelining: Bool?
+    /// Workflow pool: the workflow's jobs run in one scheduler job whose workers are forked after the
+    /// imports and share every table of the pool key by key. Per table, `false` keeps the table in a job of
+    /// its own.
+    public var pool: Bool?
+    /// Worker slots of each workflow's pool (`defaults: {pool: N}`); `pool: true` uses `max_workers`.
+    public var poolSlots: Int?
     /// At most this many workers at once (SLURM `%K`, Airflow `max_active_tis_per_dagrun`).
     public var throttle: Int?
     /// Scheduler retries after a failed attempt.
@@ -137,6 +143,8 @@ public struct TableSettings: Sendable {
         }
         out.maxWorkers = maxWorkers ?? base.maxWorkers
         out.pipelining = pipelining ?? base.pipelining
+        out.pool = pool ?? base.pool
+        out.poolSlots = poolSlots ?? base.poolSlots
         out.throttle = throttle ?? base.throttle
         out.retries = retries ?? base.retries
         out.priority = priority ?? base.priority

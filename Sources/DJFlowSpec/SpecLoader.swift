@@ -9,7 +9,7 @@ import Yams
 /// dependencies, cycles, masters of parts) is checked by `DJFlowPlan`.
 public struct SpecLoader {
     public static let topLevelKeys = ["pipeline", "runner", "database", "defaults", "sources", "links", "tables", "targets"]
-    public static let settingsKeys = ["resources", "workers", "max_workers", "pipelining", "throttle", "retries", "priority", "on_error", "max_calls", "processes", "estimate"]
+    public static let settingsKeys = ["resources", "workers", "max_workers", "pipelining", "throttle", "retries", "priority", "on_error", "max_calls", "processes", "estimate", "pool"]
     public static let tableKeys = ["tier", "definition", "depends_on", "parts", "module", "targets"] + settingsKeys
     public static let resourceKeys = ["cpus", "memory", "gpus", "time", "disk"]
 
@@ -348,10 +348,27 @@ public struct SpecLoader {
             case "max_calls": settings.maxCalls = reader.integer(value, context: "'max_calls'", range: 1...Int.max)?.value
             case "processes": settings.processes = reader.integer(value, context: "'processes'", range: 1...1024)?.value
             case "estimate": settings.estimate = readTime(value, context: "'estimate'")
+            case "pool": readPool(value, into: &settings, inDefaults: context == "'defaults'")
             default: break
             }
         }
         return settings
+    }
+
+    /// `pool:` under `defaults:` is `true`, `false` or the number of worker slots of each workflow's pool;
+    /// under a table only `true` or `false` (the slots belong to the workflow's pool).
+    private mutating func readPool(_ node: SpecNode, into settings: inout TableSettings, inDefaults: Bool) {
+        if inDefaults, case .scalar(let scalar) = node, !scalar.isQuoted, Int(scalar.text.trimming(" ")) != nil {
+            settings.poolSlots = reader.integer(node, context: "'pool'", range: 1...1024)?.value
+            if settings.poolSlots != nil { settings.pool = true }
+            return
+        }
+        if !inDefaults, case .scalar(let scalar) = node, !scalar.isQuoted, Int(scalar.text.trimming(" ")) != nil {
+            reader.diagnostics.error("a table's 'pool' is true or false, found '\(scalar.text)'", at: node.location,
+                                     notes: ["the number of worker slots belongs to each workflow's pool: set it under defaults (pool: 8)"])
+            return
+        }
+        settings.pool = reader.boolean(node, context: "'pool'" + (inDefaults ? " (true, false or a number of worker slots)" : ""))?.value
     }
 
     private mutating func readResources(_ node: SpecNode, context: String, locations: inout [String: SourceLocation]) -> Resources {

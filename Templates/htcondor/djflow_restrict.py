@@ -20,7 +20,8 @@ attempt, so the table's failed keys (error rows, within the restriction) go back
 table that depends on them (through the splices too). Every other node is marked DONE on its
 JOB line: DAGMan does not run it and its children start as if it had succeeded, so the order of
 the tables that run is kept. Tables are named by table name or job id (the "# djflow-table:"
-lines of the DAG); an unknown name is an error listing the valid ones.
+lines of the DAG; a workflow pool's line lists its tables separated by commas, and naming one runs the
+pool); an unknown name is an error listing the valid ones.
 
 The restriction goes inside '...' in the submit file's arguments, so ' and " are doubled first and
 each pair of a run of $ becomes $$(DOLLARDOLLAR), an odd last one $(DOLLAR) (what HTCondor gives back
@@ -95,7 +96,8 @@ def select(tables, only, start):
     by_name = {}
     for job, (table, _nodes, _upstream) in tables.items():
         by_name[job] = job
-        by_name.setdefault(table, job)
+        for name in table.split(","):  # a workflow pool lists every table it runs
+            by_name.setdefault(name, job)
     unknown = [name for name in names if name not in by_name]
     if unknown:
         valid = ", ".join(table if table == job else "%s (%s)" % (table, job) for job, (table, _, _) in tables.items())

@@ -188,12 +188,15 @@ struct AirflowDagBuilder {
     }
 
     private func description(jobs: [Job]) -> String {
-        "djflow \(plan.pipeline) \(workflow.id): " + jobs.map(\.table).joined(separator: ", ")
+        "djflow \(plan.pipeline) \(workflow.id): " + jobs.flatMap { $0.tableEntries.map(\.table) }.joined(separator: ", ")
     }
 
     private func documentation(jobs: [Job], upstreamWorkflows: [Workflow]) -> String {
         var text = "# Workflow \(workflow.id) of pipeline \(plan.pipeline)\n\n"
-        text += "Populates, one task per table: " + jobs.map { "`\($0.table)`" + ($0.workers > 1 ? " (\($0.workers) workers)" : "") }.joined(separator: ", ") + ".\n\n"
+        text += "Populates, one task per table: " + jobs.map { job in
+            job.pool.map { "`\(job.id)` (\($0.members.map(\.table).joined(separator: ", ")); \($0.slots) workers)" }
+                ?? "`\(job.table)`" + (job.workers > 1 ? " (\(job.workers) workers)" : "")
+        }.joined(separator: ", ") + ".\n\n"
         if workflow.gates.isEmpty {
             text += "Enter the staged data first: \(workflow.waitsOn.joined(separator: ", ")).\n\n"
         } else if options.gated == .assets, !upstreamWorkflows.isEmpty {
@@ -321,7 +324,8 @@ struct AirflowDagBuilder {
             }
             return task
         }
-        var doc = "Populates `\(job.table)` (\(job.tier.rawValue)) in workflow \(workflow.id)"
+        var doc = job.pool.map { "Populates \($0.members.map { "`\($0.table)`" }.joined(separator: ", ")) in workflow \(workflow.id) with \($0.slots) workers forked after the imports (a workflow pool)" }
+            ?? "Populates `\(job.table)` (\(job.tier.rawValue)) in workflow \(workflow.id)"
         if !job.parts.isEmpty { doc += ", with its parts \(job.parts.map { "`\($0)`" }.joined(separator: ", "))" }
         doc += job.hasRefreshStep ? ": \(job.workers) workers, one mapped task instance each, after `\(names.refreshTaskID(job))` filled the job queue." : "."
         doc += " Retries: \(job.retries) (each retry first gives the table's failed keys back to the queue)."

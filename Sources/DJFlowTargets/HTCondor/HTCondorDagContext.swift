@@ -63,7 +63,8 @@ struct HTCondorDagBuilder {
                 if let category = userCategory { categories.append("CATEGORY \(names.node(job)) \(category)") }
             }
             let upstream = job.upstream.isEmpty ? "-" : job.upstream.joined(separator: ",")
-            tables.append("# djflow-table: \(job.id) \(job.table) \(nodes.joined(separator: ",")) \(upstream)")
+            // (a workflow pool names every table it runs, separated by commas)
+            tables.append("# djflow-table: \(job.id) \(job.tableEntries.map(\.table).joined(separator: ",")) \(nodes.joined(separator: ",")) \(upstream)")
             let parents = job.needs.compactMap { jobsByID[$0] }.flatMap(names.lastNodes)
             if !parents.isEmpty { edges.append("PARENT \(parents.joined(separator: " ")) CHILD \(names.firstNodes(job).joined(separator: " "))") }
             if let refresh = names.refreshNode(job) { edges.append("PARENT \(refresh) CHILD \(names.lastNodes(job).joined(separator: " "))") }

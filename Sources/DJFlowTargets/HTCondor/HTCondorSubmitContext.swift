@@ -46,7 +46,7 @@ struct HTCondorSubmitBuilder {
         let throttled = names.workerNodes(job) != nil
         var arguments = runnerArguments(step: .populate)
         arguments += [.value("--worker"), .raw((throttled ? "$(DJFLOW_WORKER:0)" : "$(Process)") + "/\(job.workers)")]
-        var description = ["Table \(job.table) (\(job.tier.rawValue)), workflow \(job.workflow): \(job.workers) worker\(job.workers == 1 ? "" : "s")."]
+        var description = job.poolDescription.map { [$0] } ?? ["Table \(job.table) (\(job.tier.rawValue)), workflow \(job.workflow): \(job.workers) worker\(job.workers == 1 ? "" : "s")."]
         if !job.parts.isEmpty { description.append("Fills its parts too: \(job.parts.joined(separator: ", ")).") }
         if throttled {
             description.append("Throttled to \(job.throttle!) at once: one DAG node per worker (DJFLOW_WORKER set by VARS), category \(names.node(job))-workers.")

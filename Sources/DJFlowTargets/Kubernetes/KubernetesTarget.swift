@@ -149,7 +149,7 @@ struct KubernetesWorkflowBuilder {
         if unit.role == .refresh {
             comments = ["Refresh step of table \(job.table): fills its DataJoint job queue once, so the \(job.workers) workers of \(names.job(job.id)) do not each refresh."]
         } else {
-            comments = ["Table \(job.table) (\(job.tier.rawValue)): \(job.workers) worker\(job.workers == 1 ? "" : "s"), one index each."]
+            comments = job.poolDescription.map { [$0] } ?? ["Table \(job.table) (\(job.tier.rawValue)): \(job.workers) worker\(job.workers == 1 ? "" : "s"), one index each."]
             if !job.parts.isEmpty { comments.append("Fills its parts too: \(job.parts.joined(separator: ", ")).") }
             if job.onError == .continue { comments.append("on_error: continue: keys that fail stay in the jobs table and dependents still start.") }
         }

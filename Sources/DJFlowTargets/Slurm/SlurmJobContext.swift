@@ -63,7 +63,7 @@ struct SlurmJobBuilder {
         sbatch += commonLines()
 
         let command = runnerCommand(step: .populate, gpus: job.resources.gpus)
-        var description = ["Table \(job.table) (\(job.tier.rawValue)), workflow \(job.workflow): "
+        var description = job.poolDescription.map { [$0] } ?? ["Table \(job.table) (\(job.tier.rawValue)), workflow \(job.workflow): "
             + (job.autoWorkers ? "up to \(job.workers) workers (auto: those beyond the keys that can come leave at once)" : "\(job.workers) worker\(job.workers == 1 ? "" : "s")")
             + ", one array task each."]
         if !job.parts.isEmpty { description.append("Fills its parts too: \(job.parts.joined(separator: ", ")).") }

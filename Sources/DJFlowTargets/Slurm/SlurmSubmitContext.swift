@@ -73,8 +73,12 @@ struct SlurmSubmitBuilder {
         }
         // Per job: its id, its table name, the jobs it depends on in this script (submit.sh follows them down
         // from the --from tables, in this topological order), and the table as the runner resolves it.
-        let table = jobs.map { job in
-            [job.id, job.table, upstreamOf[job.id]!.joined(separator: " "), job.runnerTable].map(ShellQuoting.quote).joined(separator: " ")
+        // A pool job has a line per member table (its id is the pool's): --only and --from take the table's
+        // name or the pool's id, and --skip-done adds up the members' keys left.
+        let table = jobs.flatMap { job in
+            job.tableEntries.map { entry in
+                [job.id, entry.table, upstreamOf[job.id]!.joined(separator: " "), entry.runnerTable].map(ShellQuoting.quote).joined(separator: " ")
+            }
         }
         let tableNames = jobs.map { $0.table == $0.id ? $0.id : "\($0.table) (\($0.id))" }.joined(separator: ", ")
         var description: [String]

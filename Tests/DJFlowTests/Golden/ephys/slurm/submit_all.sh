@@ -61,7 +61,7 @@ if (( ${#only[@]} && ${#from[@]} )); then
 fi
 
 # The tables of this script in dependency order, four words each: job id, table name, the job ids it
-# depends on here, the table as the runner resolves it.
+# depends on here, the table as the runner resolves it (a workflow pool has a line per table, with its id).
 jobs=(
   recording Recording '' Recording
   lfp LFP recording LFP
@@ -145,7 +145,7 @@ if (( skip_done )); then
     fi
     while read -r count total table; do
       for (( i = 0; i < ${#jobs[@]}; i += 4 )); do
-        if [[ $table == "${jobs[i + 3]}" && $count =~ ^[0-9]+$ ]]; then left[${jobs[i]}]=$count; echo "submit: ${jobs[i + 1]}: $count of $total keys to do" >&2; fi
+        if [[ $table == "${jobs[i + 3]}" && $count =~ ^[0-9]+$ ]]; then left[${jobs[i]}]=$(( ${left[${jobs[i]}]-0} + count )); echo "submit: ${jobs[i + 1]}: $count of $total keys to do" >&2; fi
       done
     done <<< "$report"
     for table in "${tables[@]}"; do

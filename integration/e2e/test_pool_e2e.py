@@ -1,0 +1,127 @@
+"""Workflow pools end to end on the real SLURM cluster and MariaDB (issue #12).
+
+The ephys sample compiled with `defaults: {pool: 4}`: each workflow runs as one sbatch job of 4 CPUs whose
+runner imports the pipeline once and forks 4 workers; Clustering, which needs a GPU, keeps its own array
+(a warning says so). Checked from the database and the make() log: every key made exactly once, each key
+after its inputs, gates ordered workflow after workflow, one runner start per pool; and a pool requeued
+by SLURM while its workers are inside make() releases their keys and finishes them in the rerun.
+"""
+import collections
+import json
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from conftest import REPO
+from test_slurm_e2e import AUTO_TABLES, EDGES, KEY_EDGES, compile_ephys, db_counts, make_log, stage, submit, wait
+
+
+@pytest.fixture(scope="module")
+def pool_env(cluster_env, tmp_path_factory):
+    env = dict(cluster_env)
+    env["DJFLOW_SAMPLE_SCHEMA"] = "djflow_e2e_pool_" + uuid.uuid4().hex[:8]
+    env["DJFLOW_SAMPLE_LOG"] = str(tmp_path_factory.mktemp("poollog") / "make.jsonl")
+    env["DJFLOW_SAMPLE_SLEEP"] = "0.6"
+    yield env
+    subprocess.run([sys.executable, "-c", "import datajoint as dj, os; dj.config['safemode']=False; "
+                    "dj.Schema(os.environ['DJFLOW_SAMPLE_SCHEMA']).drop(prompt=False)"], env=env,
+                   cwd=REPO / "Samples/ephys")
+
+
+def pooled(spec):
+    """Four slots per pool; the members' resources scaled to the test node (2 cores, ~22 GiB)."""
+    spec = spec.replace("defaults:\n", "defaults:\n  pool: 4\n", 1)
+    spec = spec.replace("resources: {cpus: 1, memory: 4G, time: \"1:00:00\"}", "resources: {cpus: 1, memory: 512M, time: \"1:00:00\"}")
+    spec = spec.replace("resources: {cpus: 2, memory: 8G, time: \"2:00:00\"}", "resources: {cpus: 1, memory: 512M, time: \"2:00:00\"}")
+    assert "pool: 4" in spec and "memory: 4G" not in spec and "memory: 8G" not in spec
+    return spec
+
+
+@pytest.fixture(scope="module")
+def compiled_pool(pool_env, djflow_bin, tmp_path_factory):
+    return compile_ephys(tmp_path_factory.mktemp("pool"), pool_env, djflow_bin, edit=pooled)
+
+
+def squeue_state(env, job):
+    return subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], env=env, capture_output=True, text=True).stdout.strip()
+
+
+def reserved_count(env, table):
+    code = ("import ephys_pipeline as ep; t = ep.%s; "
+            "print(len(t.jobs & 'status=\"reserved\"') if t.jobs.is_declared else 0)" % table)
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO / "Samples/ephys", env=env, capture_output=True,
+                         text=True, check=True).stdout
+    return int(out.strip().splitlines()[-1])
+
+
+def test_pools_make_every_key_once_after_its_inputs_and_survive_a_requeue(pool_env, compiled_pool):
+    env = pool_env
+    slurm, run = compiled_pool
+    script = (slurm / "w2-curation/w2-curation-pool.sbatch").read_text()
+    assert "--pool 4 --member CuratedClustering" in script and "#SBATCH --cpus-per-task=4\n" in script, script
+    assert not (slurm / "w2-curation/waveforms.sbatch").exists()
+    assert (slurm / "w1-clustering_task/clustering.sbatch").exists()  # GPU table: its own array
+
+    stage(env, "initial")
+    for extra in ("pool0", "pool1"):
+        subprocess.run([sys.executable, "-c", "import stage; stage.extra_subject(%r)" % extra],
+                       cwd=REPO / "Samples/ephys", env=env, check=True)
+    jobs = {}
+    for workflow, gate in (("w0-recording", None), ("w1-clustering_task", "clustering-tasks"), ("w2-curation", "curations")):
+        if gate:
+            stage(env, gate)
+        ids = submit(env, slurm / workflow / "submit.sh", run)
+        if workflow == "w2-curation":
+            (pool_job,) = ids["w2-curation-pool"]
+            # SLURM requeues the pool while its workers are inside make(): the batch shell forwards SIGTERM to
+            # the runner, which forwards it to its workers; each gives its key back, and the rerun finishes.
+            deadline = time.time() + 120
+            while reserved_count(env, "CuratedClustering") + reserved_count(env, "Waveforms") < 2:
+                assert time.time() < deadline, "the pool's workers never got inside make()"
+                time.sleep(0.2)
+            subprocess.run(["scontrol", "requeue", pool_job], env=env, check=True)
+            deadline = time.time() + 60
+            while "PENDING" not in squeue_state(env, pool_job):
+                assert time.time() < deadline, "the requeued pool never became pending"
+                time.sleep(0.2)
+            assert reserved_count(env, "CuratedClustering") + reserved_count(env, "Waveforms") == 0
+            subprocess.run(["scontrol", "update", "jobid=" + pool_job, "starttime=now"], env=env, check=True)
+        states = wait(env, ids)
+        for label, states_of in states.items():
+            assert states_of and all(t["JobState"] == "COMPLETED" for t in states_of), (label, states_of)
+        jobs[workflow] = states
+    assert jobs["w2-curation"]["w2-curation-pool"][0]["Restarts"] == "1", jobs["w2-curation"]
+
+    counts = db_counts(env)
+    for table in AUTO_TABLES:
+        assert counts[table]["remaining"] == 0 and counts[table]["rows"] > 0 and counts[table]["errors"] == 0, counts
+    log = make_log(env)
+    made = collections.Counter((e["table"], json.dumps(e["key"], sort_keys=True)) for e in log)
+    assert not [k for k, n in made.items() if n > 1], "keys made more than once"
+    per_table = collections.Counter(t for t, _ in made)
+    assert all(per_table[t] == counts[t]["rows"] for t in AUTO_TABLES), (per_table, counts)
+
+    first_start = {t: min(e["start"] for e in log if e["table"] == t) for t in AUTO_TABLES}
+    last_end = {t: max(e["end"] for e in log if e["table"] == t) for t in AUTO_TABLES}
+    for parent, child in EDGES:
+        assert first_start[child] >= last_end[parent], (parent, child)
+    for parent, child in KEY_EDGES:
+        ends = {json.dumps(e["key"], sort_keys=True): e["end"] for e in log if e["table"] == parent}
+        names = json.loads(next(iter(ends))).keys()
+        for entry in (e for e in log if e["table"] == child):
+            key = json.dumps({k: v for k, v in entry["key"].items() if k in names}, sort_keys=True)
+            assert entry["start"] >= ends[key], (parent, child, entry)
+
+    # One runner start per pool run, each forking 4 workers.
+    for workflow in ("w0-recording", "w2-curation"):
+        outs = sorted((run / "logs").glob("ephys-%s-pool_*.out" % workflow))
+        summaries = [json.loads(line) for out in outs for line in out.read_text().splitlines() if line.startswith("{")]
+        # (a requeued job's output file is written again from the start: its first summary may be gone)
+        assert summaries and summaries[-1]["status"] == "ok", (workflow, summaries)
+        assert {s["status"] for s in summaries} <= {"ok", "terminated"}, (workflow, summaries)
+        assert all(len(s["pool"]["workers"]) == 4 for s in summaries if s.get("pool", {}).get("workers")), summaries
+    pids = {e["pid"] for e in log if e["table"] in ("Recording", "LFP")}
+    assert 1 < len(pids) <= 4, pids  # forked workers of one pool job made w0's keys
