@@ -92,6 +92,28 @@ Options
                           worker's start, and writes DJFLOW_DONE_MARKER when the table
                           is done (tasks starting later exit before Python).
     --worker N/M          worker N of M (informational; --auto-workers uses it).
+    --pool N              workflow pool, instead of --table: set every --member table
+                          up once (dead workers' keys, 2.x job queue, --clear-errors),
+                          close the connection, fork N workers. Each worker populates,
+                          in member order, every member whose keys can be taken, then
+                          polls (one SQL statement for all members, backing off from
+                          0.2 s to 1 s), and finishes when no member has keys left
+                          that could still be made (decided from one snapshot);
+                          worker K > 0 leaves as soon as at most K keys are open in the
+                          pool. A worker killed hard leaves its keys to the others
+                          (reclaimed after 5 s without progress). SIGTERM/SIGINT are
+                          forwarded to the workers, which release their keys. The
+                          summary's "pool" holds each member's counts and each worker's
+                          exit; the exit code judges every member from the database.
+    --member SPEC         with --pool, repeatable, in topological order:
+                          TABLE[;follow=T,...][;after=T,...][;max-calls=N][;priority=P]
+                          [;suppress-errors]. follow: upstream members whose keys it
+                          takes as they are committed (the key source vouches);
+                          after: upstream members it waits for table by table (no key
+                          before they are done, none once one of them has a key in
+                          error unless that member has suppress-errors); max-calls
+                          per worker; priority (2.x) of its jobs; suppress-errors:
+                          its failed keys do not fail the pool.
     --describe            resolve the table, print its summary (tier, full
                           name, master, progress) and exit 0; populates nothing.
 

@@ -111,10 +111,13 @@ import Testing
 
     /// Every target runs the plan's runner arguments for every job step (the runner contract): an
     /// option-heavy pipeline and every sample.
-    @Test(arguments: ["option-heavy"] + sampleNames)
+    @Test(arguments: ["option-heavy", "pooled"] + sampleNames)
     func everyTargetRunsThePlansRunnerArguments(pipelineName: String) throws {
         let source: SourceFile
-        if pipelineName == "option-heavy" {
+        if pipelineName == "pooled" {
+            source = SourceFile(path: "test.yaml", text: pipeline(PoolingTests.chain + "\nG: {tier: computed, depends_on: [A], resources: {gpus: 1}, workers: 2}",
+                                                                  extra: "defaults: {pool: 3}\ntargets: {kubernetes: {}, airflow: {}, htcondor: {}, slurm: {}}"))
+        } else if pipelineName == "option-heavy" {
             source = SourceFile(path: "test.yaml", text: pipeline("""
                 S: {tier: manual}
                 A: {tier: computed, depends_on: [S], workers: 2, processes: 2, max_calls: 5, on_error: continue, priority: 3, pipelining: false}
@@ -131,7 +134,9 @@ import Testing
                 let words = job.runnerArguments(for: step)
                 for target in ["slurm", "htcondor", "kubernetes", "airflow"] {
                     let text = files.filter { $0.path.hasPrefix(target + "/") }.map(\.contents).joined(separator: "\n")
-                    let forms = [words.joined(separator: " "), words.map { "\"\($0)\"" }.joined(separator: ", "),
+                    let shell = words.map(ShellQuoting.quote).joined(separator: " ")
+                    let forms = [words.joined(separator: " "), shell, shell.replacingOccurrences(of: "'", with: "\\'"),
+                                 words.map { "\"\($0)\"" }.joined(separator: ", "),
                                  words.map { "- \($0)" }.joined(separator: "\n")]
                     let kubernetes = words.map { "- \"\($0)\"" }.joined(separator: "\n")
                     #expect(forms.contains(where: text.contains) || text.contains(kubernetes) || containsYAMLList(text, words),

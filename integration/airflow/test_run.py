@@ -213,6 +213,38 @@ def test_ephys_workflows_populate_every_key(ephys_dags, db_env, dj_python, tmp_p
     assert all(j.startswith("ephys-w1-clustering_task.clustering[") for j in job_ids), job_ids
 
 
+@pytest.fixture(scope="module")
+def pool_dags(tmp_path_factory, dj_python, db_env):
+    """The ephys sample with `defaults: {pool: 3}` (as pipeline ephyspool, so its DAG ids are its own)."""
+    text = (EPHYS / "djflow.yaml").read_text().replace("pipeline: ephys\n", "pipeline: ephyspool\n", 1)
+    text = text.replace("defaults:\n", "defaults:\n  pool: 3\n", 1)
+    text = text.replace("  python: python3\n", "  python: %s\n" % json.dumps(dj_python), 1)
+    text = text.replace("  host: db.example.org:3306\n", "  host: %s\n" % json.dumps(db_env["DJ_HOST"]), 1)
+    text = text.replace("targets:\n  slurm:", "targets:\n  airflow: {retry_delay: 0}\n  slurm:", 1)
+    spec = tmp_path_factory.mktemp("ephyspool") / "djflow.yaml"
+    spec.write_text(text)
+    return compile_airflow(spec, "ephyspool")
+
+
+def test_pooled_workflows_populate_every_key_once(pool_dags, db_env, dj_python, tmp_path, airflow_db, monkeypatch):
+    ephys = Ephys(db_env, dj_python, tmp_path, "pool")
+    ephys.use(monkeypatch)
+    ephys.stage("initial")
+    for workflow, gate in (("w0-recording", None), ("w1-clustering_task", "clustering-tasks"), ("w2-curation", "curations")):
+        if gate:
+            ephys.stage(gate)
+        state, tis = run_dag(pool_dags, "ephyspool-" + workflow)
+        assert state == "success", tis
+        if workflow != "w1-clustering_task":  # Clustering needs a GPU: its own tasks, outside the pool
+            assert set(tis) == {(workflow + "-pool", -1)}, tis
+    for table in ["Recording", "LFP", "Clustering", "CuratedClustering", "Waveforms", "QualityMetrics"]:
+        left, total = ephys.remaining(table)
+        assert total > 0 and left == 0, (table, left, total)
+        keys = [json.dumps(r["key"], sort_keys=True) for r in ephys.made(table)]
+        assert len(keys) == len(set(keys)) == total, table  # each key made exactly once
+    assert len({r["pid"] for r in ephys.made("Waveforms")}) > 1  # by the pool's forked workers
+
+
 def test_a_failing_key_leaves_downstream_upstream_failed(ephys_dags, db_env, dj_python, tmp_path, airflow_db, monkeypatch):
     ephys = Ephys(db_env, dj_python, tmp_path, "fail")
     ephys.use(monkeypatch)

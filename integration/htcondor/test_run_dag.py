@@ -19,7 +19,7 @@ EPHYS = REPO / "Samples" / "ephys"
 class Run:
     """One fresh schema, the ephys sample compiled for it, and helpers."""
 
-    def __init__(self, db_env, tmp_path):
+    def __init__(self, db_env, tmp_path, pool=None):
         self.tmp = tmp_path
         self.schema = "djflow_htc_" + uuid.uuid4().hex[:8]
         self.log = tmp_path / "make.jsonl"
@@ -34,6 +34,8 @@ class Run:
         spec = spec.replace("python: python3", f"python: '{DJ_PYTHON}'")
         spec = spec.replace("user_env: DJ_USER, password_env: DJ_PASS}", "user_env: LAB_DB_USER, password_env: LAB_DB_PASS}")
         spec += "  htcondor:\n    env: " + json.dumps(site_env) + "\n"
+        if pool:
+            spec = spec.replace("defaults:\n", "defaults:\n  pool: %d\n" % pool, 1)
         assert spec.count("LAB_DB_USER") == 1 and str(DJ_PYTHON) in spec
         (tmp_path / "djflow.yaml").write_text(spec)
         self.folder = compile_spec(tmp_path / "djflow.yaml", tmp_path / "gen")
@@ -181,3 +183,32 @@ def test_only_then_retry_failed_after_fixing_the_cause(run):
     assert counts["Recording"] == {"rows": 9, "remaining": 0, "errors": 0} and counts["LFP"]["rows"] == 9, counts
     failing = [e for e in run.made() if e["table"] == "Recording" and e["key"]["session_id"] == 99]
     assert len(failing) == 1, failing
+
+
+def test_pooled_workflows_run_as_one_node_each_and_fill_every_key_once(db_env, tmp_path):
+    """`defaults: {pool: 3}`: w0 and w2 are one node each whose runner forks 3 workers; Clustering (a GPU
+    table) keeps its nodes. A restricted copy naming one member table runs the whole pool node."""
+    run = Run(db_env, tmp_path, pool=3)
+    try:
+        run.stage("initial")
+        restrict = [str(DJ_PYTHON), str(run.folder / "djflow_restrict.py"), str(run.folder / "w0-recording.dag")]
+        subprocess.run(restrict + ["--only", "LFP", "--out", str(run.folder / "only-lfp.dag")], check=True, capture_output=True)
+        w0 = run.run("only-lfp.dag")
+        assert list(w0.status.values()) == ["done"] and len(w0.runs) == 1, w0.status
+        assert "--pool" in w0.runs[0]["argv"] and "LFP;follow=Recording" in w0.runs[0]["argv"], w0.runs[0]["argv"]
+        run.stage("clustering-tasks")
+        w1 = run.run("w1-clustering_task.dag")
+        assert set(w1.status.values()) == {"done"} and len(w1.status) > 1, w1.status
+        run.stage("curations")
+        w2 = run.run("w2-curation.dag")
+        assert list(w2.status.values()) == ["done"], w2.status
+        summary = json.loads(w2.runs[0]["stdout"].strip().splitlines()[-1])
+        assert summary["status"] == "ok" and len(summary["pool"]["workers"]) == 3, summary
+        counts = run.counts()
+        for table in AUTO_TABLES:
+            assert counts[table]["remaining"] == 0 and counts[table]["rows"] > 0 and counts[table]["errors"] == 0, (table, counts)
+        made = collections.Counter((e["table"], json.dumps(e["key"], sort_keys=True)) for e in run.made())
+        assert not [k for k, n in made.items() if n > 1], "a key was made twice"
+        assert sum(made.values()) == sum(c["rows"] for c in counts.values())
+    finally:
+        run.drop()

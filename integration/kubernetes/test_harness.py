@@ -45,8 +45,10 @@ def make_log(env):
     return [json.loads(line) for line in open(path)] if os.path.exists(path) else []
 
 
-def compile_ephys(compile_spec, env, restriction=None):
+def compile_ephys(compile_spec, env, restriction=None, pool=None):
     spec = (REPO / "Samples/ephys/djflow.yaml").read_text()
+    if pool:
+        spec = spec.replace("defaults:\n", "defaults:\n  pool: %d\n" % pool, 1)
     spec = spec.replace("host: db.example.org:3306", "host: '%s'" % env["DJ_HOST"])
     extra = "    wait_interval: 1\n"
     if restriction is not None:
@@ -146,6 +148,32 @@ def test_ephys_workflows_run_in_order_and_fill_every_key_once(sample_env, cluste
     assert cluster.api_log and {entry[2] for entry in cluster.api_log} <= accounts
     assert {entry[3] for entry in cluster.api_log} == {200}, "no 401/403 (RBAC suffices), no 404 (all applied at once)"
     sys.stderr.write("[harness timings: %s]\n" % {k: round(v, 1) for k, v in cluster.timings.items()})
+
+
+def test_pooled_workflows_run_as_one_job_each_and_fill_every_key_once(sample_env, cluster, compile_spec):
+    """`defaults: {pool: 3}`: w0 and w2 are one Job each whose runner forks 3 workers; Clustering (a GPU
+    table) keeps its Jobs, and w2's pool waits for it through the API server."""
+    env = sample_env
+    folder = compile_ephys(compile_spec, env, pool=3)
+    stage(env, "initial")
+    statuses, docs = run_workflow(cluster, folder, "w0-recording")
+    assert list(statuses.values()) == ["Complete"], (statuses, cluster.lines)
+    stage(env, "clustering-tasks")
+    statuses, docs = run_workflow(cluster, folder, "w1-clustering_task")
+    assert set(statuses.values()) == {"Complete"} and len(statuses) > 1, (statuses, cluster.lines)
+    stage(env, "curations")
+    statuses, docs = run_workflow(cluster, folder, "w2-curation")
+    assert list(statuses.values()) == ["Complete"], (statuses, cluster.lines)
+    (name,) = statuses
+    summaries = cluster.summaries(name)
+    assert [s["status"] for s in summaries] == ["ok"] and len(summaries[0]["pool"]["workers"]) == 3, summaries
+
+    counts = db_counts(env)
+    for table in AUTO_TABLES:
+        assert counts[table]["remaining"] == 0 and counts[table]["rows"] > 0 and counts[table]["errors"] == 0, (table, counts)
+    made = collections.Counter((e["table"], json.dumps(e["key"], sort_keys=True)) for e in make_log(env))
+    assert not [k for k, n in made.items() if n > 1], "keys made more than once"
+    assert sum(made.values()) == sum(c["rows"] for c in counts.values())
 
 
 def test_failing_key_fails_its_job_after_a_retry_and_stops_downstream(sample_env, cluster, compile_spec):

@@ -23,12 +23,13 @@ def by_key(made):
 
 def test_pool_makes_every_key_once_and_each_after_its_input(ephys):
     ephys.stage("initial")
-    res = ephys.run("--pool", "4", *W0, env={"DJFLOW_SAMPLE_SLEEP": "0.3"})
+    # 3 workers for 8 recordings: in the last wave one worker is free while two still make Recording keys
+    res = ephys.run("--pool", "3", *W0, env={"DJFLOW_SAMPLE_SLEEP": "0.3"})
     assert res.rc == 0 and res.summary["status"] == "ok", res
     assert res.summary["success_count"] == 2 * ALL_RECORDINGS, res
     pool = res.summary["pool"]
     assert [m["success_count"] for m in pool["members"].values()] == [ALL_RECORDINGS] * 2, pool
-    assert len(pool["workers"]) == 4 and all(w["code"] == 0 for w in pool["workers"]), pool
+    assert len(pool["workers"]) == 3 and all(w["code"] == 0 for w in pool["workers"]), pool
     assert_each_key_once(ephys, "Recording", ALL_RECORDINGS)
     assert_each_key_once(ephys, "LFP", ALL_RECORDINGS)
     recording, lfp = by_key(ephys.made("Recording")), by_key(ephys.made("LFP"))
@@ -40,7 +41,7 @@ def test_pool_makes_every_key_once_and_each_after_its_input(ephys):
     starts = sorted(r["start"] for r in list(recording.values()) + list(lfp.values()))
     ends = sorted(r["end"] for r in list(recording.values()) + list(lfp.values()))
     assert ends[-1] - starts[0] < 16 * 0.3 * 0.6, (starts[0], ends[-1])
-    assert {w["pid"] for w in pool["workers"]} and len({w["pid"] for w in pool["workers"]}) == 4
+    assert len({w["pid"] for w in pool["workers"]}) == 3
     assert reserved(ephys) == []
 
 

@@ -1,15 +1,16 @@
 """Run benchmark on the real SLURM cluster (scripts/bench-run.sh; prints figures, never pass/fail).
 
 The ephys sample, staged with extra subjects so that about a hundred make() calls of BENCH_SLEEP seconds
-run, is computed four ways on the same cluster and database, each in a fresh schema:
+run, is computed five ways on the same cluster and database, each in a fresh schema:
   (a) sequential   one process calls populate() of every table in order (what DataJoint users run today)
   (b) table        djflow's SLURM output with `pipelining: false` (table-level afterok ordering)
   (c) pipelined    djflow's SLURM output with the defaults (pipelining) and `workers: auto`
   (d) diy          per workflow, a job array of BENCH_SLOTS workers each looping
                    populate(reserve_jobs=True, suppress_errors=True) over the workflow's tables until
                    nothing is left (the do-it-yourself setup DataJoint's documentation describes)
-  (e) pool         only with BENCH_MODES=...,pool: a prototype, not djflow's output: (d) started once
-                   per workflow in one job of BENCH_SLOTS CPUs that forks its workers after the imports
+  (e) pool         djflow's SLURM output with `defaults: {pool: BENCH_SLOTS}`: one job of BENCH_SLOTS CPUs
+                   per workflow whose runner imports the pipeline once and forks BENCH_SLOTS workers that
+                   take keys of every table of the workflow as their inputs are committed
 Staging between workflows (the gates) is done the same way for all and counted in every makespan.
 Prints each makespan, the ratios, the per-key critical path and total-work-per-slot bounds (from the make()
 log of each run), and the scheduler latency per table link of (b). Needs the services of scripts/test.sh.
@@ -77,6 +78,10 @@ def compile_spec(work, mode, env, djflow):
             table.pop("workers", None)
     if mode == "table":
         spec["defaults"]["pipelining"] = False
+    elif mode == "pool":
+        spec["defaults"]["pool"] = SLOTS
+        for table in spec["tables"].values():
+            table.pop("workers", None)
     else:
         spec["defaults"].update(workers="auto", max_workers=SLOTS)
     folder = work / mode
@@ -145,50 +150,20 @@ tables = [getattr(ep, name) for name in sys.argv[1:]]
 """ + LOOP
 
 
-# (e) a prototype of a workflow pool (not what djflow generates): one scheduler job per workflow with SLOTS
-# CPUs starts Python once, forks SLOTS workers after the imports, and each loops over the workflow's tables
-# like (d). It measures what paying the start-up once per workflow would give.
-POOL_WORKER = """
-import os, sys, time
-import datajoint as dj
-import ephys_pipeline as ep
-tables = [getattr(ep, name) for name in sys.argv[2:]]
-conn = dj.conn()
-conn.close()
-children = []
-for i in range(int(sys.argv[1]) - 1):
-    pid = os.fork()
-    if pid == 0:
-        children = None
-        break
-    children.append(pid)
-conn.connect()
-""" + LOOP + """
-if children is None:
-    os._exit(0)
-for pid in children:
-    os.waitpid(pid, 0)
-"""
-
-
 def run_looping(work, env, mode):
-    """(d) `diy`: a job array of SLOTS one-CPU workers per workflow; (e) `pool`: one job of SLOTS CPUs per
-    workflow that forks its SLOTS workers after the imports."""
+    """(d) `diy`: a job array of SLOTS one-CPU workers per workflow."""
     folder = work / mode
     folder.mkdir()
-    (folder / "worker.py").write_text(POOL_WORKER if mode == "pool" else DIY_WORKER)
+    (folder / "worker.py").write_text(DIY_WORKER)
     started, jobs = time.time(), []
     for wid, tables, gate in WORKFLOWS:
         if gate:
             stage(env, gate)
         script = folder / ("%s.sbatch" % wid)
-        if mode == "pool":
-            head, command, array = "--cpus-per-task=%d\n#SBATCH --mem=2G" % SLOTS, "%d " % SLOTS, []
-        else:
-            head, command, array = "--cpus-per-task=1\n#SBATCH --mem=512M", "", ["--array=0-%d" % (SLOTS - 1)]
-        script.write_text("#!/bin/bash\n#SBATCH %s\n#SBATCH --output=/dev/null\nexec python3 %s %s%s\n"
-                          % (head, folder / "worker.py", command, " ".join(tables)))
-        out = subprocess.run(["sbatch", "--parsable"] + array + ["--partition=compute", "--chdir=%s" % SAMPLE, str(script)],
+        script.write_text("#!/bin/bash\n#SBATCH --cpus-per-task=1\n#SBATCH --mem=512M\n#SBATCH --output=/dev/null\n"
+                          "exec python3 %s %s\n" % (folder / "worker.py", " ".join(tables)))
+        out = subprocess.run(["sbatch", "--parsable", "--array=0-%d" % (SLOTS - 1), "--partition=compute",
+                              "--chdir=%s" % SAMPLE, str(script)],
                              env=env, check=True, capture_output=True, text=True).stdout.strip()
         ids = {wid: [out.split(";")[0]]}
         jobs.append(ids)
@@ -284,9 +259,9 @@ def main():
     djflow = sys.argv[1]
     work = pathlib.Path(sys.argv[2])
     results = {}
-    chosen = os.environ.get("BENCH_MODES", "sequential,table,pipelined,diy").split(",")
+    chosen = os.environ.get("BENCH_MODES", "sequential,table,pipelined,diy,pool").split(",")
     for mode, runner in [("sequential", run_sequential), ("table", None), ("pipelined", None), ("diy", run_looping),
-                         ("pool", run_looping)]:
+                         ("pool", None)]:
         if mode not in chosen:
             continue
         env = environment(work, mode)
@@ -309,10 +284,7 @@ def main():
                 timeline(jobs, env, log)
         finally:
             drop(env)
-    if "pool" in results and "diy" in results:
-        print("(e) pool prototype %.1f s: %.2fx faster than (d)" % (results["pool"]["makespan"],
-                                                                  results["diy"]["makespan"] / results["pool"]["makespan"]))
-    if not all(m in results for m in ("sequential", "table", "pipelined", "diy")):
+    if not all(m in results for m in ("sequential", "table", "pipelined", "diy", "pool")):
         return
     seq, table, piped, diy = (results[m]["makespan"] for m in ("sequential", "table", "pipelined", "diy"))
     critical = max(r["critical"] for r in results.values())
@@ -326,6 +298,9 @@ def main():
           % (seq / piped, diy / piped, table / piped, seq / table))
     print("(c) / max(bounds): %.2f   (b) scheduler latency per table link (upstream end -> dependent start): %.1f s"
           % (piped / max(critical, per_slot), results["table"]["latency"]))
+    pool = results["pool"]["makespan"]
+    print("(e) workflow pools %.1f s: (e) vs (a): %.2fx   (e) vs (d): %.2fx   (e) / max(bounds): %.2f"
+          % (pool, seq / pool, diy / pool, pool / max(critical, per_slot)))
 
 
 if __name__ == "__main__":
