@@ -57,7 +57,7 @@ def reserved_count(env, table):
     return int(out.strip().splitlines()[-1])
 
 
-def test_pools_make_every_key_once_after_its_inputs_and_survive_a_requeue(pool_env, compiled_pool):
+def test_pools_make_every_key_once_after_its_inputs_and_survive_a_requeue(pool_env, compiled_pool, djflow_bin):
     env = pool_env
     slurm, run = compiled_pool
     script = (slurm / "w2-curation/w2-curation-pool.sbatch").read_text()
@@ -125,3 +125,13 @@ def test_pools_make_every_key_once_after_its_inputs_and_survive_a_requeue(pool_e
         assert all(len(s["pool"]["workers"]) == 4 for s in summaries if s.get("pool", {}).get("workers")), summaries
     pids = {e["pid"] for e in log if e["table"] in ("Recording", "LFP")}
     assert 1 < len(pids) <= 4, pids  # forked workers of one pool job made w0's keys
+
+    # djflow status: every member table done, each with its pool's SLURM job.
+    out = subprocess.run([djflow_bin, "status", "djflow.yaml", "--format", "json", "--scheduler", "slurm"],
+                         cwd=slurm.parent.parent, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    tables = {t["table"]: t for w in json.loads(out.stdout)["workflows"] for t in w["tables"]}
+    assert set(tables) == set(AUTO_TABLES), tables
+    assert all(t["state"] == "done" for t in tables.values()), tables
+    assert tables["Waveforms"]["job"] == "waveforms", tables["Waveforms"]
+    assert {j["name"] for j in tables["Waveforms"]["scheduler"]} == {"ephys-w2-curation-pool"}, tables["Waveforms"]
