@@ -64,6 +64,11 @@ public enum SettingsCheck {
                 "'\(key)' has no effect: table '\(table.name)' runs in the pool of workflow \(job.workflow), whose \(pool.slots) worker slots its tables share",
                 at: location, notes: ["write 'pool: false' on the table to give it a job and workers of its own"])
         }
+        if let location = table.settings.locations["targets"] {
+            diagnostics.warning(
+                "'targets' has no effect: table '\(table.name)' runs in the pool of workflow \(job.workflow), which takes the pipeline's target options (placement, queues, extra options)",
+                at: location, notes: ["write 'pool: false' on the table to keep its own placement"])
+        }
     }
 
     /// `throttle` limits how many workers run at once: with as many workers or fewer it does nothing.

@@ -76,11 +76,13 @@ import Testing
     @Test func warningsSayWhatThePoolChanges() {
         let printed = printedDiagnostics(pipeline("""
             S: {tier: manual, definition: "s: int"}
-            A: {tier: computed, definition: "-> S\\n---\\nx: int", workers: 4}
-            G: {tier: computed, definition: "-> A\\n---\\ny: int", resources: {gpus: 1}}
-            """, extra: "defaults: {pool: 2}"))
+            A: {tier: computed, definition: "-> S\\n---\\nx: int", workers: 4, targets: {slurm: {partition: big}}}
+            G: {tier: computed, definition: "-> A\\n---\\ny: int", resources: {gpus: 1}, targets: {slurm: {partition: gpu}}}
+            """, extra: "defaults: {pool: 2}\ntargets: {slurm: {}}"))
         #expect(printed.contains("warning: 'workers' has no effect: table 'A' runs in the pool of workflow w0-a, whose 2 worker slots its tables share"), "\(printed)")
         #expect(printed.contains("warning: table 'G' runs in a job of its own, outside the pool of workflow w0-a: it needs GPUs"), "\(printed)")
+        #expect(printed.contains("warning: 'targets' has no effect: table 'A' runs in the pool of workflow w0-a"), "\(printed)")
+        #expect(!printed.contains("table 'G' runs in the pool"), "G keeps its own job and placement: \(printed)")
         #expect(printed.contains("defaults: {pool: 2}\n") && printed.contains("^"), "located at the setting, with a caret: \(printed)")
     }
 
