@@ -169,15 +169,21 @@ class Ephys:
         return [r for r in rows if r["table"] == table]
 
 
-@pytest.fixture(scope="module")
-def ephys_dags(tmp_path_factory, dj_python, db_env):
-    text = (EPHYS / "djflow.yaml").read_text()
+def compile_ephys(tmp_path_factory, dj_python, db_env, name="ephys", edit=lambda text: text):
+    """The ephys sample for this machine's interpreter and database (no retry delay), `edit` applied, compiled
+    into DAG subfolder `name`."""
+    text = edit((EPHYS / "djflow.yaml").read_text())
     text = text.replace("  python: python3\n", "  python: %s\n" % json.dumps(dj_python), 1)
     text = text.replace("  host: db.example.org:3306\n", "  host: %s\n" % json.dumps(db_env["DJ_HOST"]), 1)
     text = text.replace("targets:\n  slurm:", "targets:\n  airflow: {retry_delay: 0}\n  slurm:", 1)
-    spec = tmp_path_factory.mktemp("ephys") / "djflow.yaml"
+    spec = tmp_path_factory.mktemp(name) / "djflow.yaml"
     spec.write_text(text)
-    return compile_airflow(spec, "ephys")
+    return compile_airflow(spec, name)
+
+
+@pytest.fixture(scope="module")
+def ephys_dags(tmp_path_factory, dj_python, db_env):
+    return compile_ephys(tmp_path_factory, dj_python, db_env)
 
 
 def test_ephys_workflows_populate_every_key(ephys_dags, db_env, dj_python, tmp_path, airflow_db, monkeypatch):
@@ -216,14 +222,10 @@ def test_ephys_workflows_populate_every_key(ephys_dags, db_env, dj_python, tmp_p
 @pytest.fixture(scope="module")
 def pool_dags(tmp_path_factory, dj_python, db_env):
     """The ephys sample with `defaults: {pool: 3}` (as pipeline ephyspool, so its DAG ids are its own)."""
-    text = (EPHYS / "djflow.yaml").read_text().replace("pipeline: ephys\n", "pipeline: ephyspool\n", 1)
-    text = text.replace("defaults:\n", "defaults:\n  pool: 3\n", 1)
-    text = text.replace("  python: python3\n", "  python: %s\n" % json.dumps(dj_python), 1)
-    text = text.replace("  host: db.example.org:3306\n", "  host: %s\n" % json.dumps(db_env["DJ_HOST"]), 1)
-    text = text.replace("targets:\n  slurm:", "targets:\n  airflow: {retry_delay: 0}\n  slurm:", 1)
-    spec = tmp_path_factory.mktemp("ephyspool") / "djflow.yaml"
-    spec.write_text(text)
-    return compile_airflow(spec, "ephyspool")
+    def pooled(text):
+        text = text.replace("pipeline: ephys\n", "pipeline: ephyspool\n", 1)
+        return text.replace("defaults:\n", "defaults:\n  pool: 3\n", 1)
+    return compile_ephys(tmp_path_factory, dj_python, db_env, "ephyspool", pooled)
 
 
 def test_pooled_workflows_populate_every_key_once(pool_dags, db_env, dj_python, tmp_path, airflow_db, monkeypatch):

@@ -6,7 +6,6 @@ that start later exit before Python. Checked from the database and the make() lo
 once, each pipelined child key made after its parent key, gates still ordered table after table, every
 task completed, and each task either ran the runner (one JSON summary) or exited at the done marker.
 """
-import collections
 import json
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import uuid
 import pytest
 
 from conftest import REPO
-from test_slurm_e2e import AUTO_TABLES, EDGES, KEY_EDGES, compile_ephys, db_counts, make_log, stage, submit, wait
+from test_slurm_e2e import AUTO_TABLES, assert_complete_once_in_order, compile_ephys, stage, submit, wait
 
 
 @pytest.fixture(scope="module")
@@ -56,25 +55,7 @@ def test_auto_workers_pipelined_make_every_key_once_in_order(auto_env, compiled_
             assert states_of and all(t["JobState"] == "COMPLETED" for t in states_of), (label, states_of)
             tasks += states_of
 
-    counts = db_counts(env)
-    for table in AUTO_TABLES:
-        assert counts[table]["remaining"] == 0 and counts[table]["rows"] > 0 and counts[table]["errors"] == 0, counts
-    log = make_log(env)
-    made = collections.Counter((e["table"], json.dumps(e["key"], sort_keys=True)) for e in log)
-    assert not [k for k, n in made.items() if n > 1], "keys made more than once"
-    per_table = collections.Counter(t for t, _ in made)
-    assert all(per_table[t] == counts[t]["rows"] for t in AUTO_TABLES), (per_table, counts)
-
-    first_start = {t: min(e["start"] for e in log if e["table"] == t) for t in AUTO_TABLES}
-    last_end = {t: max(e["end"] for e in log if e["table"] == t) for t in AUTO_TABLES}
-    for parent, child in EDGES:
-        assert first_start[child] >= last_end[parent], (parent, child)
-    for parent, child in KEY_EDGES:
-        ends = {json.dumps(e["key"], sort_keys=True): e["end"] for e in log if e["table"] == parent}
-        names = json.loads(next(iter(ends))).keys()
-        for entry in (e for e in log if e["table"] == child):
-            key = json.dumps({k: v for k, v in entry["key"].items() if k in names}, sort_keys=True)
-            assert entry["start"] >= ends[key], (parent, child, entry)
+    assert_complete_once_in_order(env)
 
     # Every task ran the runner (one summary) or left at the done marker before starting Python.
     ran = marker = 0

@@ -6,7 +6,6 @@ runner imports the pipeline once and forks 4 workers; Clustering, which needs a 
 after its inputs, gates ordered workflow after workflow, one runner start per pool; and a pool requeued
 by SLURM while its workers are inside make() releases their keys and finishes them in the rerun.
 """
-import collections
 import json
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import uuid
 import pytest
 
 from conftest import REPO
-from test_slurm_e2e import AUTO_TABLES, EDGES, KEY_EDGES, compile_ephys, db_counts, make_log, stage, submit, wait
+from test_slurm_e2e import AUTO_TABLES, assert_complete_once_in_order, compile_ephys, stage, submit, wait
 
 
 @pytest.fixture(scope="module")
@@ -95,25 +94,7 @@ def test_pools_make_every_key_once_after_its_inputs_and_survive_a_requeue(pool_e
         jobs[workflow] = states
     assert jobs["w2-curation"]["w2-curation-pool"][0]["Restarts"] == "1", jobs["w2-curation"]
 
-    counts = db_counts(env)
-    for table in AUTO_TABLES:
-        assert counts[table]["remaining"] == 0 and counts[table]["rows"] > 0 and counts[table]["errors"] == 0, counts
-    log = make_log(env)
-    made = collections.Counter((e["table"], json.dumps(e["key"], sort_keys=True)) for e in log)
-    assert not [k for k, n in made.items() if n > 1], "keys made more than once"
-    per_table = collections.Counter(t for t, _ in made)
-    assert all(per_table[t] == counts[t]["rows"] for t in AUTO_TABLES), (per_table, counts)
-
-    first_start = {t: min(e["start"] for e in log if e["table"] == t) for t in AUTO_TABLES}
-    last_end = {t: max(e["end"] for e in log if e["table"] == t) for t in AUTO_TABLES}
-    for parent, child in EDGES:
-        assert first_start[child] >= last_end[parent], (parent, child)
-    for parent, child in KEY_EDGES:
-        ends = {json.dumps(e["key"], sort_keys=True): e["end"] for e in log if e["table"] == parent}
-        names = json.loads(next(iter(ends))).keys()
-        for entry in (e for e in log if e["table"] == child):
-            key = json.dumps({k: v for k, v in entry["key"].items() if k in names}, sort_keys=True)
-            assert entry["start"] >= ends[key], (parent, child, entry)
+    log = assert_complete_once_in_order(env)
 
     # One runner start per pool run, each forking 4 workers.
     for workflow in ("w0-recording", "w2-curation"):

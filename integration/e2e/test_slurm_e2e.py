@@ -65,6 +65,31 @@ def make_log(env):
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def assert_complete_once_in_order(env):
+    """Every table done with no key in error; each key made exactly once (the make() log against the
+    database's rows); each table of EDGES started after its upstream table's last key, and each key of
+    KEY_EDGES after its parent key. Returns the make() log."""
+    counts = db_counts(env)
+    for table in AUTO_TABLES:
+        assert counts[table]["remaining"] == 0 and counts[table]["rows"] > 0 and counts[table]["errors"] == 0, (table, counts)
+    log = make_log(env)
+    made = collections.Counter((e["table"], json.dumps(e["key"], sort_keys=True)) for e in log)
+    assert not [k for k, n in made.items() if n > 1], "keys made more than once"
+    per_table = collections.Counter(t for t, _ in made)
+    assert all(per_table[t] == counts[t]["rows"] for t in AUTO_TABLES), (per_table, counts)
+    first_start = {t: min(e["start"] for e in log if e["table"] == t) for t in AUTO_TABLES}
+    last_end = {t: max(e["end"] for e in log if e["table"] == t) for t in AUTO_TABLES}
+    for parent, child in EDGES:
+        assert first_start[child] >= last_end[parent], (parent, child)
+    for parent, child in KEY_EDGES:
+        ends = {json.dumps(e["key"], sort_keys=True): e["end"] for e in log if e["table"] == parent}
+        names = json.loads(next(iter(ends))).keys()
+        for entry in (e for e in log if e["table"] == child):
+            key = json.dumps({k: v for k, v in entry["key"].items() if k in names}, sort_keys=True)
+            assert entry["start"] >= ends[key], (parent, child, entry)
+    return log
+
+
 def compile_ephys(folder, env, djflow_bin, edit=lambda spec: spec):
     """The ephys sample compiled for SLURM against this machine's database (host rewritten in a copy of the
     spec, `edit` applied to its text); returns (the slurm folder, an empty folder to run in)."""
@@ -109,33 +134,10 @@ def test_workflows_run_in_order_and_fill_every_key_once(cluster_env, compiled):
     states = wait(env, submit(env, slurm / "w2-curation/submit.sh", run))
     assert all(t["JobState"] == "COMPLETED" for tasks in states.values() for t in tasks), states
 
-    counts = db_counts(env)
-    for table in AUTO_TABLES:
-        assert counts[table]["remaining"] == 0 and counts[table]["rows"] > 0, (table, counts[table])
-        assert counts[table]["errors"] == 0, (table, counts[table])
-
-    log = make_log(env)
-    made = collections.Counter((entry["table"], json.dumps(entry["key"], sort_keys=True)) for entry in log)
-    duplicates = [key for key, n in made.items() if n > 1]
-    assert not duplicates, f"keys made more than once: {duplicates}"
-    per_table = collections.Counter(table for table, _ in made)
-    for table in AUTO_TABLES:
-        assert per_table[table] == counts[table]["rows"], (table, per_table[table], counts[table])
-
+    log = assert_complete_once_in_order(env)
     # Workers of one table split its keys: several array tasks made Clustering keys, none twice.
     clustering_workers = {entry["job_id"] for entry in log if entry["table"] == "Clustering"}
     assert len(clustering_workers) >= 2, clustering_workers
-
-    # A table's populate started only after its upstream jobs finished.
-    first_start = {t: min(e["start"] for e in log if e["table"] == t) for t in AUTO_TABLES}
-    last_end = {t: max(e["end"] for e in log if e["table"] == t) for t in AUTO_TABLES}
-    for parent, child in EDGES:
-        assert first_start[child] >= last_end[parent], (parent, child)
-    for parent, child in KEY_EDGES:
-        ends = {json.dumps(e["key"], sort_keys=True): e["end"] for e in log if e["table"] == parent}
-        for entry in (e for e in log if e["table"] == child):
-            key = {k: v for k, v in entry["key"].items() if k in json.loads(next(iter(ends)))}
-            assert entry["start"] >= ends[json.dumps(key, sort_keys=True)], (parent, child, entry)
 
 
 def test_restriction_at_submit_time_runs_one_entry(cluster_env, compiled):
