@@ -31,8 +31,24 @@ def cluster_env(tmp_path_factory):
     env["DJFLOW_RETRY_DELAY"] = "1"
     env["DJ_IGNORE_CONFIG_FILE"] = "true"
     yield env
+    drop_schema(env)
+
+
+def drop_schema(env):
+    """Drop the sample's schema ($DJFLOW_SAMPLE_SCHEMA) with everything in it."""
     subprocess.run([sys.executable, "-c", "import datajoint as dj, os; dj.config['safemode']=False; "
                     "dj.Schema(os.environ['DJFLOW_SAMPLE_SCHEMA']).drop(prompt=False)"], env=env, cwd=REPO / "Samples/ephys")
+
+
+def own_schema(cluster_env, tmp_path_factory, name, sleep):
+    """For a module fixture (`yield from`): the cluster's environment with a schema and make() log of its own
+    (djflow_e2e_<name>_...), make() sleeping `sleep` seconds; the schema is dropped afterwards."""
+    env = dict(cluster_env)
+    env["DJFLOW_SAMPLE_SCHEMA"] = "djflow_e2e_%s_%s" % (name, uuid.uuid4().hex[:8])
+    env["DJFLOW_SAMPLE_LOG"] = str(tmp_path_factory.mktemp(name + "log") / "make.jsonl")
+    env["DJFLOW_SAMPLE_SLEEP"] = str(sleep)
+    yield env
+    drop_schema(env)
 
 
 @pytest.fixture(scope="session")

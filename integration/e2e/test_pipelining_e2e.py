@@ -7,26 +7,16 @@ once, each pipelined child key made after its parent key, gates still ordered ta
 task completed, and each task either ran the runner (one JSON summary) or exited at the done marker.
 """
 import json
-import subprocess
-import sys
-import uuid
 
 import pytest
 
-from conftest import REPO
+from conftest import own_schema
 from test_slurm_e2e import AUTO_TABLES, assert_complete_once_in_order, compile_ephys, stage, submit, wait
 
 
 @pytest.fixture(scope="module")
 def auto_env(cluster_env, tmp_path_factory):
-    env = dict(cluster_env)
-    env["DJFLOW_SAMPLE_SCHEMA"] = "djflow_e2e_auto_" + uuid.uuid4().hex[:8]
-    env["DJFLOW_SAMPLE_LOG"] = str(tmp_path_factory.mktemp("autolog") / "make.jsonl")
-    env["DJFLOW_SAMPLE_SLEEP"] = "0.3"
-    yield env
-    subprocess.run([sys.executable, "-c", "import datajoint as dj, os; dj.config['safemode']=False; "
-                    "dj.Schema(os.environ['DJFLOW_SAMPLE_SCHEMA']).drop(prompt=False)"], env=env,
-                   cwd=REPO / "Samples/ephys")
+    yield from own_schema(cluster_env, tmp_path_factory, "auto", 0.3)
 
 
 def auto_workers(spec):

@@ -10,24 +10,16 @@ import json
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, own_schema
 from test_slurm_e2e import AUTO_TABLES, assert_complete_once_in_order, compile_ephys, stage, submit, wait
 
 
 @pytest.fixture(scope="module")
 def pool_env(cluster_env, tmp_path_factory):
-    env = dict(cluster_env)
-    env["DJFLOW_SAMPLE_SCHEMA"] = "djflow_e2e_pool_" + uuid.uuid4().hex[:8]
-    env["DJFLOW_SAMPLE_LOG"] = str(tmp_path_factory.mktemp("poollog") / "make.jsonl")
-    env["DJFLOW_SAMPLE_SLEEP"] = "0.6"
-    yield env
-    subprocess.run([sys.executable, "-c", "import datajoint as dj, os; dj.config['safemode']=False; "
-                    "dj.Schema(os.environ['DJFLOW_SAMPLE_SCHEMA']).drop(prompt=False)"], env=env,
-                   cwd=REPO / "Samples/ephys")
+    yield from own_schema(cluster_env, tmp_path_factory, "pool", 0.6)
 
 
 def pooled(spec):
