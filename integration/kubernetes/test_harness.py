@@ -185,18 +185,24 @@ def test_failing_key_fails_its_job_after_a_retry_and_stops_downstream(sample_env
     assert statuses["ephys-recording"] == "Failed" and statuses["ephys-lfp"] == "Failed", cluster.lines
     recording = cluster.jobs[("ephys", "ephys-recording")]
     failed = [p for p in recording.pods if p.phase == "Failed"]
-    # The index that hit the corrupt key fails, and so does an index that ends after the error row exists:
-    # a worker succeeds only when the table is done within its scope. Each failing index: 1 + retries(1) tries.
+    # The index that hits the corrupt key fails, and so does an index that ends after the error row exists:
+    # a worker succeeds only when the table is done within its scope. Such an index gets 1 + retries(1)
+    # tries. An index whose retry ends while another index's retry holds the key (reserved, no error row
+    # yet) may succeed: the key is another live worker's. The Job fails either way (asserted above).
     by_index = {}
     for pod in failed:
         by_index.setdefault(pod.index, []).append(pod)
-    assert by_index and all(len(pods) == 2 for pods in by_index.values()), [(p.index, p.name) for p in failed]
+    assert any(len(pods) == 2 for pods in by_index.values()), [(p.index, p.name) for p in failed]
+    for index, pods in by_index.items():
+        if len(pods) == 1:
+            assert [p.phase for p in recording.pods if p.index == index][-1] == "Succeeded", (index, recording.pods)
     assert all(p.exit_codes == {"wait": 0, "populate": 1} for p in failed)
     retry_log = cluster.logs("ephys-recording", "populate")
     added = "of this index: --clear-errors"  # the wrapper's line (the runner's own log may name the flag too)
-    for first, retry in by_index.values():
-        assert [first.failures, retry.failures] == [0, 1]
-        assert any(added in text for name, text in retry_log.items() if name.startswith(retry.name)), retry_log.keys()
+    for first, *retries in by_index.values():
+        assert [first.failures] + [r.failures for r in retries] == [0, 1][:1 + len(retries)]
+        for retry in [p for p in recording.pods if p.index == first.index and p is not first]:
+            assert any(added in text for name, text in retry_log.items() if name.startswith(retry.name)), retry_log.keys()
         assert not any(added in text for name, text in retry_log.items() if name.startswith(first.name))
     summaries = cluster.summaries("ephys-recording")
     assert any(s["status"] == "errors" and s["error_count"] == 1 for s in summaries), summaries
