@@ -27,7 +27,8 @@ struct TableGraph {
         let index = TableIndex(spec.tables, diagnostics: &diagnostics)
         var masters: [TableName: TableSpec] = [:]
         var parts: [TableName: [TableName]] = [:]
-        for name in index.names {
+        let names = index.names
+        for name in names {
             guard let table = index.tables[name] else { continue }
             if name.isPart {
                 if name.part == name.className {
@@ -60,7 +61,7 @@ struct TableGraph {
         // Masters with a table upstream through their own primary key (what populate() takes keys from).
         var keyed = Set<TableName>()
         var secondary: [TableName: Set<TableName>] = [:]
-        for name in index.names {
+        for name in names {
             guard let table = index.tables[name] else { continue }
             let owner = name.master
             let written = table.dependsOn.map { ($0, true) } + (table.definition?.references ?? []).map { ($0.name, $0.isPrimary) }
@@ -111,8 +112,10 @@ struct TableGraph {
         for name in masters.keys { parents[name] = (parentSets[name] ?? []).filter { masters[$0] != nil }.sorted() }
 
         var unpopulatable = Set<TableName>()
-        for (name, table) in masters.sorted(by: { $0.key < $1.key }) where table.tier.isAutoPopulated && !keyed.contains(name)
-            && !unresolved.contains(name) && !table.hasUnresolvedReferences {
+        let keyless = masters.filter { name, table in
+            table.tier.isAutoPopulated && !keyed.contains(name) && !unresolved.contains(name) && !table.hasUnresolvedReferences
+        }
+        for (name, table) in keyless.sorted(by: { $0.key < $1.key }) {
             unpopulatable.insert(name)
             diagnostics.warning("\(table.tier.rawValue) table '\(name)' cannot be auto-populated: nothing in its primary key comes from another table; it gets no job",
                                 at: table.location,

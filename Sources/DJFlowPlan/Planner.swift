@@ -22,96 +22,108 @@ public enum Planner {
     }
 
     static func plan(_ spec: PipelineSpec, graph: TableGraph) -> ExecutionPlan {
+        // The walk works on positions in the topological order (arrays, not maps keyed by names: 10,000
+        // tables hash names millions of times otherwise). `rank` orders positions as their names sort.
         let order = graph.order
-        let isJob: (TableName) -> Bool = { graph.tables[$0]!.tier.isAutoPopulated && !graph.unpopulatable.contains($0) }
+        let count = order.count
+        let position = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
+        var rank = [Int](repeating: 0, count: count)
+        for (r, i) in order.indices.sorted(by: { order[$0] < order[$1] }).enumerated() { rank[i] = r }
+        let byName: ([Int]) -> [Int] = { $0.sorted { rank[$0] < rank[$1] } }
+        let parentsAt = order.map { (graph.parents[$0] ?? []).map { position[$0]! } }  // sorted by name
+        let isJobAt = order.map { graph.tables[$0]!.tier.isAutoPopulated && !graph.unpopulatable.contains($0) }
 
         // Gates and levels, in topological order.
-        var hasJobAbove: [TableName: Bool] = [:]
-        var level: [TableName: Int] = [:]
-        for name in order {
-            let parents = graph.parents[name] ?? []
-            hasJobAbove[name] = parents.contains { isJob($0) || hasJobAbove[$0]! }
-            level[name] = parents.map { level[$0]! + (isGate($0) ? 1 : 0) }.max() ?? 0
+        var hasJobAbove = [Bool](repeating: false, count: count)
+        var level = [Int](repeating: 0, count: count)
+        func isGate(_ i: Int) -> Bool { !isJobAt[i] && hasJobAbove[i] }
+        for i in 0..<count {
+            hasJobAbove[i] = parentsAt[i].contains { isJobAt[$0] || hasJobAbove[$0] }
+            level[i] = parentsAt[i].map { level[$0] + (isGate($0) ? 1 : 0) }.max() ?? 0
         }
-        func isGate(_ name: TableName) -> Bool { !isJob(name) && hasJobAbove[name] == true }
 
         // Nearest jobs and staged tables upstream of each job, looking through staged tables only.
-        var directJobParents: [TableName: [TableName]] = [:]
-        var staged: [TableName: [TableName]] = [:]
-        for name in order where isJob(name) {
-            var jobs = Set<TableName>(), stagedSeen = Set<TableName>()
-            var stack = graph.parents[name] ?? []
+        var directJobParents = [[Int]](repeating: [], count: count)
+        var staged = [[Int]](repeating: [], count: count)
+        for i in 0..<count where isJobAt[i] {
+            var jobs = Set<Int>(), stagedSeen = Set<Int>()
+            var stack = parentsAt[i]
             while let parent = stack.popLast() {
-                if isJob(parent) { jobs.insert(parent); continue }
-                if stagedSeen.insert(parent).inserted { stack.append(contentsOf: graph.parents[parent] ?? []) }
+                if isJobAt[parent] { jobs.insert(parent); continue }
+                if stagedSeen.insert(parent).inserted { stack.append(contentsOf: parentsAt[parent]) }
             }
-            directJobParents[name] = jobs.sorted()
-            staged[name] = stagedSeen.sorted()
+            directJobParents[i] = byName(Array(jobs))
+            staged[i] = byName(Array(stagedSeen))
         }
 
-        let jobNames = order.filter(isJob)
-        let (reduced, jobAncestors) = transitiveReduction(jobNames, parents: directJobParents)
-        let ids = jobIDs(jobNames)
+        let jobPositions = (0..<count).filter { isJobAt[$0] }
+        let jobNames = jobPositions.map { order[$0] }
+        var jobIndexAt = [Int](repeating: -1, count: count)
+        for (j, i) in jobPositions.enumerated() { jobIndexAt[i] = j }
+        let (reduced, jobAncestors) = transitiveReduction(
+            count: jobPositions.count, parents: jobPositions.map { directJobParents[$0].map { jobIndexAt[$0] } })
+        let idList = jobIDs(jobNames)
+        let idAt: (Int) -> String = { idList[jobIndexAt[$0]] }
 
         // Workflows: union jobs of one level linked by an edge or by a shared staged input.
-        var groups = UnionFind(jobNames)
-        var byStaged: [String: TableName] = [:]
-        for name in jobNames {
-            for parent in directJobParents[name]! where level[parent] == level[name] { groups.union(parent, name) }
-            for input in staged[name]! {
-                let key = "\(input)#\(level[name]!)"
-                if let other = byStaged[key] { groups.union(other, name) } else { byStaged[key] = name }
+        var groups = UnionFind(count: count)
+        var byStaged: [Int: Int] = [:]  // staged position * (levels) + level → first job
+        let levels = (level.max() ?? 0) + 1
+        for i in jobPositions {
+            for parent in directJobParents[i] where level[parent] == level[i] { groups.union(parent, i, rank: rank) }
+            for input in staged[i] {
+                let key = input * levels + level[i]
+                if let other = byStaged[key] { groups.union(other, i, rank: rank) } else { byStaged[key] = i }
             }
         }
-        var members: [TableName: [TableName]] = [:]
-        for name in jobNames { members[groups.find(name), default: []].append(name) }
-        let position = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
-        let components = members.values.sorted { a, b in
-            (level[a[0]]!, position[a[0]]!) < (level[b[0]]!, position[b[0]]!)
-        }
+        var members: [Int: [Int]] = [:]
+        for i in jobPositions { members[groups.find(i), default: []].append(i) }
+        let components = members.values.sorted { a, b in (level[a[0]], a[0]) < (level[b[0]], b[0]) }
 
-        var workflowOf: [TableName: String] = [:]
+        var workflowAt = [Int](repeating: -1, count: count)
         var workflowIDs = Set<String>()
-        var workflowSkeletons: [(id: String, level: Int, jobs: [TableName])] = []
+        var workflowSkeletons: [(id: String, level: Int, jobs: [Int])] = []
         for component in components {
-            let k = level[component[0]]!
-            let gates = Set(component.flatMap { staged[$0]! }.filter(isGate)).sorted()
-            var slug = k > 0 && !gates.isEmpty ? gates[0].description.jobSlug : ids[component[0]]!
-            if workflowIDs.contains("w\(k)-\(slug)") { slug = ids[component[0]]! }
+            let k = level[component[0]]
+            let gates = byName(Array(Set(component.flatMap { staged[$0] }.filter(isGate))))
+            var slug = k > 0 && !gates.isEmpty ? order[gates[0]].description.jobSlug : idAt(component[0])
+            if workflowIDs.contains("w\(k)-\(slug)") { slug = idAt(component[0]) }
             let id = "w\(k)-\(slug)"
             workflowIDs.insert(id)
-            for name in component { workflowOf[name] = id }
+            for i in component { workflowAt[i] = workflowSkeletons.count }
             workflowSkeletons.append((id, k, component))
         }
 
         let useEstimates = jobNames.contains { resolvedSettings(spec, graph.tables[$0]!).estimate != nil }
         let targets = jobNames.map { runnerTarget(for: graph.tables[$0]!, spec: spec) }
-        let workflowIndex = Dictionary(uniqueKeysWithValues: workflowSkeletons.enumerated().map { ($1.id, $0) })
-        let workflowOfJob = jobNames.map { workflowIndex[workflowOf[$0]!]! }
+        let workflowOfJob = jobPositions.map { workflowAt[$0] }
+        var workflowMembers = [BitSet](repeating: BitSet(count: jobNames.count), count: workflowSkeletons.count)
+        for (jobIndex, workflow) in workflowOfJob.enumerated() { workflowMembers[workflow].insert(jobIndex) }
         var jobs: [Job] = []
         var poolWishes: [String: Pooling.Wish] = [:]
         let poolSlots = spec.defaults.poolSlots ?? spec.defaults.maxWorkers ?? Self.defaultMaxWorkers
-        for (jobIndex, name) in jobNames.enumerated() {
+        for (jobIndex, i) in jobPositions.enumerated() {
+            let name = order[i]
             let table = graph.tables[name]!
             let settings = resolvedSettings(spec, table)
             let (modules, runnerTable) = targets[jobIndex]
-            let nearest = reduced[name]!
-            let sameWorkflow = { (parent: TableName) in workflowOf[parent] == workflowOf[name] }
+            let nearest = reduced[jobIndex].map { jobPositions[$0] }
+            let sameWorkflow = { (parent: Int) in workflowAt[parent] == workflowAt[i] }
             // Pipelining: the nearest upstream jobs of the workflow are followed key by key, except where the
             // key source does not vouch for their rows (a reference outside the primary key, a custom
             // key_source): those keep table-level order, even when a longer path implies them.
             let pipelined = (settings.pipelining ?? true) && table.customKeySource == nil
             let tableLevel = pipelined
-                ? (graph.secondaryParents[name] ?? []).filter { isJob($0) && sameWorkflow($0) }.sorted()
+                ? byName((graph.secondaryParents[name] ?? []).map { position[$0]! }.filter { isJobAt[$0] && sameWorkflow($0) })
                 : []
             let ordered = nearest.filter(sameWorkflow) + tableLevel.filter { !nearest.contains($0) }
             var job = Job(
-                id: ids[name]!, table: name.description, tier: table.tier,
+                id: idList[jobIndex], table: name.description, tier: table.tier,
                 parts: (graph.parts[name] ?? []).map(\.description), modules: modules, runnerTable: runnerTable,
-                workflow: workflowOf[name]!,
-                needs: ordered.map { ids[$0]! },
-                after: nearest.filter { workflowOf[$0] != workflowOf[name] }.map { ids[$0]! },
-                waitsOn: staged[name]!.map(\.description),
+                workflow: workflowSkeletons[workflowAt[i]].id,
+                needs: ordered.map(idAt),
+                after: nearest.filter { !sameWorkflow($0) }.map(idAt),
+                waitsOn: staged[i].map { order[$0].description },
                 resources: JobResources(
                     cpus: settings.resources.cpus ?? 1, memoryMiB: settings.resources.memory?.mebibytes,
                     gpus: settings.resources.gpus ?? 0, timeSeconds: settings.resources.time?.seconds,
@@ -121,10 +133,10 @@ public enum Planner {
                 priority: settings.priority, onError: settings.onError ?? .fail, maxCalls: settings.maxCalls,
                 processes: settings.processes, estimateSeconds: settings.estimate?.seconds)
             job.autoWorkers = settings.autoWorkers == true
-            if pipelined { job.follows = nearest.filter { sameWorkflow($0) && !tableLevel.contains($0) }.map { ids[$0]! } }
+            if pipelined { job.follows = nearest.filter { sameWorkflow($0) && !tableLevel.contains($0) }.map(idAt) }
             if job.followsKeys {  // every job above it in its workflow, in topological order
-                job.upstreamTables = jobAncestors[jobIndex].indices
-                    .filter { workflowOfJob[$0] == workflowOfJob[jobIndex] }.map { targets[$0].table }
+                job.upstreamTables = jobAncestors[jobIndex].indices(within: workflowMembers[workflowOfJob[jobIndex]])
+                    .map { targets[$0].table }
             }
             job.runnerSteps = job.invocations
             poolWishes[job.id] = Pooling.Wish(wanted: settings.pool == true, slots: poolSlots)
@@ -140,20 +152,20 @@ public enum Planner {
         for (index, skeleton) in workflowSkeletons.enumerated() {
             let members = jobsOfWorkflow[skeleton.id] ?? []
             let ids = members.map(\.id)
-            let waits = Set(skeleton.jobs.flatMap { staged[$0]! })
+            let waits = byName(Array(Set(skeleton.jobs.flatMap { staged[$0] })))
             workflows.append(Workflow(
                 id: skeleton.id, index: index, level: skeleton.level, jobs: ids,
-                gates: waits.filter(isGate).sorted().map(\.description),
-                waitsOn: waits.sorted().map(\.description),
+                gates: waits.filter(isGate).map { order[$0].description },
+                waitsOn: waits.map { order[$0].description },
                 criticalPath: longestPath(members, edges: \.needs, weight: weight, unit: unit),
                 outsidePool: outsidePool[skeleton.id]))
         }
 
-        let tables = order.map { name in
+        let tables = order.enumerated().map { i, name in
             PlannedTable(name: name.description, tier: graph.tables[name]!.tier,
-                         role: isJob(name) ? .job : isGate(name) ? .gate : .staged,
+                         role: isJobAt[i] ? .job : isGate(i) ? .gate : .staged,
                          parts: (graph.parts[name] ?? []).map(\.description),
-                         parents: (graph.parents[name] ?? []).map(\.description), level: level[name]!)
+                         parents: (graph.parents[name] ?? []).map(\.description), level: level[i])
         }
         return ExecutionPlan(pipeline: spec.name.value, source: spec.file, tables: tables, jobs: jobs,
                              workflows: workflows,
@@ -189,33 +201,28 @@ public enum Planner {
         return (modules.isEmpty ? [home] : modules, home + "." + table.name.classPath)
     }
 
-    /// Stable, unique job ids from table names.
-    static func jobIDs(_ names: [TableName]) -> [TableName: String] {
-        var ids: [TableName: String] = [:]
+    /// Stable, unique job ids from table names, in the order of `names`.
+    static func jobIDs(_ names: [TableName]) -> [String] {
         var used: [String: Int] = [:]
-        for name in names { used[name.description.jobSlug, default: 0] += 1 }
-        for name in names {
-            let slug = name.description.jobSlug
-            ids[name] = used[slug]! > 1 ? "\(slug)-\(StableHash.hex(name.description, length: 4))" : slug
+        let slugs = names.map(\.description.jobSlug)
+        for slug in slugs { used[slug, default: 0] += 1 }
+        return zip(names, slugs).map { name, slug in
+            used[slug]! > 1 ? "\(slug)-\(StableHash.hex(name.description, length: 4))" : slug
         }
-        return ids
     }
 
-    /// Removes every edge implied by a longer path, and gives each name's ancestors (as indices into `names`).
-    /// `names` must be topologically ordered.
-    static func transitiveReduction(_ names: [TableName], parents: [TableName: [TableName]])
-        -> (parents: [TableName: [TableName]], ancestors: [BitSet])
-    {
-        let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
-        var ancestors = [BitSet](repeating: BitSet(count: names.count), count: names.count)
-        var result: [TableName: [TableName]] = [:]
-        for (i, name) in names.enumerated() {
-            let direct = parents[name] ?? []
-            var implied = BitSet(count: names.count)
-            for parent in direct { implied.formUnion(ancestors[index[parent]!]) }
-            result[name] = direct.filter { !implied.contains(index[$0]!) }
+    /// Removes every edge implied by a longer path, and gives each node's ancestors. Nodes are `0..<count`
+    /// in topological order; `parents[i]` lists the direct parents of node i (kept in their order).
+    static func transitiveReduction(count: Int, parents: [[Int]]) -> (parents: [[Int]], ancestors: [BitSet]) {
+        var ancestors = [BitSet](repeating: BitSet(count: count), count: count)
+        var result = [[Int]](repeating: [], count: count)
+        for i in 0..<count {
+            let direct = parents[i]
+            var implied = BitSet(count: count)
+            for parent in direct { implied.formUnion(ancestors[parent]) }
+            result[i] = direct.filter { !implied.contains($0) }
             var all = implied
-            for parent in direct { all.insert(index[parent]!) }
+            for parent in direct { all.insert(parent) }
             ancestors[i] = all
         }
         return (result, ancestors)
@@ -261,10 +268,13 @@ struct BitSet {
     func contains(_ i: Int) -> Bool { words[i >> 6] & (1 << UInt64(i & 63)) != 0 }
     mutating func formUnion(_ other: BitSet) { for i in words.indices { words[i] |= other.words[i] } }
     /// The members in increasing order.
-    var indices: [Int] {
+    var indices: [Int] { indices(within: nil) }
+    /// The members that are also in `mask` (of the same count), in increasing order, without building the
+    /// intersection (a job's ancestors within its workflow, 10,000 times).
+    func indices(within mask: BitSet?) -> [Int] {
         var result: [Int] = []
         for (w, word) in words.enumerated() where word != 0 {
-            var bits = word
+            var bits = mask.map { word & $0.words[w] } ?? word
             while bits != 0 {
                 result.append(w << 6 | bits.trailingZeroBitCount)
                 bits &= bits - 1
@@ -274,19 +284,20 @@ struct BitSet {
     }
 }
 
-/// Disjoint sets over table names.
+/// Disjoint sets over `0..<count`.
 struct UnionFind {
-    private var parent: [TableName: TableName] = [:]
-    init(_ names: [TableName]) { for name in names { parent[name] = name } }
-    mutating func find(_ name: TableName) -> TableName {
-        var root = name
-        while parent[root]! != root { root = parent[root]! }
-        var node = name
-        while parent[node]! != root { let next = parent[node]!; parent[node] = root; node = next }
+    private var parent: [Int]
+    init(count: Int) { parent = Array(0..<count) }
+    mutating func find(_ node: Int) -> Int {
+        var root = node
+        while parent[root] != root { root = parent[root] }
+        var current = node
+        while parent[current] != root { let next = parent[current]; parent[current] = root; current = next }
         return root
     }
-    mutating func union(_ a: TableName, _ b: TableName) {
+    /// Joins the sets of `a` and `b`; the root is the node whose name sorts first (`rank`).
+    mutating func union(_ a: Int, _ b: Int, rank: [Int]) {
         let ra = find(a), rb = find(b)
-        if ra != rb { if ra < rb { parent[rb] = ra } else { parent[ra] = rb } }
+        if ra != rb { if rank[ra] < rank[rb] { parent[rb] = ra } else { parent[ra] = rb } }
     }
 }

@@ -245,53 +245,23 @@ public struct TableName: Hashable, Comparable, Sendable, CustomStringConvertible
     /// The name without its module (`Recording.Channel`).
     public var classPath: String { part.map { "\(className).\($0)" } ?? className }
 
-    /// Ordered as `description` is (names are ASCII identifiers, so byte order is String order), without
-    /// building the two strings: sorting thousands of tables compares names millions of times.
+    /// Ordered as `description` is, without building the two strings (sorting thousands of tables compares
+    /// names millions of times). Comparing module, class and part in turn, a shorter one first, gives the
+    /// byte order of the dotted text: the dot (46) sorts below every byte an identifier holds, and where a
+    /// module ends early its class (upper case, at most 90) meets a module segment (lower case or `_`).
     public static func < (lhs: TableName, rhs: TableName) -> Bool {
-        var left = DottedBytes(lhs), right = DottedBytes(rhs)
-        while true {
-            switch (left.next(), right.next()) {
-            case let (a?, b?): if a != b { return a < b }
-            case (nil, .some): return true
-            case (_, nil): return false
-            }
+        if lhs.module != rhs.module { return precedes(lhs.module, rhs.module) }
+        if lhs.className != rhs.className { return precedes(lhs.className, rhs.className) }
+        switch (lhs.part, rhs.part) {
+        case let (a?, b?): return a != b && precedes(a, b)
+        case (nil, .some): return true
+        default: return false
         }
+    }
+
+    /// Byte order of two texts (a prefix first).
+    private static func precedes(_ a: String, _ b: String) -> Bool {
+        a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 }
 
-/// The bytes of `TableName.description`, one at a time: the present parts joined by dots.
-private struct DottedBytes {
-    private var parts: (String, String, String?)
-    private var part = 0
-    private var index: String.UTF8View.Index
-    private var pendingDot = false
-
-    init(_ name: TableName) {
-        parts = (name.module, name.className, name.part)
-        index = name.module.utf8.startIndex
-        if name.module.isEmpty { part = 1; index = name.className.utf8.startIndex }
-    }
-
-    private func text(_ number: Int) -> String? {
-        switch number {
-        case 0: return parts.0
-        case 1: return parts.1
-        default: return parts.2
-        }
-    }
-
-    mutating func next() -> UInt8? {
-        if pendingDot { pendingDot = false; return UInt8(ascii: ".") }
-        guard part <= 2, let current = text(part) else { return nil }
-        let bytes = current.utf8
-        if index < bytes.endIndex {
-            defer { index = bytes.index(after: index) }
-            return bytes[index]
-        }
-        part += 1
-        guard part <= 2, let following = text(part), !following.isEmpty else { return nil }
-        index = following.utf8.startIndex
-        pendingDot = true
-        return next()
-    }
-}
