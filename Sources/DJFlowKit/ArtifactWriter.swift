@@ -137,15 +137,27 @@ public struct ArtifactWriter {
         return same ? 0 : 2
     }
 
-    /// Relative paths of the regular files under `folder` of the output folder.
+    /// Relative paths of the regular files under `folder` of the output folder (symbolic links are not followed),
+    /// with `opendir`/`readdir`: Foundation's enumerator with resource values took half a second for 20,000 files.
     private func listFiles(under folder: String) -> [String] {
-        let root = outputFolder.appendingPathComponent(folder)
-        guard let walker = fileManager.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
-        let base = outputFolder.standardizedFileURL.path
         var paths: [String] = []
-        for case let url as URL in walker {
-            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
-            paths.append(String(url.standardizedFileURL.path.dropFirst(base.count + 1)))
+        var pending = [folder]
+        let root = outputFolder.path
+        while let relative = pending.popLast() {
+            guard let directory = opendir(root + "/" + relative) else { continue }
+            defer { closedir(directory) }
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if name == "." || name == ".." { continue }
+                let path = relative + "/" + name
+                var type = entry.pointee.d_type
+                if type == UInt8(DT_UNKNOWN) {  // file systems that do not fill d_type
+                    var info = stat()
+                    guard lstat(root + "/" + path, &info) == 0 else { continue }
+                    type = (info.st_mode & S_IFMT) == S_IFDIR ? UInt8(DT_DIR) : (info.st_mode & S_IFMT) == S_IFREG ? UInt8(DT_REG) : 0
+                }
+                if type == UInt8(DT_DIR) { pending.append(path) } else if type == UInt8(DT_REG) { paths.append(path) }
+            }
         }
         return paths
     }
