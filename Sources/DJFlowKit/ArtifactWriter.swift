@@ -21,6 +21,15 @@ public struct ArtifactWriter {
         public var missing: [String] = []
         public var extra: [String] = []
         public var isEmpty: Bool { stale.isEmpty && missing.isEmpty && extra.isEmpty }
+
+        public init() {}
+
+        /// Adds the drift of other folders (each list stays sorted).
+        public mutating func merge(_ other: Drift) {
+            stale = (stale + other.stale).sorted()
+            missing = (missing + other.missing).sorted()
+            extra = (extra + other.extra).sorted()
+        }
     }
 
     /// Top-level folders the files live in (one per target).

@@ -100,27 +100,38 @@ public enum CompilerPipeline {
         _ source: SourceFile, chosen: [TargetKind]?, templates: TemplateLibrary, sourceName: String,
         sources: PythonSources.Provider? = nil
     ) -> (files: [OutputFile]?, diagnostics: Diagnostics, targets: [TargetKind]) {
+        var all: [OutputFile] = []
+        let result = compile(source, chosen: chosen, templates: templates, sourceName: sourceName, sources: sources) { _, files in
+            all += files
+        }
+        return (result.compiled ? all.sorted { $0.path < $1.path } : nil, result.diagnostics, result.targets)
+    }
+
+    /// `compile`, handing each target's files to `emit` as soon as they are rendered (sorted by path, in
+    /// target order) and letting them go after: a large pipeline never holds every target's files at once.
+    /// Nothing is emitted when there are errors: every target's options are checked first.
+    /// - Returns: whether every target was compiled, the diagnostics and the targets.
+    public static func compile(
+        _ source: SourceFile, chosen: [TargetKind]?, templates: TemplateLibrary, sourceName: String,
+        sources: PythonSources.Provider? = nil, emit: (TargetKind, [OutputFile]) throws -> Void
+    ) rethrows -> (compiled: Bool, diagnostics: Diagnostics, targets: [TargetKind]) {
         var analysis = analyse(source, sources: sources)
         guard let spec = analysis.spec, let plan = analysis.plan, !analysis.diagnostics.hasErrors else {
-            return (nil, analysis.diagnostics, chosen ?? [])
+            return (false, analysis.diagnostics, chosen ?? [])
         }
         let targets = chosen ?? configuredTargets(spec)
-        if targets.isEmpty { return (nil, analysis.diagnostics, []) }
+        if targets.isEmpty { return (false, analysis.diagnostics, []) }
         let input = TargetInput(spec: spec, plan: plan, sourceName: sourceName)
         // Every target's options are checked before any is lowered, so all problems come at once.
-        let checked = targets.sorted().compactMap { $0.check(input, diagnostics: &analysis.diagnostics) }
-        if analysis.diagnostics.hasErrors { return (nil, analysis.diagnostics, targets) }
-        // Targets lower independently: on all cores, concatenated in target order.
-        var lowered = [[Artifact]](repeating: [], count: checked.count)
-        lowered.withUnsafeMutableBufferPointer { slots in
-            let slots = UncheckedArtifactSlots(base: slots.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: checked.count) { index in
-                slots.base[index] = checked[index].artifacts(for: input)
-            }
-        }
-        let artifacts = lowered.flatMap { $0 }
+        let checked = targets.sorted().compactMap { kind in kind.check(input, diagnostics: &analysis.diagnostics).map { (kind, $0) } }
+        if analysis.diagnostics.hasErrors { return (false, analysis.diagnostics, targets) }
         let renderer = ArtifactRenderer(templates: templates, sourceName: sourceName)
-        return (renderer.renderAll(artifacts).sorted { $0.path < $1.path }, analysis.diagnostics, targets)
+        // One target at a time: its artifacts are lowered, rendered on all cores and emitted, then dropped.
+        for (kind, target) in checked {
+            let files = renderer.renderAll(target.artifacts(for: input)).sorted { $0.path < $1.path }
+            try emit(kind, files)
+        }
+        return (true, analysis.diagnostics, targets)
     }
 }
 
@@ -205,10 +216,6 @@ struct ArtifactRenderer: Sendable {
 /// Each result slot is written by exactly one iteration of `concurrentPerform`, and read after it returns.
 private struct UncheckedSlots: @unchecked Sendable {
     let base: UnsafeMutablePointer<OutputFile?>
-}
-
-private struct UncheckedArtifactSlots: @unchecked Sendable {
-    let base: UnsafeMutablePointer<[Artifact]>
 }
 
 /// Encoded embedded files by file and encoding, shared by the renderer's threads.

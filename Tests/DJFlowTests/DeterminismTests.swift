@@ -1,5 +1,7 @@
 import DJFlowCore
 import DJFlowKit
+import DJFlowTargets
+import DJFlowTemplates
 import Foundation
 import Testing
 
@@ -39,5 +41,35 @@ import Testing
             #expect(!file.contents.contains(packageRoot.path), "\(file.path): no absolute paths")
             #expect(!file.contents.contains("djflow version"), "\(file.path): no version")
         }
+    }
+}
+
+/// `compile` hands each target's files over on their own (so a large pipeline never holds all four
+/// targets' files at once): the same files as compiling them together, one target at a time, each within
+/// its own folder, and nothing at all when the pipeline has errors.
+@Suite struct StreamingCompileTests {
+    @Test func eachTargetIsEmittedOnItsOwnWithTheSameFiles() throws {
+        let source = try sampleSource("ephys")
+        let library = try TemplateLibrary()
+        var emitted: [(TargetKind, [OutputFile])] = []
+        let result = CompilerPipeline.compile(source, chosen: TargetKind.allCases, templates: library, sourceName: source.path) { kind, files in
+            emitted.append((kind, files))
+        }
+        #expect(result.compiled && !result.diagnostics.hasErrors)
+        #expect(emitted.map(\.0) == TargetKind.allCases.sorted())
+        for (kind, files) in emitted {
+            #expect(!files.isEmpty && files.allSatisfy { $0.path.hasPrefix(kind.rawValue + "/") }, "\(kind)")
+            #expect(files.map(\.path) == files.map(\.path).sorted(), "\(kind): sorted by path")
+        }
+        #expect(emitted.flatMap(\.1) == (try compileFiles(source)))
+    }
+
+    @Test func nothingIsEmittedWhenThePipelineHasErrors() {
+        let source = SourceFile(path: "p.yaml", text: pipeline("A: {tier: computed, depends_on: [Missing]}"))
+        var emitted = 0
+        let result = CompilerPipeline.compile(source, chosen: [.slurm], templates: try! TemplateLibrary(), sourceName: source.path) { _, _ in
+            emitted += 1
+        }
+        #expect(!result.compiled && result.diagnostics.hasErrors && emitted == 0)
     }
 }

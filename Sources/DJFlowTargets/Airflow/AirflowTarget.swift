@@ -32,9 +32,9 @@ public struct AirflowTarget: SchedulerTarget {
             Artifact(path: "\(Self.folder)/.airflowignore", content: .template(AirflowIgnoreContext())),
         ]
         let jobsByID = input.plan.jobsByID
-        for workflow in input.plan.workflows {
+        artifacts += input.plan.workflows.concurrentMap { workflow in
             let context = AirflowDagBuilder(workflow: workflow, input: input, options: options, names: names, jobsByID: jobsByID)
-            artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id).py", content: .template(context.context())))
+            return Artifact(path: "\(Self.folder)/\(workflow.id).py", content: .template(context.context()))
         }
         return artifacts
     }

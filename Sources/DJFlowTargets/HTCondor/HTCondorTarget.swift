@@ -42,7 +42,9 @@ public struct HTCondorTarget: SchedulerTarget {
             Artifact(path: "\(Self.folder)/\(options.logDir)/README", content: .template(HTCondorLogsReadmeContext(logDir: options.logDir))),
         ]
         let dag = HTCondorDagBuilder(plan: plan, options: options, names: names, secretNames: secretNames)
-        for workflow in plan.workflows {
+        // Workflows lower independently: on all cores, in workflow order.
+        artifacts += plan.workflows.concurrentMap { workflow in
+            var artifacts: [Artifact] = []
             for job in plan.jobs(of: workflow) {
                 let submit = HTCondorSubmitBuilder(job: job, input: input, options: options, names: names)
                 artifacts.append(Artifact(path: "\(Self.folder)/\(names.submitFile(job))", content: .template(submit.worker())))
@@ -51,7 +53,8 @@ public struct HTCondorTarget: SchedulerTarget {
                 }
             }
             artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id).dag", content: .template(dag.workflow(workflow))))
-        }
+            return artifacts
+        }.flatMap { $0 }
         artifacts.append(Artifact(path: "\(Self.folder)/all.dag", content: .template(dag.all())))
         return artifacts
     }

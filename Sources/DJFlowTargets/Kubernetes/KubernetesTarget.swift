@@ -37,7 +37,7 @@ public struct KubernetesTarget: SchedulerTarget {
 
     func artifacts(for input: TargetInput, options: KubernetesOptions) -> [Artifact] {
         let names = KubernetesObjectNames(plan: input.plan)
-        return input.plan.workflows.map { workflow in
+        return input.plan.workflows.concurrentMap { workflow in
             let context = KubernetesWorkflowBuilder(input: input, workflow: workflow, options: options, names: names)
             return Artifact(path: "\(Self.folder)/\(workflow.id).yaml", content: .template(context.context()))
         }

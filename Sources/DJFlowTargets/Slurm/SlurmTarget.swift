@@ -29,7 +29,9 @@ public struct SlurmTarget: SchedulerTarget {
         let plan = input.plan
         var artifacts = [Artifact(path: "\(Self.folder)/\(Self.runnerFile)", content: .file("runner/djflow_populate.py"))]
         let names = SlurmNames(plan: plan)
-        for workflow in plan.workflows {
+        // Workflows lower independently: on all cores, in workflow order.
+        artifacts += plan.workflows.concurrentMap { workflow in
+            var artifacts: [Artifact] = []
             for job in plan.jobs(of: workflow) {
                 let context = SlurmJobBuilder(job: job, input: input, options: options, names: names)
                 artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/\(job.id).sbatch",
@@ -42,7 +44,8 @@ public struct SlurmTarget: SchedulerTarget {
             let submit = SlurmSubmitBuilder(plan: plan, workflows: [workflow], options: options, names: names, input: input, all: false)
             artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/submit.sh",
                                       content: .template(submit.context()), executable: true))
-        }
+            return artifacts
+        }.flatMap { $0 }
         let all = SlurmSubmitBuilder(plan: plan, workflows: plan.workflows, options: options, names: names, input: input, all: true)
         artifacts.append(Artifact(path: "\(Self.folder)/submit_all.sh", content: .template(all.context()),
                                   executable: true))

@@ -39,33 +39,40 @@ struct Compile: ParsableCommand {
             throw ExitStatus.invalidPipeline
         }
         let python = pipeline.pythonReader()
-        let (files, diagnostics, kinds) = CompilerPipeline.compile(source, chosen: chosen, templates: library, sourceName: source.path,
-                                                                   sources: python.provider)
-        try report(diagnostics, files: [source] + python.read)
-        if kinds.isEmpty {
+        let writer = ArtifactWriter(outputFolder: out)
+        // Each target's files are compared or written as soon as they are rendered, then let go.
+        var drift = ArtifactWriter.Drift()
+        var count = 0
+        let result: (compiled: Bool, diagnostics: Diagnostics, targets: [TargetKind])
+        do {
+            result = try CompilerPipeline.compile(source, chosen: chosen, templates: library, sourceName: source.path,
+                                                  sources: python.provider) { _, files in
+                count += files.count
+                if check { drift.merge(writer.check(files)) } else { try writer.write(files) }
+            }
+        } catch {
+            printDiagnostic("cannot write '\(out)': \(error.localizedDescription)")
+            throw ExitStatus.io
+        }
+        try report(result.diagnostics, files: [source] + python.read)
+        if result.targets.isEmpty {
             printDiagnostic("no target to compile: \(source.path) configures none under 'targets:'", notes: [CompilerPipeline.chooseTargetHint])
             throw ExitStatus.usage
         }
-        guard let files else { throw ExitStatus.invalidPipeline }
+        guard result.compiled else { throw ExitStatus.invalidPipeline }
 
-        let writer = ArtifactWriter(outputFolder: out)
         if check {
-            let drift = writer.check(files)
             if drift.isEmpty {
-                print("up to date: \(files.count) files in \(out)")
+                print("up to date: \(count) files in \(out)")
                 return
             }
             for path in drift.stale { print("stale:   \(out)/\(path)") }
             for path in drift.missing { print("missing: \(out)/\(path)") }
             for path in drift.extra { print("extra:   \(out)/\(path)") }
-            let how = chosen == nil ? "" : " " + kinds.map { "--target \($0.rawValue)" }.joined(separator: " ")
+            let how = chosen == nil ? "" : " " + result.targets.map { "--target \($0.rawValue)" }.joined(separator: " ")
             print("\(out) is out of date: run 'djflow compile \(pipeline.displayName)\(how) --out \(out)'")
             throw ExitStatus.drift
         }
-        do { try writer.write(files) } catch {
-            printDiagnostic("cannot write '\(out)': \(error.localizedDescription)")
-            throw ExitStatus.io
-        }
-        print("wrote \(files.count) files to \(out)")
+        print("wrote \(count) files to \(out)")
     }
 }
