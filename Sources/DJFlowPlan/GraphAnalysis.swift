@@ -136,27 +136,33 @@ struct TableGraph {
                           secondaryParents: secondary)
     }
 
-    /// Kahn's algorithm, always taking the smallest ready name: the same order on every run.
+    /// Kahn's algorithm, always taking the smallest ready name: the same order on every run. Works on
+    /// positions in name order, with the ready ones in a min-heap.
     static func topologicalOrder(_ nodes: some Collection<TableName>, parents: [TableName: [TableName]]) -> [TableName]? {
-        var remaining: [TableName: Int] = [:]
-        var children: [TableName: [TableName]] = [:]
-        for node in nodes {
-            remaining[node] = parents[node]?.count ?? 0
-            for parent in parents[node] ?? [] { children[parent, default: []].append(node) }
-        }
-        var ready = remaining.filter { $0.value == 0 }.map(\.key).sorted(by: >)
-        var order: [TableName] = []
-        while let next = ready.popLast() {
-            order.append(next)
-            for child in children[next] ?? [] {
-                remaining[child]! -= 1
-                if remaining[child] == 0 {
-                    let position = ready.firstIndex { $0 < child } ?? ready.endIndex
-                    ready.insert(child, at: position)
-                }
+        let sorted = nodes.sorted()
+        let position = Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($1, $0) })
+        var remaining = [Int](repeating: 0, count: sorted.count)
+        var children = [[Int]](repeating: [], count: sorted.count)
+        for (i, node) in sorted.enumerated() {
+            let upstream = parents[node] ?? []
+            remaining[i] = upstream.count
+            for parent in upstream {
+                guard let p = position[parent] else { return nil }  // a parent outside `nodes` never comes first
+                children[p].append(i)
             }
         }
-        return order.count == nodes.count ? order : nil
+        var ready = MinHeap()
+        for i in sorted.indices where remaining[i] == 0 { ready.push(i) }
+        var order: [TableName] = []
+        order.reserveCapacity(sorted.count)
+        while let next = ready.pop() {
+            order.append(sorted[next])
+            for child in children[next] {
+                remaining[child] -= 1
+                if remaining[child] == 0 { ready.push(child) }
+            }
+        }
+        return order.count == sorted.count ? order : nil
     }
 
     /// One cycle per strongly connected component that has one, each starting at its smallest name
@@ -204,5 +210,40 @@ struct TableGraph {
             result.append([start] + path.dropFirst().reversed())
         }
         return result.sorted { $0[0] < $1[0] }
+    }
+}
+
+/// A binary min-heap of integers.
+struct MinHeap {
+    private var items: [Int] = []
+
+    mutating func push(_ value: Int) {
+        items.append(value)
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard items[child] < items[parent] else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> Int? {
+        guard let top = items.first else { return nil }
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1, right = left + 1
+                var smallest = parent
+                if left < items.count && items[left] < items[smallest] { smallest = left }
+                if right < items.count && items[right] < items[smallest] { smallest = right }
+                if smallest == parent { break }
+                items.swapAt(parent, smallest)
+                parent = smallest
+            }
+        }
+        return top
     }
 }
