@@ -1,5 +1,6 @@
 // The only stage that touches the disk: writes rendered files atomically per target folder, and `--check`.
 
+import DJFlowCore
 import Foundation
 
 /// Writes rendered files, the only stage that touches the disk.
@@ -42,15 +43,8 @@ public struct ArtifactWriter {
         var drift = Drift()
         let expected = Dictionary(uniqueKeysWithValues: files.map { ($0.path, $0) })
         // Each file compared on its own, on all cores: 0 same, 1 missing, 2 stale.
-        var states = [UInt8](repeating: 0, count: files.count)
         let root = outputFolder.path
-        states.withUnsafeMutableBufferPointer { slots in
-            let slots = UncheckedStates(base: slots.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: files.count) { index in
-                let file = files[index]
-                slots.base[index] = Self.compare(root + "/" + file.path, with: file)
-            }
-        }
+        let states = files.concurrentMap { file in Self.compare(root + "/" + file.path, with: file) }
         for (file, state) in zip(files, states) {
             if state == 1 { drift.missing.append(file.path) } else if state == 2 { drift.stale.append(file.path) }
         }
@@ -187,6 +181,3 @@ private final class FirstFailure: @unchecked Sendable {
     }
 }
 
-private struct UncheckedStates: @unchecked Sendable {
-    let base: UnsafeMutablePointer<UInt8>
-}

@@ -163,15 +163,7 @@ struct ArtifactRenderer: Sendable {
 
     /// Every artifact rendered, in order; files are independent, so they render on all cores.
     func renderAll(_ artifacts: [Artifact]) -> [OutputFile] {
-        guard artifacts.count > 1 else { return artifacts.map(render) }
-        var rendered = [OutputFile?](repeating: nil, count: artifacts.count)
-        rendered.withUnsafeMutableBufferPointer { slots in
-            let slots = UncheckedSlots(base: slots.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: artifacts.count) { index in
-                slots.base[index] = render(artifacts[index])
-            }
-        }
-        return rendered.map { $0! }
+        artifacts.concurrentMap(render)
     }
 
     func render(_ artifact: Artifact) -> OutputFile {
@@ -211,11 +203,6 @@ struct ArtifactRenderer: Sendable {
         while out.hasSuffix("\n") { out.removeLast() }
         return out + "\n"
     }
-}
-
-/// Each result slot is written by exactly one iteration of `concurrentPerform`, and read after it returns.
-private struct UncheckedSlots: @unchecked Sendable {
-    let base: UnsafeMutablePointer<OutputFile?>
 }
 
 /// Encoded embedded files by file and encoding, shared by the renderer's threads.
