@@ -10,7 +10,6 @@ import Foundation
 /// and readers never see a half-written folder. Files outside the targets' folders are never touched.
 public struct ArtifactWriter {
     public var outputFolder: URL
-    private let fileManager = FileManager.default
 
     public init(outputFolder: String) {
         self.outputFolder = URL(fileURLWithPath: outputFolder)
@@ -57,40 +56,76 @@ public struct ArtifactWriter {
 
     /// Replaces each target folder with exactly `files`, atomically per folder.
     public func write(_ files: [OutputFile]) throws {
-        try fileManager.createDirectory(at: outputFolder, withIntermediateDirectories: true)
-        // Unique per call: two writers in one process (parallel golden recording) never share a staging folder.
-        let staging = outputFolder.appendingPathComponent(".djflow-staging-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
-        try? fileManager.removeItem(at: staging)
-        defer { try? fileManager.removeItem(at: staging) }
-        var created = Set<String>()
-        for file in files {
-            let folder = staging.appendingPathComponent(file.path).deletingLastPathComponent()
-            if created.insert(folder.path).inserted {
-                try fileManager.createDirectory(at: folder, withIntermediateDirectories: true)
-            }
-        }
-        // Files are independent once their folders exist: written on all cores (creating thousands of files
-        // is mostly the kernel's work); the first failure is reported.
-        let stagingPath = staging.path
-        let failure = FirstFailure()
-        DispatchQueue.concurrentPerform(iterations: files.count) { index in
-            let file = files[index]
-            do { try Self.writeNew(stagingPath + "/" + file.path, file.contents, mode: file.executable ? 0o755 : 0o644) } catch { failure.record(error) }
-        }
-        if let error = failure.error { throw error }
-        for folder in Self.folders(of: files) {
-            let target = outputFolder.appendingPathComponent(folder)
-            let fresh = staging.appendingPathComponent(folder)
-            if fileManager.fileExists(atPath: target.path) {
-                let old = staging.appendingPathComponent(".old-\(folder)")
-                try fileManager.moveItem(at: target, to: old)
-                do { try fileManager.moveItem(at: fresh, to: target) } catch {
-                    try? fileManager.moveItem(at: old, to: target)
-                    throw error
+        let staged = StagedWrite(writer: self)
+        try staged.add(files)
+        try staged.commit()
+    }
+
+    /// A write in two steps, for files that arrive target by target: `add` writes each batch into one staging
+    /// folder beside the output (created on the first batch, so nothing appears when nothing is added), and
+    /// `commit` then replaces every target folder. Until `commit` the output is as it was: a failure on the
+    /// way (a full disk) changes nothing. The staging folder is removed when the value goes away.
+    public final class StagedWrite {
+        private let writer: ArtifactWriter
+        private var staging: URL?
+        private var folders: [String] = []
+
+        public init(writer: ArtifactWriter) { self.writer = writer }
+
+        deinit { if let staging { try? FileManager.default.removeItem(at: staging) } }
+
+        /// Writes `files` into the staging folder.
+        public func add(_ files: [OutputFile]) throws {
+            let fileManager = FileManager.default
+            let staging = try self.staging ?? makeStaging()
+            var created = Set<String>()
+            for file in files {
+                let folder = staging.appendingPathComponent(file.path).deletingLastPathComponent()
+                if created.insert(folder.path).inserted {
+                    try fileManager.createDirectory(at: folder, withIntermediateDirectories: true)
                 }
-            } else {
-                try fileManager.moveItem(at: fresh, to: target)
             }
+            // Files are independent once their folders exist: written on all cores (creating thousands of files
+            // is mostly the kernel's work); the first failure is reported.
+            let stagingPath = staging.path
+            let failure = FirstFailure()
+            DispatchQueue.concurrentPerform(iterations: files.count) { index in
+                let file = files[index]
+                do { try ArtifactWriter.writeNew(stagingPath + "/" + file.path, file.contents, mode: file.executable ? 0o755 : 0o644) } catch { failure.record(error) }
+            }
+            if let error = failure.error { throw error }
+            folders = Array(Set(folders + ArtifactWriter.folders(of: files))).sorted()
+        }
+
+        /// Replaces each target folder added with its staged copy (atomically per folder).
+        public func commit() throws {
+            guard let staging else { return }
+            let fileManager = FileManager.default
+            for folder in folders {
+                let target = writer.outputFolder.appendingPathComponent(folder)
+                let fresh = staging.appendingPathComponent(folder)
+                if fileManager.fileExists(atPath: target.path) {
+                    let old = staging.appendingPathComponent(".old-\(folder)")
+                    try fileManager.moveItem(at: target, to: old)
+                    do { try fileManager.moveItem(at: fresh, to: target) } catch {
+                        try? fileManager.moveItem(at: old, to: target)
+                        throw error
+                    }
+                } else {
+                    try fileManager.moveItem(at: fresh, to: target)
+                }
+            }
+            folders = []
+        }
+
+        private func makeStaging() throws -> URL {
+            let fileManager = FileManager.default
+            try fileManager.createDirectory(at: writer.outputFolder, withIntermediateDirectories: true)
+            // Unique per write: two writers in one process (parallel golden recording) never share a staging folder.
+            let staging = writer.outputFolder.appendingPathComponent(".djflow-staging-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
+            try? fileManager.removeItem(at: staging)
+            self.staging = staging
+            return staging
         }
     }
 

@@ -40,7 +40,9 @@ struct Compile: ParsableCommand {
         }
         let python = pipeline.pythonReader()
         let writer = ArtifactWriter(outputFolder: out)
-        // Each target's files are compared or written as soon as they are rendered, then let go.
+        // Each target's files are compared, or staged, as soon as they are rendered, then let go; the staged
+        // folders replace the output's only when every target is written.
+        let staged = ArtifactWriter.StagedWrite(writer: writer)
         var drift = ArtifactWriter.Drift()
         var count = 0
         let result: (compiled: Bool, diagnostics: Diagnostics, targets: [TargetKind])
@@ -48,8 +50,9 @@ struct Compile: ParsableCommand {
             result = try CompilerPipeline.compile(source, chosen: chosen, templates: library, sourceName: source.path,
                                                   sources: python.provider) { _, files in
                 count += files.count
-                if check { drift.merge(writer.check(files)) } else { try writer.write(files) }
+                if check { drift.merge(writer.check(files)) } else { try staged.add(files) }
             }
+            if result.compiled && !check { try staged.commit() }
         } catch {
             printDiagnostic("cannot write '\(out)': \(error.localizedDescription)")
             throw ExitStatus.io
