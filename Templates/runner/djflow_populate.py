@@ -684,8 +684,13 @@ _signalled = []  # SIGTERM/SIGINT received by _raise_terminated
 
 
 def _raise_terminated(signum, frame):
-    """The runner's handler outside populate() (populate installs DataJoint's own for SIGTERM)."""
+    """The runner's handler outside populate() (populate installs DataJoint's own for SIGTERM). Only the first
+    stop signal raises: a process that is stopping and gets the signal again (under SLURM a forked worker gets
+    it from slurmstepd and from the pool's parent) goes on giving its keys back; `check_signalled` raises a
+    first one that code swallowed."""
     _signalled.append(signum)
+    if len(_signalled) > 1:
+        return
     raise SystemExit(SIGINT_MESSAGE if signum == signal.SIGINT else SIGTERM_MESSAGE)
 
 
@@ -759,6 +764,12 @@ def _guarded_call_populate1(key):
 
 def _note_signal(signum, frame):
     log.warning("signal %d received during cleanup; finishing cleanup first", signum)
+
+
+def _note_stop_signals():
+    """From here on SIGTERM/SIGINT are only logged: the process is already stopping and cleans up first."""
+    for s in _STOP_SIGNALS:
+        signal.signal(s, _note_signal)
 
 
 def release_keys(table, major, processes, since):
@@ -1624,6 +1635,12 @@ def pool_child(index, members, major, restrictions, since):
                 record_worker(member.table, 1)
         report["follow"] = pool_worker(index, members, major, restrictions, held, since)
     except BaseException as e:  # noqa: B902 - SIGTERM arrives as SystemExit
+        # Under SLURM a worker gets every stop signal twice: from slurmstepd (it signals all processes of the
+        # step) and forwarded by the pool's parent. The second must not cut the release of its key short.
+        try:
+            _note_stop_signals()
+        except SystemExit:  # the repeated signal landed before the line above
+            _note_stop_signals()
         kind = classify(e)
         report["code"], report["status"], message = failure_outcome(e, kind)
         report["errors"] = [message]
@@ -1697,8 +1714,8 @@ def wait_for_workers(children):
             report = json.loads(b"".join(chunks).decode("utf-8"))
         except ValueError:
             report = {"index": index, "pid": pid, "status": "killed", "errors": [], "members": {}}
-            log.warning("pool worker %d (pid %d) ended by signal %d: its keys are reclaimed by the others",
-                        index, pid, -code if code < 0 else code)
+            how = "was killed by signal %d" % -code if code < 0 else "exited with code %d without its report" % code
+            log.warning("pool worker %d (pid %d) %s: its keys are reclaimed by the others", index, pid, how)
         report["code"] = code
         reports[index] = report
     for s in _STOP_SIGNALS:
@@ -2206,8 +2223,7 @@ def release_held(held, kind):
     """After populate() was aborted (not by a lost database): hand back the keys this run still held."""
     if not held or kind == "transient":
         return
-    signal.signal(signal.SIGTERM, _note_signal)
-    signal.signal(signal.SIGINT, _note_signal)
+    _note_stop_signals()
     try:
         released = release_keys(*held[0])
         log.warning("released %d job row(s) of this run for a rerun", released)

@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 
 from test_job_health import ALL_RECORDINGS, FAILING_KEY, assert_each_key_once, key_tuple, reserved, wait_for
 
@@ -87,6 +88,29 @@ def test_sigterm_stops_every_worker_and_releases_their_keys(ephys):
     again = ephys.run("--pool", "3", *W0)
     assert again.rc == 0 and again.summary["success_count"] == 2 * ALL_RECORDINGS, again
     assert_each_key_once(ephys, "Recording", ALL_RECORDINGS)
+
+
+def test_sigterm_to_every_process_at_once_still_releases_every_key(ephys):
+    """What SLURM does on scancel or requeue: slurmstepd signals every process of the step, and the pool's
+    parent forwards its own SIGTERM too, so a worker gets more while it gives its key back (here: a burst)."""
+    ephys.stage("initial")
+    proc = ephys.start("--pool", "3", *W0, env={"DJFLOW_SAMPLE_SLEEP": "30"})
+    wait_for(lambda: len(reserved(ephys)) >= 3, timeout=60, what="three workers inside make()")
+    children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()]
+    assert len(children) == 3, children
+    os.kill(proc.pid, signal.SIGTERM)
+    deadline = time.time() + 1.5  # and again and again while the workers give their keys back
+    while time.time() < deadline:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.005)
+    res = ephys.finish(proc, timeout=60)
+    assert res.rc == 143 and res.summary["status"] == "terminated", res
+    assert [w["code"] for w in res.summary["pool"]["workers"]] == [143, 143, 143], res
+    assert reserved(ephys) == [] and ephys.count("_recording") == 0
 
 
 def test_a_worker_killed_with_sigkill_leaves_its_key_to_the_others(ephys):
