@@ -24,14 +24,20 @@ import Testing
 
     private func file(_ path: String, _ text: String) -> OutputFile { OutputFile(path: path, contents: text, executable: false) }
 
+    /// A writer whose output folder (`root/generated`) already holds an earlier compile: two target folders.
+    private func writerWithEarlierOutput(in root: URL) throws -> (out: URL, writer: ArtifactWriter) {
+        let out = root.appendingPathComponent("generated")
+        let writer = ArtifactWriter(outputFolder: out.path)
+        try writer.write([file("slurm/old.sbatch", "old\n"), file("airflow/old.py", "old\n")])
+        return (out, writer)
+    }
+
     /// Targets arrive one by one (`compile` streams them); the output changes only at `commit`, all at once,
     /// and no staging folder is left behind.
     @Test func stagedTargetsReplaceTheOutputTogetherAtCommit() throws {
         let root = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root) }
-        let out = root.appendingPathComponent("generated")
-        let writer = ArtifactWriter(outputFolder: out.path)
-        try writer.write([file("slurm/old.sbatch", "old\n"), file("airflow/old.py", "old\n")])
+        let (out, writer) = try writerWithEarlierOutput(in: root)
         do {
             let staged = ArtifactWriter.StagedWrite(writer: writer)
             try staged.add([file("airflow/w0.py", "a\n")])
@@ -49,9 +55,7 @@ import Testing
     @Test func aFailedBatchLeavesTheOutputAsItWas() throws {
         let root = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root) }
-        let out = root.appendingPathComponent("generated")
-        let writer = ArtifactWriter(outputFolder: out.path)
-        try writer.write([file("slurm/old.sbatch", "old\n"), file("airflow/old.py", "old\n")])
+        let (out, writer) = try writerWithEarlierOutput(in: root)
         do {
             let staged = ArtifactWriter.StagedWrite(writer: writer)
             try staged.add([file("airflow/w0.py", "a\n")])
