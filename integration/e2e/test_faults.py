@@ -33,6 +33,7 @@ import uuid
 
 import pytest
 
+import slurm_cluster
 import testdb
 from conftest import REPO
 from test_slurm_e2e import submit, wait
@@ -120,6 +121,13 @@ class Faults:
 
     def submit(self, *args):
         return submit(self.env, self.script, self.run, *args)
+
+    def logs(self, job_id, task):
+        """The stdout and stderr of one array task (both runs of a requeued task), for failure messages."""
+        found = []
+        for path in sorted((self.run / "logs").glob("*_%s_%d.*" % (job_id, task))):
+            found.append("--- %s\n%s" % (path.name, path.read_text()))
+        return "\n".join(found) or "no logs for %s_%d" % (job_id, task)
 
     def summaries(self):
         """The runners' JSON summary lines, per log file name."""
@@ -257,14 +265,15 @@ def test_sigterm_and_requeue_release_their_keys(faults, faults_slurm):
     wait_until(lambda: "PENDING" in slurm(f.env, "squeue", "-h", "-j", other["job_id"], "-o", "%T"), 30,
                "the requeued task to be pending")
     assert f.statuses().get(other["item"]) == "pending", f.statuses()   # released by the runner on SIGTERM
-    slurm(f.env, "scontrol", "update", "jobid=" + other["job_id"], "starttime=now")  # not SLURM's 2-minute hold
+    slurm_cluster.start_requeued(other["job_id"], f.env)
 
     states = wait(f.env, ids)
     workers = tasks(states)
     assert workers[task_of(first["job_id"])]["JobState"] == "FAILED", workers
     assert workers[task_of(first["job_id"])]["ExitCode"] == "143:0", workers
     requeued = workers[task_of(other["job_id"])]
-    assert requeued["JobState"] == "COMPLETED" and requeued["Restarts"] == "1", requeued
+    assert requeued["JobState"] == "COMPLETED" and requeued["Restarts"] == "1", (
+        requeued, f.logs(workers_job, task_of(other["job_id"])))
     f.assert_each_key_once([first["attempt"], other["attempt"]])
     terminated = f.summaries()["faults-work_%s_%d.out" % (workers_job, task_of(first["job_id"]))]
     assert [s["status"] for s in terminated] == ["terminated"], terminated

@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+import slurm_cluster
+
 from conftest import REPO, own_schema
 from test_slurm_e2e import AUTO_TABLES, assert_complete_once_in_order, compile_ephys, stage, submit, wait
 
@@ -86,7 +88,7 @@ def test_pools_make_every_key_once_after_its_inputs_and_survive_a_requeue(pool_e
             killed = log_text.count("was killed by signal")
             held = reserved_count(env, "CuratedClustering") + reserved_count(env, "Waveforms")
             assert held <= killed, (held, killed, log_text[-3000:])
-            subprocess.run(["scontrol", "update", "jobid=" + pool_job, "starttime=now"], env=env, check=True)
+            slurm_cluster.start_requeued(pool_job, env)
         states = wait(env, ids)
         for label, states_of in states.items():
             assert states_of and all(t["JobState"] == "COMPLETED" for t in states_of), (label, states_of)
