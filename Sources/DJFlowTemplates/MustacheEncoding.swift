@@ -43,25 +43,31 @@ private final class Node {
         }
     }
     var kind = Kind.empty
-    var fields: [String: Child] = [:]
+    var fieldKeys: [String] = []
+    var fieldValues: [Child] = []
     var items: [Child] = []
     var value = TemplateValue.string("")
 
     var materialized: TemplateValue {
         switch kind {
         case .empty: return .object([:])
-        case .keyed: return .object(fields.mapValues(\.materialized))
+        case .keyed:
+            var fields = TemplateFields()
+            for (key, child) in zip(fieldKeys, fieldValues) { fields.appendNew(key, child.materialized) }
+            return .object(fields)
         case .unkeyed: return .list(items.map(\.materialized))
         case .value: return value
         }
     }
 
-    func makeKeyed() { if kind != .keyed { kind = .keyed; fields = [:] } }
+    func makeKeyed() { if kind != .keyed { kind = .keyed; fieldKeys = []; fieldValues = [] } }
     func makeUnkeyed() { if kind != .unkeyed { kind = .unkeyed; items = [] } }
 
     func set(_ key: String, _ child: Child) {
         makeKeyed()
-        fields[key] = child
+        if let index = fieldKeys.firstIndex(of: key) { fieldValues[index] = child; return }
+        fieldKeys.append(key)
+        fieldValues.append(child)
     }
 
     func append(_ child: Child) {

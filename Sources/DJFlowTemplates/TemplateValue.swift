@@ -8,7 +8,7 @@ public indirect enum TemplateValue: Sendable, Equatable {
     /// A section repeated per item (`{{#jobs}}`); empty is false.
     case list([TemplateValue])
     /// A struct: a section over it looks names up in its fields first.
-    case object([String: TemplateValue])
+    case object(TemplateFields)
     /// Another template file, replaced by the renderer with its text (`EmbeddedFile`).
     case embedded(EmbeddedFile)
 
@@ -18,7 +18,7 @@ public indirect enum TemplateValue: Sendable, Equatable {
         case .string(let text): return text
         case .bool(let flag): return flag
         case .list(let items): return items.map(\.plain)
-        case .object(let fields): return fields.mapValues(\.plain)
+        case .object(let fields): return Dictionary(uniqueKeysWithValues: zip(fields.keys, fields.values.map(\.plain)))
         case .embedded(let file): return file
         }
     }
