@@ -22,6 +22,16 @@ public enum JinjaQuoting {
 
     /// Always wrapped (commands: the wrapping shows that Jinja never touches them).
     public static func wrap(_ text: String) -> String {
+        // Without `{%` and CR the text goes inside the block as it is (checked by bytes: all three are ASCII,
+        // and no byte of a multi-byte character is ASCII).
+        var previous: UInt8 = 0
+        if !text.utf8.contains(where: { byte in defer { previous = byte }; return byte == 13 || (byte == UInt8(ascii: "%") && previous == UInt8(ascii: "{")) }) {
+            return "{% raw %}" + text + "{% endraw %}"
+        }
+        return wrapScalars(text)
+    }
+
+    private static func wrapScalars(_ text: String) -> String {
         var body = "{% raw %}"
         var previous: Unicode.Scalar?
         for scalar in text.unicodeScalars {

@@ -7,9 +7,11 @@ import Foundation
 public enum ShellQuoting {
     /// Characters that never need quoting in a shell word (`=` not first: `export X==` reads fine in bash
     /// but is shellcheck's SC1097, "unexpected ==").
-    private static func isSafe(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar {
-        case "a"..."z", "A"..."Z", "0"..."9", "_", "-", ".", "/", ":", "@", "%", "+", "=", ",": return true
+    private static func isSafe(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "/"), UInt8(ascii: ":"), UInt8(ascii: "@"),
+             UInt8(ascii: "%"), UInt8(ascii: "+"), UInt8(ascii: "="), UInt8(ascii: ","): return true
         default: return false
         }
     }
@@ -20,7 +22,9 @@ public enum ShellQuoting {
     /// generated file has LF line ends (a CR before a LF would be taken for a CRLF line end and dropped,
     /// and sbatch refuses scripts with CRLF).
     public static func quote(_ value: String) -> String {
-        if !value.isEmpty, value.first != "=", value.unicodeScalars.allSatisfy(isSafe) { return value }
+        if !value.isEmpty, value.utf8.first != UInt8(ascii: "="), value.utf8.allSatisfy(isSafe) { return value }
+        // Without `'` and CR the text goes between the quotes as it is (checked by bytes: both are ASCII).
+        if !value.utf8.contains(where: { $0 == UInt8(ascii: "'") || $0 == 13 }) { return "'" + value + "'" }
         var out = "'"
         for scalar in value.unicodeScalars {  // scalars: "\r\n" is one Character
             switch scalar {

@@ -272,5 +272,7 @@ struct KubernetesWorkflowBuilder {
 
     /// A literal string in `command`, `args` or an env `value`: Kubernetes expands `$(VAR)` there and reads
     /// `$$` as `$`, so every `$` is doubled.
-    static func literal(_ text: String) -> String { text.replacingOccurrences(of: "$", with: "$$") }
+    static func literal(_ text: String) -> String {
+        text.utf8.contains(UInt8(ascii: "$")) ? text.replacingOccurrences(of: "$", with: "$$") : text
+    }
 }
