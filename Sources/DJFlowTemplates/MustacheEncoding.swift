@@ -14,7 +14,7 @@ public enum MustacheEncoding {
         if T.self == Bool.self { return .bool(unsafeBitCast(value, to: Bool.self)) }
         if T.self == Int.self { return .string(String(unsafeBitCast(value, to: Int.self))) }
         if T.self == Line.self { return .object(["line": .string(unsafeBitCast(value, to: Line.self).line)]) }
-        if let file = value as? EmbeddedFile { return .embedded(file) }
+        if T.self == EmbeddedFile.self { return .embedded(unsafeBitCast(value, to: EmbeddedFile.self)) }
         return nil
     }
 
