@@ -28,57 +28,59 @@ public enum MustacheEncoding {
 }
 
 /// A value being built: a keyed or unkeyed container, or a single value. Containers grow in place (a
-/// class with plain stored collections, so appending never copies what is already there). Children that
-/// were encoded whole are stored finished; only nested containers handed out to the caller stay nodes.
+/// class with plain stored collections, so appending never copies what is already there). Values encoded
+/// whole are stored finished, in the fields or items the result is made of; only nested containers handed
+/// out to the caller stay nodes, written into their place when the tree is materialized.
 private final class Node {
     enum Kind { case empty, keyed, unkeyed, value }
-    enum Child {
-        case done(TemplateValue)
-        case node(Node)
-        var materialized: TemplateValue {
-            switch self {
-            case .done(let value): return value
-            case .node(let node): return node.materialized
-            }
-        }
-    }
     var kind = Kind.empty
-    var fieldKeys: [String] = []
-    var fieldValues: [Child] = []
-    var items: [Child] = []
+    var fields = TemplateFields()
+    var items: [TemplateValue] = []
     var value = TemplateValue.string("")
+    /// Nested containers still being filled: under a field name, or at an item's index.
+    var nested: [(key: String?, index: Int, node: Node)] = []
 
     var materialized: TemplateValue {
         switch kind {
         case .empty: return .object([:])
         case .keyed:
-            var fields = TemplateFields()
-            for (key, child) in zip(fieldKeys, fieldValues) { fields.appendNew(key, child.materialized) }
+            guard !nested.isEmpty else { return .object(fields) }
+            var fields = self.fields
+            for entry in nested { fields[entry.key!] = entry.node.materialized }
             return .object(fields)
-        case .unkeyed: return .list(items.map(\.materialized))
+        case .unkeyed:
+            guard !nested.isEmpty else { return .list(items) }
+            var items = self.items
+            for entry in nested { items[entry.index] = entry.node.materialized }
+            return .list(items)
         case .value: return value
         }
     }
 
-    func makeKeyed() { if kind != .keyed { kind = .keyed; fieldKeys = []; fieldValues = [] } }
-    func makeUnkeyed() { if kind != .unkeyed { kind = .unkeyed; items = [] } }
+    func makeKeyed() { if kind != .keyed { kind = .keyed; fields = TemplateFields(); nested = [] } }
+    func makeUnkeyed() { if kind != .unkeyed { kind = .unkeyed; items = []; nested = [] } }
 
-    func set(_ key: String, _ child: Child) {
+    func set(_ key: String, _ value: TemplateValue) {
         makeKeyed()
-        if let index = fieldKeys.firstIndex(of: key) { fieldValues[index] = child; return }
-        fieldKeys.append(key)
-        fieldValues.append(child)
+        if !nested.isEmpty { nested.removeAll { $0.key == key } }
+        fields[key] = value
     }
 
-    func append(_ child: Child) {
+    func append(_ value: TemplateValue) {
         makeUnkeyed()
-        items.append(child)
+        items.append(value)
     }
 
     /// A nested container's node, stored under `key` (or appended when `key` is nil).
     func child(_ key: String?) -> Node {
         let node = Node()
-        if let key { set(key, .node(node)) } else { append(.node(node)) }
+        if let key {
+            set(key, .object([:]))
+            nested.append((key, 0, node))
+        } else {
+            append(.object([:]))
+            nested.append((nil, items.count - 1, node))
+        }
         return node
     }
 }
@@ -104,11 +106,11 @@ private struct TreeEncoder: Encoder {
         let node: Node
         var codingPath: [any CodingKey] = []
         mutating func encodeNil(forKey key: Key) throws {}
-        mutating func encode(_ value: String, forKey key: Key) throws { node.set(key.stringValue, .done(.string(value))) }
-        mutating func encode(_ value: Bool, forKey key: Key) throws { node.set(key.stringValue, .done(.bool(value))) }
-        mutating func encode(_ value: Int, forKey key: Key) throws { node.set(key.stringValue, .done(.string(String(value)))) }
+        mutating func encode(_ value: String, forKey key: Key) throws { node.set(key.stringValue, .string(value)) }
+        mutating func encode(_ value: Bool, forKey key: Key) throws { node.set(key.stringValue, .bool(value)) }
+        mutating func encode(_ value: Int, forKey key: Key) throws { node.set(key.stringValue, .string(String(value))) }
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-            node.set(key.stringValue, .done(MustacheEncoding.encoded(value)))
+            node.set(key.stringValue, MustacheEncoding.encoded(value))
         }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
             TreeEncoder(node: node.child(key.stringValue)).container(keyedBy: keyType)
@@ -125,8 +127,8 @@ private struct TreeEncoder: Encoder {
         var codingPath: [any CodingKey] = []
         var count: Int { node.items.count }
         mutating func encodeNil() throws {}
-        mutating func encode(_ value: String) throws { node.append(.done(.string(value))) }
-        mutating func encode<T: Encodable>(_ value: T) throws { node.append(.done(MustacheEncoding.encoded(value))) }
+        mutating func encode(_ value: String) throws { node.append(.string(value)) }
+        mutating func encode<T: Encodable>(_ value: T) throws { node.append(MustacheEncoding.encoded(value)) }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
             TreeEncoder(node: node.child(nil)).container(keyedBy: keyType)
         }

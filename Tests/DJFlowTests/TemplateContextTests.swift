@@ -85,6 +85,29 @@ import Testing
         #expect(ContextSchema.fieldPaths(of: Outer.self) == ["jobs", "jobs/name", "jobs/retried", "count", "note", "file", "done", "done/name", "done/retried"])
     }
 
+    @Test func nestedContainersLandWhereTheyWereOpened() throws {
+        struct Custom: Encodable {
+            enum Keys: String, CodingKey { case first, inner, list, last }
+            func encode(to encoder: any Encoder) throws {
+                var keyed = encoder.container(keyedBy: Keys.self)
+                try keyed.encode("1", forKey: .first)
+                var inner = keyed.nestedContainer(keyedBy: Keys.self, forKey: .inner)
+                var list = keyed.nestedUnkeyedContainer(forKey: .list)
+                try keyed.encode("4", forKey: .last)
+                try inner.encode("2", forKey: .first)   // filled after the field after it was written
+                try list.encode("a")
+                var item = list.nestedContainer(keyedBy: Keys.self)
+                try list.encode("c")
+                try item.encode("b", forKey: .first)
+            }
+        }
+        guard case .object(let tree) = MustacheEncoding.tree(Custom()) else { Issue.record("not an object"); return }
+        #expect(tree.keys == ["first", "inner", "list", "last"], "fields keep the order they were opened in")
+        #expect(tree["inner"] == .object(["first": .string("2")]))
+        #expect(tree["list"] == .list([.string("a"), .object(["first": .string("b")]), .string("c")]))
+        #expect(tree["last"] == .string("4"))
+    }
+
     @Test func encodingGivesTheValuesTheRendererExpects() throws {
         struct Inner: Codable { var name: String; var retried: Bool }
         struct Outer: Codable { var jobs: [Inner]; var count: Int; var note: String?; var lines: [Line]; var file: EmbeddedFile }
