@@ -7,7 +7,7 @@ import Testing
     static let hostile = [
         "", "plain", "with space", "it's", "\"double\"", "$(touch /tmp/djflow-pwned)", "`id`", "a\nb\n", "tab\there",
         "back\\slash", "!bang", "{\"subject\": \"M'1\"}", "ünïcødé ✓", "--looks-like-a-flag", "*glob?[x]", "~home",
-        "semi;colon|pipe&amp", "${HOME}", "'", "''", "\\'",
+        "semi;colon|pipe&amp", "${HOME}", "'", "''", "\\'", "car\rriage", "crlf\r\n", "ü\r'",
     ]
 
     @Test(arguments: hostile)
@@ -22,6 +22,15 @@ import Testing
         #expect(ShellQuoting.quote("ephys_pipeline") == "ephys_pipeline")
         #expect(ShellQuoting.quote("a b") == "'a b'")
         #expect(ShellQuoting.quote("") == "''")
+    }
+
+    @Test func jinjaRawBlocksSplitEveryTagOpenerAndCarriageReturn() {
+        let raw = "{% raw %}", end = "{% endraw %}"
+        #expect(JinjaQuoting.wrap("a b") == raw + "a b" + end)
+        #expect(JinjaQuoting.wrap("{ % {{x}} %}") == raw + "{ % {{x}} %}" + end, "only `{%` opens a tag that could end the block")
+        #expect(JinjaQuoting.wrap("x{%y") == raw + "x{" + end + "%" + raw + "y" + end)
+        #expect(JinjaQuoting.wrap("ü{%- endraw -%}") == raw + "ü{" + end + "%" + raw + "- endraw -%}" + end)
+        #expect(JinjaQuoting.wrap("a\rb") == raw + "a" + end + "{{ '\\r' }}" + raw + "b" + end)
     }
 
     @Test func namesFitLimitsWithStableHashes() {
