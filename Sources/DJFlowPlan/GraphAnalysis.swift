@@ -122,7 +122,12 @@ struct TableGraph {
                                 notes: ["populate() needs a key source: add '->' lines (or 'depends_on') if it has upstream tables, or make it a manual table"])
         }
 
-        guard let order = topologicalOrder(masters.keys, parents: parents) else {
+        // The masters in name order: `names` is sorted already; only tables named from outside are added.
+        var masterNames = names.filter { !$0.isPart }
+        let named = outside.keys.filter { index.tables[$0] == nil }
+        if !named.isEmpty { masterNames = (masterNames + named).sorted() }
+        assert(masterNames.count == masters.count)
+        guard let order = topologicalOrder(masterNames, parents: parents) else {
             for cycle in cycles(in: masters.keys, parents: parents) {
                 let first = cycle[0], next = cycle.count > 1 ? cycle[1] : cycle[0]
                 let location = edgeLocation[first]?[next] ?? masters[first]!.location
@@ -139,7 +144,8 @@ struct TableGraph {
     /// Kahn's algorithm, always taking the smallest ready name: the same order on every run. Works on
     /// positions in name order, with the ready ones in a min-heap.
     static func topologicalOrder(_ nodes: some Collection<TableName>, parents: [TableName: [TableName]]) -> [TableName]? {
-        let sorted = nodes.sorted()
+        var sorted = Array(nodes)
+        if !zip(sorted, sorted.dropFirst()).allSatisfy({ $0 < $1 }) { sorted.sort() }
         let position = Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($1, $0) })
         var remaining = [Int](repeating: 0, count: sorted.count)
         var children = [[Int]](repeating: [], count: sorted.count)
