@@ -62,10 +62,15 @@ struct YAMLPrecheck {
     }
 
     private mutating func run() {
-        guard checkLineBreaks() else {
+        // Most files have none of the characters these checks look for: one pass over the bytes says so.
+        let utf8 = source.text.utf8
+        let mayBreakLines = utf8.contains { $0 == 0x0D || $0 == 0x85 || $0 == 0xA8 || $0 == 0xA9 }  // CR, and the last byte of NEL, LS, PS
+        guard !mayBreakLines || checkLineBreaks() else {
             safeToCompose = false
             return
         }
+        // An anchor starts with `&`, an alias with `*`, a tag with `!`: without any of them there is nothing to charge or check.
+        guard utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "!") }) else { return }
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { return }
         defer { yaml_parser_delete(&parser) }
