@@ -188,7 +188,6 @@ struct ArtifactRenderer: Sendable {
         return OutputFile(path: artifact.path, contents: normalized(text), executable: artifact.executable, copiedFrom: copiedFrom)
     }
 
-
     private func insertHeader(_ text: String) -> String {
         if text.hasPrefix("#!"), let end = text.firstIndex(of: "\n") {
             return String(text[...end]) + header + "\n" + text[text.index(after: end)...]
