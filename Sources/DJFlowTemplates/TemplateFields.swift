@@ -32,12 +32,6 @@ public struct TemplateFields: Sendable, Equatable, ExpressibleByDictionaryLitera
         }
     }
 
-    /// Appends a field whose name the caller knows is not there yet.
-    mutating func appendNew(_ key: String, _ value: TemplateValue) {
-        keys.append(key)
-        values.append(value)
-    }
-
     public func mapValues(_ transform: (TemplateValue) throws -> TemplateValue) rethrows -> TemplateFields {
         var mapped = self
         mapped.values = try values.map(transform)
