@@ -98,6 +98,21 @@ public struct SpecLoader {
         let precheck = YAMLPrecheck.check(source)
         reader.diagnostics.append(contentsOf: precheck.diagnostics)
         guard precheck.safeToCompose else { return nil }
+        // Plain YAML (nearly every file) is composed straight from libyaml's events; anything else, errors
+        // included, goes through Yams, which reports problems with their context.
+        if let node = YAMLComposer.compose(source) { return node }
+        return composeWithYams()
+    }
+
+    /// The document as Yams composes it, for tests that compare it with `YAMLComposer`; nil when it
+    /// cannot be read.
+    public static func composeWithYams(_ source: SourceFile) -> SpecNode? {
+        var loader = SpecLoader(source: source)
+        return loader.composeWithYams()
+    }
+
+    /// The document composed by Yams, as `SpecNode`s; nil with diagnostics when it cannot be read.
+    private mutating func composeWithYams() -> SpecNode? {
         do {
             // No implicit-type rules: djflow reads every scalar as text itself, and Yams' regular
             // expressions (run again for every mapping key it checks for duplicates) were a fifth of `plan`.
