@@ -3,103 +3,120 @@
 import DJFlowCore
 import DJFlowSpec
 
-/// The table graph with parts folded into their masters, checked for every structural problem.
+/// The table graph with parts folded into their masters, checked for every structural problem. Tables are
+/// numbered by their position in `order`; every per-table array is indexed by that position.
 struct TableGraph {
-    /// Master tables by name.
-    var tables: [TableName: TableSpec]
-    /// Parts per master, sorted.
-    var parts: [TableName: [TableName]]
-    /// Direct upstream masters of each master, sorted.
-    var parents: [TableName: [TableName]]
     /// All masters in deterministic topological order (ties by name).
     var order: [TableName]
+    /// The master at each position.
+    var tables: [TableSpec]
+    /// The position each master has among the masters sorted by name.
+    var rank: [Int]
+    /// Parts per master, sorted.
+    var parts: [[TableName]]
+    /// Direct upstream masters of each master (positions), sorted by name.
+    var parents: [[Int]]
     /// Imported or computed tables with nothing upstream: populate() has no key source, so they get no job.
-    var unpopulatable: Set<TableName> = []
-    /// Per master, the parents it (or one of its parts) also references outside its own primary key: its
-    /// key source does not wait for their rows, so pipelining keeps table-level order on them.
-    var secondaryParents: [TableName: Set<TableName>] = [:]
+    var unpopulatable: [Bool]
+    /// Per master, the parents (positions, sorted by name) it or one of its parts also references outside its
+    /// own primary key: its key source does not wait for their rows, so pipelining keeps table-level order
+    /// on them.
+    var secondaryParents: [[Int]]
 
     /// Builds and checks the graph: unknown or ambiguous references, parts without masters, cycles,
     /// auto-populated tables with nothing upstream.
     /// - Returns: nil when a problem makes the graph unusable (diagnostics say why).
     static func build(_ spec: PipelineSpec, diagnostics: inout Diagnostics) -> TableGraph? {
+        // The work is on table numbers (the index's, then tables named from outside after them): 10,000
+        // tables would hash names millions of times otherwise.
         let errorsBefore = diagnostics.errorCount
-        let index = TableIndex(spec.tables, diagnostics: &diagnostics)
-        var masters: [TableName: TableSpec] = [:]
-        var parts: [TableName: [TableName]] = [:]
-        let names = index.names
-        for name in names {
-            guard let table = index.tables[name] else { continue }
+        var index = TableIndex(spec.tables, diagnostics: &diagnostics)
+        let known = index.count
+        let sorted = index.sortedNumbers()
+        var isMaster = [Bool](repeating: false, count: known)
+        var masterOf = [Int](repeating: -1, count: known)
+        var parts = [[TableName]](repeating: [], count: known)
+        for number in sorted {
+            let name = index.names[number], table = index.specs[number]
             if name.isPart {
                 if name.part == name.className {
                     diagnostics.error("part '\(name.part!)' of '\(name.master)' has its master's name: give the part a name of its own",
                                       at: table.location,
                                       notes: ["inside the master's class, '\(name.className)' would then mean the part"])
                 }
-                if index.tables[name.master] == nil {
+                if let master = index.number(of: name.master) {
+                    parts[master].append(name)
+                    masterOf[number] = master
+                } else {
                     diagnostics.error("part table '\(name)' has no master: declare '\(name.master)' or list '\(name.part!)' under its master's 'parts'",
                                       at: table.location)
-                } else {
-                    parts[name.master, default: []].append(name)
                 }
             } else {
                 if table.tier == .part {
                     diagnostics.error("part table '\(name)' has no master: name it 'Master.\(name.className)' or list it under its master's 'parts'",
                                       at: table.location)
                 }
-                masters[name] = table
+                isMaster[number] = true
+                masterOf[number] = number
             }
         }
 
-        // Edges, with the location of the reference that made each (for cycle reports).
-        var parentSets: [TableName: Set<TableName>] = [:]
-        var unresolved = Set<TableName>()
-        var edgeLocation: [TableName: [TableName: SourceLocation]] = [:]
-        // Tables outside the pipeline that the Python sources name (supplied at run time, or imported from
-        // modules that are not sources): staged tables, unless the pipeline declares them.
-        var outside: [TableName: TableSpec] = [:]
+        // Edges between numbers, each with the location of the first reference that made it (for cycle
+        // reports). Tables outside the pipeline that the Python sources name (supplied at run time, or
+        // imported from modules that are not sources) become staged tables numbered after the known ones.
+        var outside: [TableName: Int] = [:]
+        var outsideSpecs: [TableSpec] = []
+        func masterNumber(of target: TableName) -> Int? {
+            index.number(of: target.master) ?? outside[target.master]
+        }
+        var parentEdges = [[(parent: Int, location: SourceLocation)]](repeating: [], count: known)
+        var unresolved = [Bool](repeating: false, count: known)
         // Masters with a table upstream through their own primary key (what populate() takes keys from).
-        var keyed = Set<TableName>()
-        var secondary: [TableName: Set<TableName>] = [:]
-        for name in names {
-            guard let table = index.tables[name] else { continue }
-            let owner = name.master
+        var keyed = [Bool](repeating: false, count: known)
+        var secondary = [[Int]](repeating: [], count: known)
+        for number in sorted {
+            let table = index.specs[number], name = index.names[number]
+            let owner = masterOf[number] >= 0 ? masterOf[number] : nil
             let written = table.dependsOn.map { ($0, true) } + (table.definition?.references ?? []).map { ($0.name, $0.isPrimary) }
             for (reference, isPrimary) in written {
                 var resolution = index.resolve(reference.value, from: name)
                 if case .unknown = resolution, table.externalReferences.contains(reference.value),
                    let external = TableName(parsing: reference.value) {
-                    if outside[external.master] == nil {
-                        outside[external.master] = TableSpec(name: external.master, location: reference.location, tier: .manual)
+                    if index.number(of: external.master) == nil && outside[external.master] == nil {
+                        outside[external.master] = known + outsideSpecs.count
+                        outsideSpecs.append(TableSpec(name: external.master, location: reference.location, tier: .manual))
                     }
                     resolution = .found(external)
                 }
                 switch resolution {
                 case .found(let target):
-                    let parent = target.master
+                    // The master a reference lands on: none for a part whose master is missing (reported).
+                    guard let owner else { continue }
+                    let parent = masterNumber(of: target)
                     if parent == owner && !name.isPart && target.isPart {
-                        unresolved.insert(owner)
+                        unresolved[owner] = true
                         diagnostics.error("'\(name)' depends on its own part '\(target)': the part is filled by \(name)'s own job (its make() inserts the part's rows), so it cannot come first",
                                           at: reference.location,
                                           notes: ["a dependency cycle: remove the reference, or make '\(target.part!)' a table of its own"])
                         continue
                     }
                     if parent == owner && (name.isPart || target.isPart) { continue } // a part and its master, or two parts of one master
-                    parentSets[owner, default: []].insert(parent)
-                    if isPrimary && !name.isPart { keyed.insert(owner) } else { secondary[owner, default: []].insert(parent) }
-                    if edgeLocation[owner]?[parent] == nil { edgeLocation[owner, default: [:]][parent] = reference.location }
+                    if isPrimary && !name.isPart { keyed[owner] = true }
+                    guard let parent else { continue }
+                    if !parentEdges[owner].contains(where: { $0.parent == parent }) { parentEdges[owner].append((parent, reference.location)) }
+                    if !(isPrimary && !name.isPart) && !secondary[owner].contains(parent) { secondary[owner].append(parent) }
                 case .unknown(let suggestion):
-                    unresolved.insert(owner)
+                    if let owner { unresolved[owner] = true }
                     diagnostics.error("unknown table '\(reference.value)' in the dependencies of '\(name)'"
                                       + (suggestion.map { "; did you mean '\($0)'?" } ?? ""),
                                       at: reference.location,
                                       notes: suggestion == nil ? ["declare it under 'tables' (e.g. with 'tier: manual') if it lives outside this pipeline"] : [])
                 case .ambiguous(let candidates):
-                    unresolved.insert(owner)
+                    if let owner { unresolved[owner] = true }
                     diagnostics.error("'\(reference.value)' in '\(name)' is ambiguous: it could be \(candidates.map { "'\($0)'" }.joined(separator: " or ")); qualify it with its module",
                                       at: reference.location)
                 case .invalid:
-                    unresolved.insert(owner)
+                    if let owner { unresolved[owner] = true }
                     let message = reference.value == "master"
                         ? "'-> master' is only valid in a part table, and '\(name)' is not one"
                         : "'\(reference.value)' is not a table reference"
@@ -107,68 +124,83 @@ struct TableGraph {
                 }
             }
         }
-        for (name, table) in outside where masters[name] == nil { masters[name] = table }
-        var parents: [TableName: [TableName]] = [:]
-        for name in masters.keys { parents[name] = (parentSets[name] ?? []).filter { masters[$0] != nil }.sorted() }
 
-        var unpopulatable = Set<TableName>()
-        let keyless = masters.filter { name, table in
-            table.tier.isAutoPopulated && !keyed.contains(name) && !unresolved.contains(name) && !table.hasUnresolvedReferences
-        }
-        for (name, table) in keyless.sorted(by: { $0.key < $1.key }) {
-            unpopulatable.insert(name)
-            diagnostics.warning("\(table.tier.rawValue) table '\(name)' cannot be auto-populated: nothing in its primary key comes from another table; it gets no job",
+        // The masters in name order, outside tables merged in; dense numbers from here on are their ranks.
+        for spec in outsideSpecs { index.add(spec) }
+        let total = index.count
+        isMaster += repeatElement(true, count: outsideSpecs.count)
+        parts += repeatElement([], count: outsideSpecs.count)
+        parentEdges += repeatElement([], count: outsideSpecs.count)
+        unresolved += repeatElement(false, count: outsideSpecs.count)
+        keyed += repeatElement(false, count: outsideSpecs.count)
+        secondary += repeatElement([], count: outsideSpecs.count)
+        var masters = sorted.filter { isMaster[$0] }
+        if !outsideSpecs.isEmpty { masters = (masters + (known..<total)).sorted { index.names[$0] < index.names[$1] } }
+        var rankOf = [Int](repeating: -1, count: total)
+        for (rank, number) in masters.enumerated() { rankOf[number] = rank }
+        // Parents by rank (name order), only masters (a reference to a part of a missing master is reported).
+        let parentRanks = masters.map { number in parentEdges[number].map { rankOf[$0.parent] }.filter { $0 >= 0 }.sorted() }
+
+        var unpopulatable = [Bool](repeating: false, count: total)
+        for number in masters {
+            let table = index.specs[number]
+            guard table.tier.isAutoPopulated && !keyed[number] && !unresolved[number] && !table.hasUnresolvedReferences else { continue }
+            unpopulatable[number] = true
+            diagnostics.warning("\(table.tier.rawValue) table '\(index.names[number])' cannot be auto-populated: nothing in its primary key comes from another table; it gets no job",
                                 at: table.location,
                                 notes: ["populate() needs a key source: add '->' lines (or 'depends_on') if it has upstream tables, or make it a manual table"])
         }
 
-        // The masters in name order: `names` is sorted already; only tables named from outside are added.
-        var masterNames = names.filter { !$0.isPart }
-        let named = outside.keys.filter { index.tables[$0] == nil }
-        if !named.isEmpty { masterNames = (masterNames + named).sorted() }
-        assert(masterNames.count == masters.count)
-        guard let order = topologicalOrder(masterNames, parents: parents) else {
-            for cycle in cycles(in: masters.keys, parents: parents) {
+        guard let topological = topologicalOrder(count: masters.count, parents: parentRanks) else {
+            var byName: [TableName: [TableName]] = [:]
+            for (rank, number) in masters.enumerated() { byName[index.names[number]] = parentRanks[rank].map { index.names[masters[$0]] } }
+            for cycle in cycles(in: masters.map { index.names[$0] }, parents: byName) {
                 let first = cycle[0], next = cycle.count > 1 ? cycle[1] : cycle[0]
-                let location = edgeLocation[first]?[next] ?? masters[first]!.location
+                let from = index.number(of: first)!, to = index.number(of: next)!
+                let location = parentEdges[from].first { $0.parent == to }?.location ?? index.specs[from].location
                 diagnostics.error("dependency cycle: \((cycle + [first]).map(\.description).joined(separator: " -> "))",
                                   at: location, notes: ["a table cannot depend on itself through other tables; remove one of these references"])
             }
             return nil
         }
         guard diagnostics.errorCount == errorsBefore else { return nil }
-        return TableGraph(tables: masters, parts: parts, parents: parents, order: order, unpopulatable: unpopulatable,
-                          secondaryParents: secondary)
+        var positionOfRank = [Int](repeating: 0, count: masters.count)
+        for (position, rank) in topological.enumerated() { positionOfRank[rank] = position }
+        let numbers = topological.map { masters[$0] }
+        let byRank = { (number: Int) in positionOfRank[rankOf[number]] }
+        return TableGraph(
+            order: numbers.map { index.names[$0] },
+            tables: numbers.map { index.specs[$0] },
+            rank: topological,
+            parts: numbers.map { parts[$0] },
+            parents: topological.map { parentRanks[$0].map { positionOfRank[$0] } },
+            unpopulatable: numbers.map { unpopulatable[$0] },
+            secondaryParents: numbers.map { number in
+                secondary[number].filter { rankOf[$0] >= 0 }.sorted { rankOf[$0] < rankOf[$1] }.map(byRank)
+            })
     }
 
-    /// Kahn's algorithm, always taking the smallest ready name: the same order on every run. Works on
-    /// positions in name order, with the ready ones in a min-heap.
-    static func topologicalOrder(_ nodes: some Collection<TableName>, parents: [TableName: [TableName]]) -> [TableName]? {
-        var sorted = Array(nodes)
-        if !zip(sorted, sorted.dropFirst()).allSatisfy({ $0 < $1 }) { sorted.sort() }
-        let position = Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($1, $0) })
-        var remaining = [Int](repeating: 0, count: sorted.count)
-        var children = [[Int]](repeating: [], count: sorted.count)
-        for (i, node) in sorted.enumerated() {
-            let upstream = parents[node] ?? []
-            remaining[i] = upstream.count
-            for parent in upstream {
-                guard let p = position[parent] else { return nil }  // a parent outside `nodes` never comes first
-                children[p].append(i)
-            }
+    /// Kahn's algorithm over `0..<count` (nodes numbered in name order), always taking the smallest ready
+    /// node: the same order on every run, ties by name. Nil when there is a cycle.
+    static func topologicalOrder(count: Int, parents: [[Int]]) -> [Int]? {
+        var remaining = [Int](repeating: 0, count: count)
+        var children = [[Int]](repeating: [], count: count)
+        for node in 0..<count {
+            remaining[node] = parents[node].count
+            for parent in parents[node] { children[parent].append(node) }
         }
         var ready = MinHeap()
-        for i in sorted.indices where remaining[i] == 0 { ready.push(i) }
-        var order: [TableName] = []
-        order.reserveCapacity(sorted.count)
+        for node in 0..<count where remaining[node] == 0 { ready.push(node) }
+        var order: [Int] = []
+        order.reserveCapacity(count)
         while let next = ready.pop() {
-            order.append(sorted[next])
+            order.append(next)
             for child in children[next] {
                 remaining[child] -= 1
                 if remaining[child] == 0 { ready.push(child) }
             }
         }
-        return order.count == sorted.count ? order : nil
+        return order.count == count ? order : nil
     }
 
     /// One cycle per strongly connected component that has one, each starting at its smallest name

@@ -26,12 +26,10 @@ public enum Planner {
         // tables hash names millions of times otherwise). `rank` orders positions as their names sort.
         let order = graph.order
         let count = order.count
-        let position = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
-        var rank = [Int](repeating: 0, count: count)
-        for (r, i) in order.indices.sorted(by: { order[$0] < order[$1] }).enumerated() { rank[i] = r }
+        let rank = graph.rank
         let byName: ([Int]) -> [Int] = { $0.sorted { rank[$0] < rank[$1] } }
-        let parentsAt = order.map { (graph.parents[$0] ?? []).map { position[$0]! } }  // sorted by name
-        let isJobAt = order.map { graph.tables[$0]!.tier.isAutoPopulated && !graph.unpopulatable.contains($0) }
+        let parentsAt = graph.parents  // sorted by name
+        let isJobAt = (0..<count).map { graph.tables[$0].tier.isAutoPopulated && !graph.unpopulatable[$0] }
 
         // Gates and levels, in topological order.
         var hasJobAbove = [Bool](repeating: false, count: count)
@@ -94,8 +92,8 @@ public enum Planner {
             workflowSkeletons.append((id, k, component))
         }
 
-        let useEstimates = jobNames.contains { resolvedSettings(spec, graph.tables[$0]!).estimate != nil }
-        let targets = jobNames.map { runnerTarget(for: graph.tables[$0]!, spec: spec) }
+        let useEstimates = jobPositions.contains { resolvedSettings(spec, graph.tables[$0]).estimate != nil }
+        let targets = jobPositions.map { runnerTarget(for: graph.tables[$0], spec: spec) }
         let workflowOfJob = jobPositions.map { workflowAt[$0] }
         var workflowMembers = [BitSet](repeating: BitSet(count: jobNames.count), count: workflowSkeletons.count)
         for (jobIndex, workflow) in workflowOfJob.enumerated() { workflowMembers[workflow].insert(jobIndex) }
@@ -104,7 +102,7 @@ public enum Planner {
         let poolSlots = spec.defaults.poolSlots ?? spec.defaults.maxWorkers ?? Self.defaultMaxWorkers
         for (jobIndex, i) in jobPositions.enumerated() {
             let name = order[i]
-            let table = graph.tables[name]!
+            let table = graph.tables[i]
             let settings = resolvedSettings(spec, table)
             let (modules, runnerTable) = targets[jobIndex]
             let nearest = reduced[jobIndex].map { jobPositions[$0] }
@@ -114,12 +112,12 @@ public enum Planner {
             // key_source): those keep table-level order, even when a longer path implies them.
             let pipelined = (settings.pipelining ?? true) && table.customKeySource == nil
             let tableLevel = pipelined
-                ? byName((graph.secondaryParents[name] ?? []).map { position[$0]! }.filter { isJobAt[$0] && sameWorkflow($0) })
+                ? graph.secondaryParents[i].filter { isJobAt[$0] && sameWorkflow($0) }
                 : []
             let ordered = nearest.filter(sameWorkflow) + tableLevel.filter { !nearest.contains($0) }
             var job = Job(
                 id: idList[jobIndex], table: name.description, tier: table.tier,
-                parts: (graph.parts[name] ?? []).map(\.description), modules: modules, runnerTable: runnerTable,
+                parts: graph.parts[i].map(\.description), modules: modules, runnerTable: runnerTable,
                 workflow: workflowSkeletons[workflowAt[i]].id,
                 needs: ordered.map(idAt),
                 after: nearest.filter { !sameWorkflow($0) }.map(idAt),
@@ -162,10 +160,10 @@ public enum Planner {
         }
 
         let tables = order.enumerated().map { i, name in
-            PlannedTable(name: name.description, tier: graph.tables[name]!.tier,
+            PlannedTable(name: name.description, tier: graph.tables[i].tier,
                          role: isJobAt[i] ? .job : isGate(i) ? .gate : .staged,
-                         parts: (graph.parts[name] ?? []).map(\.description),
-                         parents: (graph.parents[name] ?? []).map(\.description), level: level[i])
+                         parts: graph.parts[i].map(\.description),
+                         parents: graph.parents[i].map { order[$0].description }, level: level[i])
         }
         return ExecutionPlan(pipeline: spec.name.value, source: spec.file, tables: tables, jobs: jobs,
                              workflows: workflows,

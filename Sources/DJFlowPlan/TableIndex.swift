@@ -3,26 +3,32 @@
 import DJFlowCore
 import DJFlowSpec
 
-/// Looks up table references the way DataJoint code names them.
+/// The pipeline's tables numbered `0..<count` (in the order given, parts listed under their master merged
+/// with their `Master.Part` keys), and reference lookup the way DataJoint code names tables.
 struct TableIndex {
-    /// One entry per distinct table name (a part listed under its master and given as a key is one table).
-    private(set) var tables: [TableName: TableSpec] = [:]
-    private var byClass: [String: [TableName]] = [:]
+    /// The table of each number.
+    private(set) var specs: [TableSpec] = []
+    /// The name of each number.
+    private(set) var names: [TableName] = []
+    private var numbers: [TableName: Int] = [:]
+    private var byClass: [String: [Int]] = [:]
 
     /// Merges parts listed under `parts:` with their `Master.Part` keys; reports real duplicates.
-    init(_ specs: [TableSpec], diagnostics: inout Diagnostics) {
-        for spec in specs {
-            guard var existing = tables[spec.name] else {
-                tables[spec.name] = spec
-                byClass[spec.name.classPath, default: []].append(spec.name)
+    init(_ tables: [TableSpec], diagnostics: inout Diagnostics) {
+        specs.reserveCapacity(tables.count)
+        names.reserveCapacity(tables.count)
+        numbers.reserveCapacity(tables.count)
+        for spec in tables {
+            guard let number = numbers[spec.name] else {
+                add(spec)
                 continue
             }
+            let existing = specs[number]
             if existing.isListedPart != spec.isListedPart {
                 // The keyed entry carries the content; keep the master's listing only as its location fallback.
-                let keyed = existing.isListedPart ? spec : existing
-                existing = keyed
-                existing.isListedPart = false
-                tables[spec.name] = existing
+                var keyed = existing.isListedPart ? spec : existing
+                keyed.isListedPart = false
+                specs[number] = keyed
             } else {
                 diagnostics.error("duplicate table '\(spec.name)'", at: spec.location,
                                   notes: ["first declared at line \(existing.location.line)"])
@@ -30,7 +36,29 @@ struct TableIndex {
         }
     }
 
-    var names: [TableName] { tables.keys.sorted() }
+    var count: Int { specs.count }
+
+    /// The number of a table, nil when the pipeline has no table of that name.
+    func number(of name: TableName) -> Int? { numbers[name] }
+
+    /// Adds a table (one named by Python sources but defined outside the pipeline); its number.
+    @discardableResult
+    mutating func add(_ spec: TableSpec) -> Int {
+        let number = specs.count
+        specs.append(spec)
+        names.append(spec.name)
+        numbers[spec.name] = number
+        byClass[spec.name.classPath, default: []].append(number)
+        return number
+    }
+
+    /// Every number, in name order.
+    func sortedNumbers() -> [Int] {
+        let all = Array(names.indices)
+        // Definitions usually list tables in name order already: one pass says so.
+        if zip(all, all.dropFirst()).allSatisfy({ names[$0] < names[$1] }) { return all }
+        return all.sorted { names[$0] < names[$1] }
+    }
 
     enum Resolution {
         case found(TableName)
@@ -47,20 +75,20 @@ struct TableIndex {
         var matches = candidates
         if !wanted.module.isEmpty {
             // `module.X`: the module as written, or its last segment (a Python alias), or an unqualified key.
-            let exact = candidates.filter { $0.module == wanted.module }
-            let bySuffix = candidates.filter { !$0.module.isEmpty && ($0.module.hasSuffix("." + wanted.module) || wanted.module.hasSuffix("." + $0.module)) }
-            let bare = candidates.filter { $0.module.isEmpty }
+            let exact = candidates.filter { names[$0].module == wanted.module }
+            if exact.count == 1 { return .found(names[exact[0]]) }
+            let bySuffix = candidates.filter { let module = names[$0].module; return !module.isEmpty && (module.hasSuffix("." + wanted.module) || wanted.module.hasSuffix("." + module)) }
+            let bare = candidates.filter { names[$0].module.isEmpty }
             matches = !exact.isEmpty ? exact : !bySuffix.isEmpty ? bySuffix : bare
         } else if candidates.count > 1 {
-            let sameModule = candidates.filter { $0.module == owner.module }
+            let sameModule = candidates.filter { names[$0].module == owner.module }
             if !sameModule.isEmpty { matches = sameModule }
         }
         switch matches.count {
-        case 1: return .found(matches[0])
+        case 1: return .found(names[matches[0]])
         case 0:
-            let all = tables.keys.map(\.description)
-            return .unknown(suggestion: Suggestions.closest(to: reference, in: all))
-        default: return .ambiguous(matches.sorted())
+            return .unknown(suggestion: Suggestions.closest(to: reference, in: names.map(\.description)))
+        default: return .ambiguous(matches.map { names[$0] }.sorted())
         }
     }
 }
