@@ -11,6 +11,7 @@ extension String {
 
     /// CamelCase → snake_case, the way DataJoint names tables (`CuratedClustering` → `curated_clustering`).
     public var snakeCased: String {
+        if utf8.allSatisfy({ $0 < 0x80 }) { return asciiSnakeCased }
         var out = ""
         let scalars = Array(unicodeScalars)
         for (index, scalar) in scalars.enumerated() {
@@ -26,5 +27,29 @@ extension String {
             out += String(scalar).lowercased()
         }
         return out
+    }
+
+    /// `snakeCased` for ASCII text (every table name), byte by byte: the same rule, where upper case is
+    /// `A`–`Z`, lower case `a`–`z` and numeric `0`–`9`.
+    private var asciiSnakeCased: String {
+        let bytes = Array(utf8)
+        func isUpper(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") }
+        func isLower(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") }
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 4)
+        for (index, byte) in bytes.enumerated() {
+            if isUpper(byte) {
+                if index > 0 {
+                    let previous = bytes[index - 1]
+                    let nextIsLower = index + 1 < bytes.count && isLower(bytes[index + 1])
+                    if isLower(previous) || isDigit(previous) || (isUpper(previous) && nextIsLower) { out.append(UInt8(ascii: "_")) }
+                }
+                out.append(byte + 32)
+            } else {
+                out.append(byte)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

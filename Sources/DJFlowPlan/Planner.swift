@@ -84,7 +84,7 @@ public enum Planner {
         for component in components {
             let k = level[component[0]]
             let gates = byName(Array(Set(component.flatMap { staged[$0] }.filter(isGate))))
-            var slug = k > 0 && !gates.isEmpty ? order[gates[0]].description.jobSlug : idAt(component[0])
+            var slug = k > 0 && !gates.isEmpty ? order[gates[0]].jobSlug : idAt(component[0])
             if workflowIDs.contains("w\(k)-\(slug)") { slug = idAt(component[0]) }
             let id = "w\(k)-\(slug)"
             workflowIDs.insert(id)
@@ -155,7 +155,7 @@ public enum Planner {
                 id: skeleton.id, index: index, level: skeleton.level, jobs: ids,
                 gates: waits.filter(isGate).map { order[$0].description },
                 waitsOn: waits.map { order[$0].description },
-                criticalPath: longestPath(members, edges: \.needs, weight: weight, unit: unit),
+                criticalPath: longestPath(members, edges: [\.needs], weight: weight, unit: unit),
                 outsidePool: outsidePool[skeleton.id]))
         }
 
@@ -167,7 +167,7 @@ public enum Planner {
         }
         return ExecutionPlan(pipeline: spec.name.value, source: spec.file, tables: tables, jobs: jobs,
                              workflows: workflows,
-                             criticalPath: longestPath(jobs, edges: \.upstream, weight: weight, unit: unit),
+                             criticalPath: longestPath(jobs, edges: [\.needs, \.after], weight: weight, unit: unit),
                              runtime: RuntimeEnvironment(spec))
     }
 
@@ -202,7 +202,7 @@ public enum Planner {
     /// Stable, unique job ids from table names, in the order of `names`.
     static func jobIDs(_ names: [TableName]) -> [String] {
         var used: [String: Int] = [:]
-        let slugs = names.map(\.description.jobSlug)
+        let slugs = names.map(\.jobSlug)
         for slug in slugs { used[slug, default: 0] += 1 }
         return zip(names, slugs).map { name, slug in
             used[slug]! > 1 ? "\(slug)-\(StableHash.hex(name.description, length: 4))" : slug
@@ -226,35 +226,43 @@ public enum Planner {
         return (result, ancestors)
     }
 
-    /// The heaviest chain through `jobs` (given in topological order) along `edges`.
-    static func longestPath(_ jobs: [Job], edges: KeyPath<Job, [String]>, weight: (Job) -> Int, unit: CriticalPath.Unit) -> CriticalPath {
-        var best: [String: (length: Int, previous: String?)] = [:]
-        for job in jobs {
-            var entry = (length: weight(job), previous: String?.none)
-            for parent in job[keyPath: edges] {
-                guard let upstream = best[parent] else { continue }
-                if upstream.length + weight(job) > entry.length { entry = (upstream.length + weight(job), parent) }
+    /// The heaviest chain through `jobs` (given in topological order) along `edges` (job ids); of chains
+    /// equally heavy, the one ending at the smallest id.
+    static func longestPath(_ jobs: [Job], edges: [KeyPath<Job, [String]>], weight: (Job) -> Int, unit: CriticalPath.Unit) -> CriticalPath {
+        var indexOf: [String: Int] = [:]
+        indexOf.reserveCapacity(jobs.count)
+        for (index, job) in jobs.enumerated() { indexOf[job.id] = index }
+        var length = [Int](repeating: 0, count: jobs.count)
+        var previous = [Int](repeating: -1, count: jobs.count)
+        var tail = -1
+        for (index, job) in jobs.enumerated() {
+            let own = weight(job)
+            length[index] = own
+            for keyPath in edges {
+                for parent in job[keyPath: keyPath] {
+                    // Only jobs met earlier count: a parent outside `jobs` (or later) is not on the chain.
+                    guard let upstream = indexOf[parent], upstream < index else { continue }
+                    if length[upstream] + own > length[index] { length[index] = length[upstream] + own; previous[index] = upstream }
+                }
             }
-            best[job.id] = entry
+            if tail < 0 || length[index] > length[tail] || (length[index] == length[tail] && job.id < jobs[tail].id) { tail = index }
         }
-        guard var tail = jobs.max(by: { best[$0.id]!.length < best[$1.id]!.length || (best[$0.id]!.length == best[$1.id]!.length && $0.id > $1.id) })?.id else {
-            return CriticalPath(jobs: [], length: 0, unit: unit)
-        }
-        let length = best[tail]!.length
-        var path = [tail]
-        while let previous = best[tail]?.previous { path.append(previous); tail = previous }
-        return CriticalPath(jobs: path.reversed(), length: length, unit: unit)
+        guard tail >= 0 else { return CriticalPath(jobs: [], length: 0, unit: unit) }
+        var path = [jobs[tail].id]
+        var node = tail
+        while previous[node] >= 0 { node = previous[node]; path.append(jobs[node].id) }
+        return CriticalPath(jobs: path.reversed(), length: length[tail], unit: unit)
     }
 }
 
-extension String {
-    /// A job id from a table name: module segments and the snake-cased class joined by `-`
+extension TableName {
+    /// A job id from a table name: module segments and the snake-cased classes joined by `-`
     /// (`ephys.CuratedClustering` → `ephys-curated_clustering`).
     var jobSlug: String {
-        guard let name = TableName(parsing: self) else { return lowercased() }
-        let module = name.module.split(separator: ".").map { $0.lowercased() }
-        let classes = [name.className.snakeCased] + (name.part.map { [$0.snakeCased] } ?? [])
-        return (module + classes).joined(separator: "-")
+        var slug = module.isEmpty ? "" : module.lowercased().split(separator: ".").joined(separator: "-") + "-"
+        slug += className.snakeCased
+        if let part { slug += "-" + part.snakeCased }
+        return slug
     }
 }
 

@@ -33,20 +33,26 @@ extension Job {
 
     /// The runner arguments of a step.
     public func runnerArguments(for step: RunnerStep) -> [String] {
+        // Appended into one array sized up front: a following job's `--upstream` list can run to
+        // thousands of words, and the plan builds these for every job.
+        var words: [String] = []
+        words.reserveCapacity(2 * modules.count + 12 + 2 * upstreamTables.count + 2 * (pool?.members.count ?? 0))
+        for module in modules { words.append("--module"); words.append(module) }
         if let pool {  // one populate step: the members and their options
-            return modules.flatMap { ["--module", $0] } + ["--pool", String(pool.slots)]
-                + pool.members.flatMap { ["--member", $0.runnerMember] }
+            words.append("--pool"); words.append(String(pool.slots))
+            for member in pool.members { words.append("--member"); words.append(member.runnerMember) }
+            return words
         }
-        var words = runnerSelection
-        if let priority { words += ["--priority", String(priority)] }
-        guard step == .populate else { return words + ["--refresh-only"] }
-        if let maxCalls { words += ["--max-calls", String(maxCalls)] }
-        if let processes { words += ["--processes", String(processes)] }
+        words.append("--table"); words.append(runnerTable)
+        if let priority { words.append("--priority"); words.append(String(priority)) }
+        guard step == .populate else { words.append("--refresh-only"); return words }
+        if let maxCalls { words.append("--max-calls"); words.append(String(maxCalls)) }
+        if let processes { words.append("--processes"); words.append(String(processes)) }
         if onError == .continue { words.append("--suppress-errors") }
         if hasRefreshStep { words.append("--no-refresh") }
         if followsKeys {
             words.append("--follow")
-            for table in upstreamTables { words += ["--upstream", table] }
+            for table in upstreamTables { words.append("--upstream"); words.append(table) }
             if autoWorkers { words.append("--auto-workers") }
         }
         return words

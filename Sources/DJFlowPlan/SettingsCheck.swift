@@ -7,8 +7,15 @@ import DJFlowSpec
 /// job, a throttle that never limits anything, and a pipeline without any job at all.
 public enum SettingsCheck {
     public static func check(_ spec: PipelineSpec, plan: ExecutionPlan, diagnostics: inout Diagnostics) {
-        let jobOfTable = plan.jobsByTable
-        let roles = Dictionary(plan.tables.map { ($0.name, $0.role) }, uniquingKeysWith: { a, _ in a })
+        // Positions in `plan.jobs`, not copies of the jobs: this runs over every table.
+        var jobAt: [String: Int] = [:]
+        jobAt.reserveCapacity(plan.tables.count)
+        for (index, job) in plan.jobs.enumerated() {
+            if let pool = job.pool { for member in pool.members { jobAt[member.table] = index } } else { jobAt[job.table] = index }
+        }
+        let jobOfTable = { (name: String) in jobAt[name].map { plan.jobs[$0] } }
+        var planned = Set<String>(minimumCapacity: plan.tables.count)
+        for table in plan.tables { planned.insert(table.name) }
         for table in spec.tables {
             let name = table.name.description
             let reason: String
@@ -17,12 +24,12 @@ public enum SettingsCheck {
                 reason = "part table '\(name)' is filled by the job of its master \(master): set it there"
             } else if table.tier.isStaged {
                 reason = "\(table.tier.rawValue) table '\(name)' is filled by people, so no job runs for it"
-            } else if roles[name] != nil && jobOfTable[name] == nil {
+            } else if planned.contains(name) && jobAt[name] == nil {
                 continue   // an auto-populated table without a job already has its own warning
             } else {
-                if let job = jobOfTable[name], let pool = job.pool {
+                if let job = jobOfTable(name), let pool = job.pool {
                     checkPooled(table, job: job, pool: pool, diagnostics: &diagnostics)
-                } else if let job = jobOfTable[name] {
+                } else if let job = jobOfTable(name) {
                     checkThrottle(table, job: job, diagnostics: &diagnostics)
                 }
                 continue
@@ -45,6 +52,7 @@ public enum SettingsCheck {
     /// Pool settings that do not apply as written: per-table worker counts inside a pool, and tables that ask
     /// for the pool but run in a job of their own (GPUs, `processes`, an upstream job outside the pool).
     static func checkPools(_ spec: PipelineSpec, plan: ExecutionPlan, diagnostics: inout Diagnostics) {
+        guard plan.workflows.contains(where: { !($0.outsidePool ?? []).isEmpty }) else { return }
         let byName = Dictionary(spec.tables.map { ($0.name.description, $0) }, uniquingKeysWith: { a, _ in a })
         for workflow in plan.workflows {
             for excluded in workflow.outsidePool ?? [] {
