@@ -72,22 +72,24 @@ public struct ArtifactWriter {
 
         public init(writer: ArtifactWriter) { self.writer = writer }
 
-        deinit { if let staging { try? FileManager.default.removeItem(at: staging) } }
+        deinit { if let staging { ArtifactWriter.removeTree(staging.path) } }
 
         /// Writes `files` into the staging folder.
         public func add(_ files: [OutputFile]) throws {
             let fileManager = FileManager.default
             let staging = try self.staging ?? makeStaging()
-            var created = Set<String>()
+            let stagingPath = staging.path
+            // Paths as strings: a URL per file cost a tenth of writing 20,000 files.
+            var created = Set<Substring>()
             for file in files {
-                let folder = staging.appendingPathComponent(file.path).deletingLastPathComponent()
-                if created.insert(folder.path).inserted {
-                    try fileManager.createDirectory(at: folder, withIntermediateDirectories: true)
+                guard let slash = file.path.lastIndex(of: "/") else { continue }
+                let folder = file.path[..<slash]
+                if created.insert(folder).inserted {
+                    try fileManager.createDirectory(atPath: stagingPath + "/" + folder, withIntermediateDirectories: true)
                 }
             }
             // Files are independent once their folders exist: written on all cores (creating thousands of files
             // is mostly the kernel's work); the first failure is reported.
-            let stagingPath = staging.path
             let failure = FirstFailure()
             DispatchQueue.concurrentPerform(iterations: files.count) { index in
                 let file = files[index]
@@ -123,7 +125,7 @@ public struct ArtifactWriter {
             try fileManager.createDirectory(at: writer.outputFolder, withIntermediateDirectories: true)
             // Unique per write: two writers in one process (parallel golden recording) never share a staging folder.
             let staging = writer.outputFolder.appendingPathComponent(".djflow-staging-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
-            try? fileManager.removeItem(at: staging)
+            ArtifactWriter.removeTree(staging.path)
             self.staging = staging
             return staging
         }
@@ -147,6 +149,62 @@ public struct ArtifactWriter {
             return true
         }
         guard written, fchmod(fd, mode) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+    }
+
+    /// Removes `path` and everything under it, best effort, without following symbolic links: `openat` and
+    /// `unlinkat` on the open folder (FileManager's `removeItem` took a tenth of a 10,000-table compile to
+    /// delete the previous output). The top folders' entries are removed on all cores.
+    static func removeTree(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else { unlink(path); return }
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        let (folders, files) = entries(of: fd)
+        // The subfolders hold the files: one task per subfolder, plus one for the files here.
+        DispatchQueue.concurrentPerform(iterations: folders.count + 1) { index in
+            if index == folders.count {
+                for name in files { unlinkat(fd, name, 0) }
+            } else {
+                removeContents(parent: fd, folders[index])
+                unlinkat(fd, folders[index], AT_REMOVEDIR)
+            }
+        }
+        close(fd)
+        rmdir(path)
+    }
+
+    /// Removes everything inside folder `name` of the open folder `parent` (not the folder itself).
+    private static func removeContents(parent: Int32, _ name: String) {
+        let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let (folders, files) = entries(of: fd)
+        for file in files { unlinkat(fd, file, 0) }
+        for folder in folders {
+            removeContents(parent: fd, folder)
+            unlinkat(fd, folder, AT_REMOVEDIR)
+        }
+    }
+
+    /// The names in the open folder `fd`: subfolders (not links to them) and everything else.
+    private static func entries(of fd: Int32) -> (folders: [String], files: [String]) {
+        var folders: [String] = [], files: [String] = []
+        let copy = dup(fd)
+        guard copy >= 0, let directory = fdopendir(copy) else { return ([], []) }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name == "." || name == ".." { continue }
+            var type = entry.pointee.d_type
+            if type == UInt8(DT_UNKNOWN) {
+                var info = stat()
+                guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+                type = (info.st_mode & S_IFMT) == S_IFDIR ? UInt8(DT_DIR) : UInt8(DT_REG)
+            }
+            if type == UInt8(DT_DIR) { folders.append(name) } else { files.append(name) }
+        }
+        return (folders, files)
     }
 
     /// 0 when the file at `path` holds exactly `file` (bytes and owner-executable bit), 1 when it is missing, 2 when it differs.

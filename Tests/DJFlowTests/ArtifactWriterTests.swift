@@ -50,6 +50,25 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["airflow", "slurm"], "no staging left")
     }
 
+    /// The previous output is deleted whole, however deep, and a symbolic link in it is removed, never
+    /// followed: what it points to (here a folder of the user's beside the output) stays.
+    @Test func replacedOutputIsDeletedWithoutFollowingLinks() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let mine = root.appendingPathComponent("mine")
+        try FileManager.default.createDirectory(at: mine, withIntermediateDirectories: true)
+        try "keep\n".write(to: mine.appendingPathComponent("notes.txt"), atomically: false, encoding: .utf8)
+        let out = root.appendingPathComponent("generated")
+        let writer = ArtifactWriter(outputFolder: out.path)
+        try writer.write([file("slurm/a/b/c/deep.sbatch", "1\n"), file("slurm/a/x.sbatch", "2\n"), file("slurm/top.sh", "3\n")])
+        try FileManager.default.createSymbolicLink(at: out.appendingPathComponent("slurm/a/link"), withDestinationURL: mine)
+        try FileManager.default.createSymbolicLink(at: out.appendingPathComponent("slurm/a/b/file-link"), withDestinationURL: mine.appendingPathComponent("notes.txt"))
+        try writer.write([file("slurm/new.sh", "4\n")])
+        #expect(contents(out) == ["slurm/new.sh": "4\n"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == ["slurm"], "no staging left")
+        #expect(contents(mine) == ["notes.txt": "keep\n"], "links were removed, not followed")
+    }
+
     /// A batch that cannot be written (here: one path twice) fails the write, and the output stays as it was,
     /// including the targets staged before it.
     @Test func aFailedBatchLeavesTheOutputAsItWas() throws {
