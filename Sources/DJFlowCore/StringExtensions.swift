@@ -1,4 +1,5 @@
-// Small String helpers the stages share: trimming a character, and DataJoint's CamelCase → snake_case.
+// Small String helpers the stages share: trimming a character, DataJoint's CamelCase → snake_case, and the
+// byte-level checks and wrapping the quoting fast paths use.
 
 extension String {
     /// Removes `character` from both ends.
@@ -51,5 +52,23 @@ extension String {
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// True when every UTF-8 byte satisfies `predicate`: a loop over the contiguous bytes of a native string
+    /// (the quoting of every word of every generated file starts with this check).
+    @inlinable
+    public func allBytes(_ predicate: (UInt8) -> Bool) -> Bool {
+        if let result = utf8.withContiguousStorageIfAvailable({ $0.allSatisfy(predicate) }) { return result }
+        return utf8.allSatisfy(predicate)
+    }
+
+    /// The text between two `quote` characters (ASCII), built in one allocation.
+    public func wrapped(in quote: Unicode.Scalar) -> String {
+        var out = ""
+        out.reserveCapacity(utf8.count + 2)
+        out.unicodeScalars.append(quote)
+        out += self
+        out.unicodeScalars.append(quote)
+        return out
     }
 }

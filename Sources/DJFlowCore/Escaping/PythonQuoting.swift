@@ -5,9 +5,15 @@ public enum PythonQuoting {
     /// format or separator character are written as escapes (`\n`, `\x1b`, `\u200b`, `\U000e0001`), so the
     /// literal stays on one line and shows what it holds. Printable Unicode is kept as is (files are UTF-8).
     public static func literal(_ value: String) -> String {
-        // Printable ASCII without `'` and `\` is written as it is (the common case, without a scalar loop).
-        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 <= 0x7E && $0 != UInt8(ascii: "'") && $0 != UInt8(ascii: "\\") }) {
-            return "'" + value + "'"
+        // Printable ASCII without `\` goes between the quotes as it is (the common case, without a scalar loop).
+        var hasSingle = false, hasDouble = false
+        if value.allBytes({ byte in
+            if byte == UInt8(ascii: "'") { hasSingle = true } else if byte == UInt8(ascii: "\"") { hasDouble = true }
+            return byte >= 0x20 && byte <= 0x7E && byte != UInt8(ascii: "\\")
+        }) {
+            // With `'` and no `"`, double quotes need no escape either (what the loop below would write).
+            if !hasSingle { return value.wrapped(in: "'") }
+            if !hasDouble { return value.wrapped(in: "\"") }
         }
         let scalars = value.unicodeScalars
         let quote: Unicode.Scalar = scalars.contains("'") && !scalars.contains("\"") ? "\"" : "'"
@@ -21,7 +27,7 @@ public enum PythonQuoting {
             case "'" where quote == "'": out += "\\'"
             case "\"" where quote == "\"": out += "\\\""
             default:
-                if needsEscape(scalar) {
+                if scalar.isASCII ? scalar.value < 0x20 || scalar.value == 0x7F : needsEscape(scalar) {
                     out += escape(scalar)
                 } else {
                     out.unicodeScalars.append(scalar)

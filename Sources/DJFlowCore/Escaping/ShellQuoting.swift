@@ -22,9 +22,9 @@ public enum ShellQuoting {
     /// generated file has LF line ends (a CR before a LF would be taken for a CRLF line end and dropped,
     /// and sbatch refuses scripts with CRLF).
     public static func quote(_ value: String) -> String {
-        if !value.isEmpty, value.utf8.first != UInt8(ascii: "="), value.utf8.allSatisfy(isSafe) { return value }
+        if !value.isEmpty, value.utf8.first != UInt8(ascii: "="), value.allBytes(isSafe) { return value }
         // Without `'` and CR the text goes between the quotes as it is (checked by bytes: both are ASCII).
-        if !value.utf8.contains(where: { $0 == UInt8(ascii: "'") || $0 == 13 }) { return "'" + value + "'" }
+        if value.allBytes({ $0 != UInt8(ascii: "'") && $0 != 13 }) { return value.wrapped(in: "'") }
         var out = "'"
         for scalar in value.unicodeScalars {  // scalars: "\r\n" is one Character
             switch scalar {
