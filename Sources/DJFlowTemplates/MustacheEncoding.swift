@@ -15,6 +15,8 @@ public enum MustacheEncoding {
         if T.self == Int.self { return .string(String(unsafeBitCast(value, to: Int.self))) }
         if T.self == Line.self { return .object(["line": .string(unsafeBitCast(value, to: Line.self).line)]) }
         if T.self == EmbeddedFile.self { return .embedded(unsafeBitCast(value, to: EmbeddedFile.self)) }
+        // Word lists (command lines run to thousands of words): not one container call per word.
+        if T.self == [String].self { return .list(unsafeBitCast(value, to: [String].self).map { .string($0) }) }
         return nil
     }
 
