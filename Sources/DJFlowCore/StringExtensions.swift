@@ -62,8 +62,10 @@ extension String {
         return utf8.allSatisfy(predicate)
     }
 
-    /// The text between two `quote` characters (ASCII), built in one allocation.
+    /// The text between two `quote` characters (ASCII), built in one allocation (none when it fits in a
+    /// small string).
     public func wrapped(in quote: Unicode.Scalar) -> String {
+        if utf8.count <= 13 { return String(quote) + self + String(quote) }
         var out = ""
         out.reserveCapacity(utf8.count + 2)
         out.unicodeScalars.append(quote)

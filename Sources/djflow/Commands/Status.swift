@@ -97,7 +97,7 @@ struct Status: ParsableCommand {
         process.arguments = argv
         if let environment { process.environment = environment }
         let errorURL = FileManager.default.temporaryDirectory.appendingPathComponent("djflow-stderr-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: errorURL) }
         let errorHandle = try FileHandle(forWritingTo: errorURL)
         let stdin = Pipe(), stdout = Pipe()
