@@ -1,11 +1,10 @@
 // The fields of a struct in a template's value tree: names and values in the order they were encoded.
 // A context struct has a handful of fields, so finding one by a scan of short names is faster than
-// hashing, and building one is an append (rendering 10,000 tables builds millions of them).
+// hashing, and building one is an append into one array (rendering 10,000 tables builds millions of them).
 
 /// Named values, each name at most once; compared without regard to order, like a dictionary.
 public struct TemplateFields: Sendable, Equatable, ExpressibleByDictionaryLiteral, Sequence {
-    public private(set) var keys: [String] = []
-    public private(set) var values: [TemplateValue] = []
+    private var entries: [(key: String, value: TemplateValue)] = []
 
     public init() {}
 
@@ -13,34 +12,39 @@ public struct TemplateFields: Sendable, Equatable, ExpressibleByDictionaryLitera
         for (key, value) in elements { self[key] = value }
     }
 
-    public var count: Int { keys.count }
-    public var isEmpty: Bool { keys.isEmpty }
+    public var count: Int { entries.count }
+    public var isEmpty: Bool { entries.isEmpty }
+    /// The names, in the order they were set.
+    public var keys: [String] { entries.map(\.key) }
+    /// The values, in the order their names were set.
+    public var values: [TemplateValue] { entries.map(\.value) }
 
     /// The value named `key`; setting nil removes it, setting a name already there replaces its value in place.
     public subscript(key: String) -> TemplateValue? {
         get {
-            for index in keys.indices where keys[index] == key { return values[index] }
+            for entry in entries where entry.key == key { return entry.value }
             return nil
         }
         set {
-            if let index = keys.firstIndex(of: key) {
-                if let newValue { values[index] = newValue } else { keys.remove(at: index); values.remove(at: index) }
+            if let index = entries.firstIndex(where: { $0.key == key }) {
+                if let newValue { entries[index].value = newValue } else { entries.remove(at: index) }
             } else if let newValue {
-                keys.append(key)
-                values.append(newValue)
+                // A struct's fields come one after the other: room for a typical struct at the first.
+                if entries.isEmpty { entries.reserveCapacity(8) }
+                entries.append((key, newValue))
             }
         }
     }
 
     public func mapValues(_ transform: (TemplateValue) throws -> TemplateValue) rethrows -> TemplateFields {
-        var mapped = self
-        mapped.values = try values.map(transform)
+        var mapped = TemplateFields()
+        mapped.entries = try entries.map { ($0.key, try transform($0.value)) }
         return mapped
     }
 
-    public func makeIterator() -> Zip2Sequence<[String], [TemplateValue]>.Iterator { zip(keys, values).makeIterator() }
+    public func makeIterator() -> IndexingIterator<[(key: String, value: TemplateValue)]> { entries.makeIterator() }
 
     public static func == (lhs: TemplateFields, rhs: TemplateFields) -> Bool {
-        lhs.count == rhs.count && zip(lhs.keys, lhs.values).allSatisfy { rhs[$0.0] == $0.1 }
+        lhs.count == rhs.count && lhs.entries.allSatisfy { rhs[$0.key] == $0.value }
     }
 }
