@@ -104,12 +104,15 @@ struct CompiledTemplate: Sendable {
         if path.isCurrent { return stack.last }
         let names = path.names
         var found: TemplateValue?
-        for value in stack.reversed() {
-            if case .object(let fields) = value, let child = fields[names[0]] { found = child; break }
+        // By index, each value asked in place: copying the values passed over costs a retain and a release each.
+        var index = stack.count - 1
+        while index >= 0 {
+            if let child = stack[index].field(names[0]) { found = child; break }
+            index -= 1
         }
         for name in names.dropFirst() {
-            guard case .object(let fields)? = found else { return nil }
-            found = fields[name]
+            found = found?.field(name)
+            if found == nil { return nil }
         }
         return found
     }

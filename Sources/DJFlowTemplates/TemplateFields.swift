@@ -22,7 +22,8 @@ public struct TemplateFields: Sendable, Equatable, ExpressibleByDictionaryLitera
     /// The value named `key`; setting nil removes it, setting a name already there replaces its value in place.
     public subscript(key: String) -> TemplateValue? {
         get {
-            for entry in entries where entry.key == key { return entry.value }
+            // By index: iterating the entries would copy (retain and release) every one passed over.
+            for index in entries.indices where entries[index].key == key { return entries[index].value }
             return nil
         }
         set {

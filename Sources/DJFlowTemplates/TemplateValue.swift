@@ -12,6 +12,12 @@ public indirect enum TemplateValue: Sendable, Equatable {
     /// Another template file, replaced by the renderer with its text (`EmbeddedFile`).
     case embedded(EmbeddedFile)
 
+    /// The field `name` of an object; nil for anything else.
+    func field(_ name: String) -> TemplateValue? {
+        if case .object(let fields) = self { return fields[name] }
+        return nil
+    }
+
     /// The same tree as plain Swift values (`[String: Any]`, `[Any]`, `String`, `Bool`), for swift-mustache.
     var plain: Any {
         switch self {
