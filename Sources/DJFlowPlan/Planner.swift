@@ -155,7 +155,7 @@ public enum Planner {
                 id: skeleton.id, index: index, level: skeleton.level, jobs: ids,
                 gates: waits.filter(isGate).map { order[$0].description },
                 waitsOn: waits.map { order[$0].description },
-                criticalPath: longestPath(members, edges: [\.needs], weight: weight, unit: unit),
+                criticalPath: longestPath(members, acrossWorkflows: false, weight: weight, unit: unit),
                 outsidePool: outsidePool[skeleton.id]))
         }
 
@@ -167,7 +167,7 @@ public enum Planner {
         }
         return ExecutionPlan(pipeline: spec.name.value, source: spec.file, tables: tables, jobs: jobs,
                              workflows: workflows,
-                             criticalPath: longestPath(jobs, edges: [\.needs, \.after], weight: weight, unit: unit),
+                             criticalPath: longestPath(jobs, acrossWorkflows: true, weight: weight, unit: unit),
                              runtime: RuntimeEnvironment(spec))
     }
 
@@ -226,9 +226,9 @@ public enum Planner {
         return (result, ancestors)
     }
 
-    /// The heaviest chain through `jobs` (given in topological order) along `edges` (job ids); of chains
-    /// equally heavy, the one ending at the smallest id.
-    static func longestPath(_ jobs: [Job], edges: [KeyPath<Job, [String]>], weight: (Job) -> Int, unit: CriticalPath.Unit) -> CriticalPath {
+    /// The heaviest chain through `jobs` (given in topological order) along `needs` (and `after`, across
+    /// workflows); of chains equally heavy, the one ending at the smallest id.
+    static func longestPath(_ jobs: [Job], acrossWorkflows: Bool, weight: (Job) -> Int, unit: CriticalPath.Unit) -> CriticalPath {
         var indexOf: [String: Int] = [:]
         indexOf.reserveCapacity(jobs.count)
         for (index, job) in jobs.enumerated() { indexOf[job.id] = index }
@@ -238,13 +238,15 @@ public enum Planner {
         for (index, job) in jobs.enumerated() {
             let own = weight(job)
             length[index] = own
-            for keyPath in edges {
-                for parent in job[keyPath: keyPath] {
+            func follow(_ parents: [String]) {
+                for parent in parents {
                     // Only jobs met earlier count: a parent outside `jobs` (or later) is not on the chain.
                     guard let upstream = indexOf[parent], upstream < index else { continue }
                     if length[upstream] + own > length[index] { length[index] = length[upstream] + own; previous[index] = upstream }
                 }
             }
+            follow(job.needs)
+            if acrossWorkflows { follow(job.after) }
             if tail < 0 || length[index] > length[tail] || (length[index] == length[tail] && job.id < jobs[tail].id) { tail = index }
         }
         guard tail >= 0 else { return CriticalPath(jobs: [], length: 0, unit: unit) }
