@@ -60,7 +60,9 @@ print(f"{label:<44} {time.perf_counter() - t:8.2f} s   peak {usage.ru_maxrss / 1
 PY
 }
 for n in 1000 10000; do
-  peak "plan $n tables" "$bin" plan "$work/c$n.yaml" --format json
+  peak "plan $n tables" "$bin" plan "$work/c$n.yaml"
+  peak "plan $n tables --format json" "$bin" plan "$work/c$n.yaml" --format json
+  peak "validate $n tables" "$bin" validate "$work/c$n.yaml"
   for target in slurm htcondor kubernetes airflow all; do
     rm -rf "$work/c$n-$target"
     peak "compile $n tables --target $target" "$bin" compile "$work/c$n.yaml" --target "$target" --out "$work/c$n-$target"
