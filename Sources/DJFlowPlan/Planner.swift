@@ -259,11 +259,14 @@ public enum Planner {
 
 extension TableName {
     /// A job id from a table name: module segments and the snake-cased classes joined by `-`
-    /// (`ephys.CuratedClustering` → `ephys-curated_clustering`).
+    /// (`ephys.CuratedClustering` → `ephys-curated_clustering`), as the name's text reads back. A name
+    /// from Python that does not read back as a table name (a lower-case class, a capitalised module) is
+    /// lower-cased whole.
     var jobSlug: String {
-        var slug = module.isEmpty ? "" : module.lowercased().split(separator: ".").joined(separator: "-") + "-"
-        slug += className.snakeCased
-        if let part { slug += "-" + part.snakeCased }
+        guard let name = TableName(parsing: description) else { return description.lowercased() }
+        var slug = name.module.isEmpty ? "" : name.module.lowercased().split(separator: ".").joined(separator: "-") + "-"
+        slug += name.className.snakeCased
+        if let part = name.part { slug += "-" + part.snakeCased }
         return slug
     }
 }

@@ -279,6 +279,26 @@ func analyseWithPython(_ yaml: String, _ files: [(String, String)]) -> (Compiler
         #expect(graph(program) == ["acute.Probe": "lookup []", "chronic.Probe": "lookup [acute.Probe]"])
     }
 
+    /// Job ids come from table names; a Python class name that does not read back as a table name (lower
+    /// case first) is lower-cased whole, and a CamelCase one is snake-cased: ids stay what they were.
+    @Test func jobIDsOfPythonClassNames() throws {
+        let module = Self.header + """
+            @schema
+            class Subject(dj.Manual):
+                definition = 'subject: int'
+            @schema
+            class mySession(dj.Computed):
+                definition = '-> Subject'
+            @schema
+            class SpikeSortingRun2(dj.Computed):
+                definition = '-> Subject'
+            """
+        let yaml = "pipeline: p\nsources: ['*.py']\nrunner: {module: lab}\n"
+        let (analysis, printed) = analyseWithPython(yaml, [("lab.py", module)])
+        let plan = try #require(analysis.plan, "\(printed)")
+        #expect(plan.jobs.map(\.id) == ["spike_sorting_run2", "mysession"])
+    }
+
     // MARK: what cannot be read statically
 
     @Test func runtimeDefinitionsWarnWithLocations() {
