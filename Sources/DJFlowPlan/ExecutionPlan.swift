@@ -28,10 +28,15 @@ public struct ExecutionPlan: Codable, Sendable {
     public var jobsByID: [String: Job] { Dictionary(uniqueKeysWithValues: jobs.map { ($0.id, $0) }) }
 
     /// The scheduler job that runs each table: its own job, or its workflow's pool.
-    public var jobsByTable: [String: Job] {
-        var byTable: [String: Job] = [:]
-        for job in jobs {
-            if let pool = job.pool { for member in pool.members { byTable[member.table] = job } } else { byTable[job.table] = job }
+    public var jobsByTable: [String: Job] { jobPositionsByTable.mapValues { jobs[$0] } }
+
+    /// The position in `jobs` of the scheduler job that runs each table (no copies of the jobs, for loops
+    /// over every table).
+    public var jobPositionsByTable: [String: Int] {
+        var byTable: [String: Int] = [:]
+        byTable.reserveCapacity(jobs.count)
+        for (position, job) in jobs.enumerated() {
+            if let pool = job.pool { for member in pool.members { byTable[member.table] = position } } else { byTable[job.table] = position }
         }
         return byTable
     }

@@ -7,12 +7,7 @@ import DJFlowSpec
 /// job, a throttle that never limits anything, and a pipeline without any job at all.
 public enum SettingsCheck {
     public static func check(_ spec: PipelineSpec, plan: ExecutionPlan, diagnostics: inout Diagnostics) {
-        // Positions in `plan.jobs`, not copies of the jobs: this runs over every table.
-        var jobAt: [String: Int] = [:]
-        jobAt.reserveCapacity(plan.tables.count)
-        for (index, job) in plan.jobs.enumerated() {
-            if let pool = job.pool { for member in pool.members { jobAt[member.table] = index } } else { jobAt[job.table] = index }
-        }
+        let jobAt = plan.jobPositionsByTable
         let jobOfTable = { (name: String) in jobAt[name].map { plan.jobs[$0] } }
         var planned = Set<String>(minimumCapacity: plan.tables.count)
         for table in plan.tables { planned.insert(table.name) }

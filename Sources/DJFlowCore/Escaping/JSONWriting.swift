@@ -72,17 +72,23 @@ private final class JSONNode {
         return node
     }
 
-    /// `value` as a leaf when it is one, else as a node of its own.
-    static func value<T: Encodable>(_ value: T) -> JSONValue {
+    /// A string, integer or boolean as a leaf (compared by type: cheaper than encoding it); nil otherwise.
+    static func leaf<T>(_ value: T) -> JSONValue? {
         if T.self == String.self { return .string(unsafeBitCast(value, to: String.self)) }
         if T.self == Int.self { return .literal(String(unsafeBitCast(value, to: Int.self))) }
         if T.self == Bool.self { return .literal(unsafeBitCast(value, to: Bool.self) ? "true" : "false") }
+        return nil
+    }
+
+    /// `value` as a leaf when it is one, else as a node of its own.
+    static func value<T: Encodable>(_ value: T) -> JSONValue {
+        if let leaf = leaf(value) { return leaf }
         let node = encoded(value)
         return node.kind == .single ? node.single : .node(node)
     }
 
     func set<T: Encodable>(_ value: T) {
-        if T.self == String.self || T.self == Int.self || T.self == Bool.self { kind = .single; single = Self.value(value); return }
+        if let leaf = Self.leaf(value) { kind = .single; single = leaf; return }
         try? value.encode(to: JSONNodeEncoder(node: self))
     }
 
@@ -147,7 +153,7 @@ private struct JSONTextWriter {
         }
         let sorted = fields.indices.sorted { (fields[$0].key, $0) < (fields[$1].key, $1) }
         let kept = sorted.indices.filter { $0 == sorted.count - 1 || fields[sorted[$0 + 1]].key != fields[sorted[$0]].key }.map { sorted[$0] }
-        // Dictionaries (keys that vary) are not remembered: only what is likely to come again.
+        // At most 64 shapes are kept: dictionaries, whose keys vary, would otherwise grow the list without end.
         if shapes.count < 64 { shapes.append((fields.map(\.key), kept)) }
         return kept
     }
