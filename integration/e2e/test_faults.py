@@ -212,9 +212,12 @@ def wait_until(predicate, timeout, what, poll=0.1):
 
 
 def test_worker_killed_in_make_is_reclaimed_by_the_rerun(faults):
-    f = faults(keys=3, sleep=1)
+    f = faults(keys=3, sleep=1.5)
     ids = f.submit()
-    victim = next(iter(f.wait_in_make(1, min_age=0.2).values()))   # a runner busy in make()
+    # Both runners busy in make(): each has passed its start, where a runner gives back dead workers' rows (a
+    # worker that started after the kill would reclaim the victim's row at once, and the rerun would have
+    # nothing to reclaim). One of them is the victim.
+    victim = min(f.wait_in_make(2, min_age=0.2).values(), key=lambda a: a["job_id"])
     cmdline = pathlib.Path("/proc/%d/cmdline" % victim["pid"]).read_bytes()
     assert b"djflow_populate.py" in cmdline and b"--no-refresh" in cmdline, cmdline
     os.kill(victim["pid"], signal.SIGKILL)
