@@ -1,4 +1,4 @@
-// An order-keeping map over all cores, for independent pieces of work (targets lowering workflows).
+// Order-keeping maps over all cores, for independent pieces of work (targets lowering workflows, per-job loops).
 
 import Dispatch
 
@@ -21,4 +21,26 @@ extension Array where Element: Sendable {
 /// Each slot is written by exactly one iteration of `concurrentPerform`, and read after it returns.
 private struct ResultSlots<T>: @unchecked Sendable {
     let base: UnsafeMutablePointer<T?>
+}
+
+/// `(0..<count).map(transform)` over all cores, in contiguous chunks of at least `grain` indices (fewer
+/// run on the calling thread alone); results in index order. For the per-table and per-job loops of
+/// large pipelines, where each index's work is independent and small.
+public func concurrentIndices<T>(_ count: Int, grain: Int = 512, _ transform: @Sendable (Int) -> T) -> [T] {
+    let chunks = Swift.min(8, count / Swift.max(grain, 1))
+    guard chunks > 1 else { return (0..<count).map(transform) }
+    return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+        let slots = UninitializedSlots(base: buffer.baseAddress!)
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            for index in (count * chunk / chunks)..<(count * (chunk + 1) / chunks) {
+                (slots.base + index).initialize(to: transform(index))
+            }
+        }
+        initialized = count
+    }
+}
+
+/// Each slot is initialised by exactly one iteration of `concurrentPerform`.
+private struct UninitializedSlots<T>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<T>
 }

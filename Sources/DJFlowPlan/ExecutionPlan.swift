@@ -42,6 +42,15 @@ public struct ExecutionPlan: Codable, Sendable {
     }
 
     /// The jobs of a workflow, in its order.
+    /// The positions in `jobs` of each workflow's jobs (in `jobs`' order), by workflow id: one pass, for
+    /// loops over every workflow.
+    public var jobPositionsByWorkflow: [String: [Int]] {
+        var byWorkflow: [String: [Int]] = [:]
+        byWorkflow.reserveCapacity(workflows.count)
+        for (position, job) in jobs.enumerated() { byWorkflow[job.workflow, default: []].append(position) }
+        return byWorkflow
+    }
+
     public func jobs(of workflow: Workflow) -> [Job] {
         // `jobs` is in global topological order and a workflow's order is that order restricted to it.
         jobs.filter { $0.workflow == workflow.id }

@@ -74,12 +74,18 @@ struct TableGraph {
         // Masters with a table upstream through their own primary key (what populate() takes keys from).
         var keyed = [Bool](repeating: false, count: known)
         var secondary = [[Int]](repeating: [], count: known)
-        for number in sorted {
+        // Resolving a reference reads only the index: all of them are resolved on all cores first.
+        let lookup = index
+        let resolved = concurrentIndices(sorted.count, grain: 256) { k -> [(reference: Located<String>, isPrimary: Bool, resolution: TableIndex.Resolution)] in
+            let table = lookup.specs[sorted[k]], name = lookup.names[sorted[k]]
+            let written = table.dependsOn.map { ($0, true) } + (table.definition?.references ?? []).map { ($0.name, $0.isPrimary) }
+            return written.map { ($0.0, $0.1, lookup.resolve($0.0.value, from: name)) }
+        }
+        for (k, number) in sorted.enumerated() {
             let table = index.specs[number], name = index.names[number]
             let owner = masterOf[number] >= 0 ? masterOf[number] : nil
-            let written = table.dependsOn.map { ($0, true) } + (table.definition?.references ?? []).map { ($0.name, $0.isPrimary) }
-            for (reference, isPrimary) in written {
-                var resolution = index.resolve(reference.value, from: name)
+            for (reference, isPrimary, found) in resolved[k] {
+                var resolution = found
                 if case .unknown = resolution, table.externalReferences.contains(reference.value),
                    let external = TableName(parsing: reference.value) {
                     if index.number(of: external.master) == nil && outside[external.master] == nil {

@@ -34,35 +34,46 @@ public enum PlanRenderer {
     static func text(_ plan: ExecutionPlan) -> String {
         var out = "pipeline \(plan.pipeline) (\(plan.source)): \(plan.jobs.count) job\(plan.jobs.count == 1 ? "" : "s") in \(plan.workflows.count) workflow\(plan.workflows.count == 1 ? "" : "s")\n"
         out += "critical path: \(describe(plan.criticalPath))\n"
+        // Job lines are made on all cores (each is padded to its workflow's widest id), then laid out.
+        let positions = plan.jobPositionsByWorkflow
+        var width = [Int](repeating: 0, count: plan.jobs.count)
+        for members in positions.values {
+            let widest = members.map { plan.jobs[$0].id.count }.max() ?? 0
+            for position in members { width[position] = widest }
+        }
+        let widths = width
+        let lines = concurrentIndices(plan.jobs.count) { jobLines(plan.jobs[$0], width: widths[$0]) }
         for workflow in plan.workflows {
             out += "\nworkflow \(workflow.id) (level \(workflow.level))\n"
             if !workflow.gates.isEmpty { out += "  gates (enter data first): \(workflow.gates.joined(separator: ", "))\n" }
             out += "  waits on: \(workflow.waitsOn.isEmpty ? "-" : workflow.waitsOn.joined(separator: ", "))\n"
-            let jobs = plan.jobs(of: workflow)
-            let width = jobs.map(\.id.count).max() ?? 0
-            for job in jobs {
-                var line = "  " + job.id.padding(toLength: width, withPad: " ", startingAt: 0)
-                line += job.pool.map { "  pool of \($0.members.count) table\($0.members.count == 1 ? "" : "s"), \($0.slots) worker slots" } ?? "  \(job.table) [\(job.tier.rawValue)]"
-                line += "  workers=\(job.workers) cpus=\(job.resources.cpus)"
-                if let memory = job.resources.memoryMiB { line += " memory=\(MemoryAmount(mebibytes: memory).slurmText)" }
-                if job.resources.gpus > 0 { line += " gpus=\(job.resources.gpus)" }
-                if let time = job.resources.timeSeconds { line += " time=\(WallTime(seconds: time).slurmText)" }
-                line += "  needs: \(job.needs.isEmpty ? "-" : job.needs.joined(separator: ", "))"
-                if !job.after.isEmpty { line += "  after (earlier workflows): \(job.after.joined(separator: ", "))" }
-                out += line + "\n"
-                for member in job.pool?.members ?? [] {
-                    var text = "    \(member.table)"
-                    if !member.follows.isEmpty { text += "  follows: \(member.follows.joined(separator: ", "))" }
-                    if !member.after.isEmpty { text += "  after (table-level): \(member.after.joined(separator: ", "))" }
-                    out += text + "\n"
-                }
-            }
+            for position in positions[workflow.id] ?? [] { out += lines[position] }
             for excluded in workflow.outsidePool ?? [] {
                 out += "  outside the pool: \(excluded.table): \(excluded.reason)\n"
             }
             out += "  critical path: \(describe(workflow.criticalPath))\n"
         }
         return out
+    }
+
+    /// A job's line of the text plan, and one line per pool member.
+    private static func jobLines(_ job: Job, width: Int) -> String {
+        var line = "  " + job.id.padding(toLength: width, withPad: " ", startingAt: 0)
+        line += job.pool.map { "  pool of \($0.members.count) table\($0.members.count == 1 ? "" : "s"), \($0.slots) worker slots" } ?? "  \(job.table) [\(job.tier.rawValue)]"
+        line += "  workers=\(job.workers) cpus=\(job.resources.cpus)"
+        if let memory = job.resources.memoryMiB { line += " memory=\(MemoryAmount(mebibytes: memory).slurmText)" }
+        if job.resources.gpus > 0 { line += " gpus=\(job.resources.gpus)" }
+        if let time = job.resources.timeSeconds { line += " time=\(WallTime(seconds: time).slurmText)" }
+        line += "  needs: \(job.needs.isEmpty ? "-" : job.needs.joined(separator: ", "))"
+        if !job.after.isEmpty { line += "  after (earlier workflows): \(job.after.joined(separator: ", "))" }
+        line += "\n"
+        for member in job.pool?.members ?? [] {
+            line += "    \(member.table)"
+            if !member.follows.isEmpty { line += "  follows: \(member.follows.joined(separator: ", "))" }
+            if !member.after.isEmpty { line += "  after (table-level): \(member.after.joined(separator: ", "))" }
+            line += "\n"
+        }
+        return line
     }
 
     /// Graphviz: one cluster per workflow, staged tables as cylinders, gates as diamonds.

@@ -95,18 +95,21 @@ public enum Planner {
         let useEstimates = jobPositions.contains { resolvedSettings(spec, graph.tables[$0]).estimate != nil }
         let targets = jobPositions.map { runnerTarget(for: graph.tables[$0], spec: spec) }
         let workflowOfJob = jobPositions.map { workflowAt[$0] }
-        var workflowMembers = [BitSet](repeating: BitSet(count: jobNames.count), count: workflowSkeletons.count)
-        for (jobIndex, workflow) in workflowOfJob.enumerated() { workflowMembers[workflow].insert(jobIndex) }
-        var jobs: [Job] = []
-        var poolWishes: [String: Pooling.Wish] = [:]
+        var membersOfWorkflow = [BitSet](repeating: BitSet(count: jobNames.count), count: workflowSkeletons.count)
+        for (jobIndex, workflow) in workflowOfJob.enumerated() { membersOfWorkflow[workflow].insert(jobIndex) }
         let poolSlots = spec.defaults.poolSlots ?? spec.defaults.maxWorkers ?? Self.defaultMaxWorkers
-        for (jobIndex, i) in jobPositions.enumerated() {
-            let name = order[i]
+        // Each job is made from the arrays above alone, so the jobs are made on all cores (in order).
+        let (workflowMembers, workflowOf, stagedAt, jobIndexOf) = (membersOfWorkflow, workflowAt, staged, jobIndexAt)
+        let skeletonIDs = workflowSkeletons.map(\.id)
+        let descriptions = order.map(\.description)
+        let made = concurrentIndices(jobPositions.count, grain: 256) { jobIndex -> (job: Job, pool: Bool) in
+            let i = jobPositions[jobIndex]
             let table = graph.tables[i]
             let settings = resolvedSettings(spec, table)
             let (modules, runnerTable) = targets[jobIndex]
             let nearest = reduced[jobIndex].map { jobPositions[$0] }
-            let sameWorkflow = { (parent: Int) in workflowAt[parent] == workflowAt[i] }
+            let sameWorkflow = { (parent: Int) in workflowOf[parent] == workflowOf[i] }
+            let idAt = { (position: Int) in idList[jobIndexOf[position]] }
             // Pipelining: the nearest upstream jobs of the workflow are followed key by key, except where the
             // key source does not vouch for their rows (a reference outside the primary key, a custom
             // key_source): those keep table-level order, even when a longer path implies them.
@@ -116,12 +119,12 @@ public enum Planner {
                 : []
             let ordered = nearest.filter(sameWorkflow) + tableLevel.filter { !nearest.contains($0) }
             var job = Job(
-                id: idList[jobIndex], table: name.description, tier: table.tier,
+                id: idList[jobIndex], table: descriptions[i], tier: table.tier,
                 parts: graph.parts[i].map(\.description), modules: modules, runnerTable: runnerTable,
-                workflow: workflowSkeletons[workflowAt[i]].id,
+                workflow: skeletonIDs[workflowOf[i]],
                 needs: ordered.map(idAt),
                 after: nearest.filter { !sameWorkflow($0) }.map(idAt),
-                waitsOn: staged[i].map { order[$0].description },
+                waitsOn: stagedAt[i].map { descriptions[$0] },
                 resources: JobResources(
                     cpus: settings.resources.cpus ?? 1, memoryMiB: settings.resources.memory?.mebibytes,
                     gpus: settings.resources.gpus ?? 0, timeSeconds: settings.resources.time?.seconds,
@@ -137,9 +140,12 @@ public enum Planner {
                     .map { targets[$0].table }
             }
             job.runnerSteps = job.invocations
-            poolWishes[job.id] = Pooling.Wish(wanted: settings.pool == true, slots: poolSlots)
-            jobs.append(job)
+            return (job, settings.pool == true)
         }
+        var jobs = made.map(\.job)
+        var poolWishes: [String: Pooling.Wish] = [:]
+        poolWishes.reserveCapacity(made.count)
+        for (job, pool) in made { poolWishes[job.id] = Pooling.Wish(wanted: pool, slots: poolSlots) }
         let (pooled, outsidePool) = Pooling.apply(jobs: jobs, wishes: poolWishes)
         jobs = pooled
 
@@ -202,7 +208,7 @@ public enum Planner {
     /// Stable, unique job ids from table names, in the order of `names`.
     static func jobIDs(_ names: [TableName]) -> [String] {
         var used: [String: Int] = [:]
-        let slugs = names.map(\.jobSlug)
+        let slugs = concurrentIndices(names.count) { names[$0].jobSlug }
         for slug in slugs { used[slug, default: 0] += 1 }
         return zip(names, slugs).map { name, slug in
             used[slug]! > 1 ? "\(slug)-\(StableHash.hex(name.description, length: 4))" : slug
@@ -212,16 +218,16 @@ public enum Planner {
     /// Removes every edge implied by a longer path, and gives each node's ancestors. Nodes are `0..<count`
     /// in topological order; `parents[i]` lists the direct parents of node i (kept in their order).
     static func transitiveReduction(count: Int, parents: [[Int]]) -> (parents: [[Int]], ancestors: [BitSet]) {
-        var ancestors = [BitSet](repeating: BitSet(count: count), count: count)
+        var ancestors: [BitSet] = []
+        ancestors.reserveCapacity(count)
         var result = [[Int]](repeating: [], count: count)
         for i in 0..<count {
             let direct = parents[i]
-            var implied = BitSet(count: count)
-            for parent in direct { implied.formUnion(ancestors[parent]) }
-            result[i] = direct.filter { !implied.contains($0) }
-            var all = implied
+            var all = BitSet(count: i)  // ancestors come earlier in the order: bits below i only
+            for parent in direct { all.formUnion(ancestors[parent]) }
+            result[i] = direct.filter { !all.contains($0) }
             for parent in direct { all.insert(parent) }
-            ancestors[i] = all
+            ancestors.append(all)
         }
         return (result, ancestors)
     }
@@ -271,13 +277,18 @@ extension TableName {
     }
 }
 
-/// A fixed-size set of small integers.
+/// A set of the integers below a fixed count. Sets of different counts combine: a union takes in a set of
+/// no larger count, and an intersection (`indices(within:)`) is as long as the shorter of the two.
 struct BitSet {
     private var words: [UInt64]
     init(count: Int) { words = [UInt64](repeating: 0, count: (count + 63) / 64) }
     mutating func insert(_ i: Int) { words[i >> 6] |= 1 << UInt64(i & 63) }
-    func contains(_ i: Int) -> Bool { words[i >> 6] & (1 << UInt64(i & 63)) != 0 }
-    mutating func formUnion(_ other: BitSet) { for i in words.indices { words[i] |= other.words[i] } }
+    func contains(_ i: Int) -> Bool { i >> 6 < words.count && words[i >> 6] & (1 << UInt64(i & 63)) != 0 }
+    /// Adds the members of `other`, whose count is at most this set's.
+    mutating func formUnion(_ other: BitSet) {
+        precondition(other.words.count <= words.count, "BitSet.formUnion: a larger set")
+        for i in other.words.indices { words[i] |= other.words[i] }
+    }
     /// The members in increasing order.
     var indices: [Int] { indices(within: nil) }
     /// The members that are also in `mask` (of the same count), in increasing order, without building the
@@ -285,7 +296,7 @@ struct BitSet {
     func indices(within mask: BitSet?) -> [Int] {
         var result: [Int] = []
         for (w, word) in words.enumerated() where word != 0 {
-            var bits = mask.map { word & $0.words[w] } ?? word
+            var bits = mask.map { w < $0.words.count ? word & $0.words[w] : 0 } ?? word
             while bits != 0 {
                 result.append(w << 6 | bits.trailingZeroBitCount)
                 bits &= bits - 1

@@ -7,7 +7,7 @@ import Yams
 ///
 /// Structure and values are checked here (keys, types, tiers, names, resources); the graph (unknown
 /// dependencies, cycles, masters of parts) is checked by `DJFlowPlan`.
-public struct SpecLoader {
+public struct SpecLoader: Sendable {
     public static let topLevelKeys = ["pipeline", "runner", "database", "defaults", "sources", "links", "tables", "targets"]
     public static let settingsKeys = ["resources", "workers", "max_workers", "pipelining", "throttle", "retries", "priority", "on_error", "max_calls", "processes", "estimate", "pool"]
     public static let tableKeys = ["tier", "definition", "depends_on", "parts", "module", "targets"] + settingsKeys
@@ -256,6 +256,28 @@ public struct SpecLoader {
 
     private mutating func readTables(_ node: SpecNode) -> [TableSpec] {
         guard let pairs = reader.openMapping(node, context: "'tables'") else { return [] }
+        // Each entry is read on its own: large pipelines are read in chunks on all cores, each chunk with
+        // its own diagnostics, joined in order (the same tables and diagnostics as one pass).
+        let chunks = pairs.count >= 2_048 ? 4 : 1
+        guard chunks > 1 else { return readTables(pairs[...]) }
+        var fresh = self
+        fresh.reader = SpecReader()
+        let blank = fresh
+        let read = concurrentIndices(chunks, grain: 1) { chunk in
+            var loader = blank
+            let tables = loader.readTables(pairs[(pairs.count * chunk / chunks)..<(pairs.count * (chunk + 1) / chunks)])
+            return (tables, loader.reader.diagnostics)
+        }
+        var tables: [TableSpec] = []
+        tables.reserveCapacity(read.reduce(0) { $0 + $1.0.count })
+        for (chunk, diagnostics) in read {
+            tables += chunk
+            reader.diagnostics.append(contentsOf: diagnostics)
+        }
+        return tables
+    }
+
+    private mutating func readTables(_ pairs: ArraySlice<(key: Located<String>, value: SpecNode)>) -> [TableSpec] {
         var tables: [TableSpec] = []
         tables.reserveCapacity(pairs.count)
         for (key, value) in pairs {

@@ -4,7 +4,7 @@ import DJFlowCore
 
 /// Typed, located reads from a `SpecNode`, each reporting a diagnostic instead of throwing, so one pass
 /// finds every problem. Targets use the same readers for their own options.
-public struct SpecReader {
+public struct SpecReader: Sendable {
     public var diagnostics = Diagnostics()
 
     public init() {}

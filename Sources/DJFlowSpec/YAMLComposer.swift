@@ -13,27 +13,72 @@ import DJFlowCore
 /// agree on every file by construction, and a test compares them on every YAML file of the project.
 public enum YAMLComposer {
     /// The document's root node, or nil when the file is not in the plain case.
-    public static func compose(_ source: SourceFile) -> SpecNode? {
+    /// - Parameter splitAbove: a file of at least this many bytes whose `tables:` block can be cut in two
+    ///   is composed in two halves at once (see `YAMLTablesSplit`); tests lower it to cut small files.
+    public static func compose(_ source: SourceFile, splitAbove: Int = YAMLTablesSplit.minimumBytes) -> SpecNode? {
+        var text = source.text
+        return text.withUTF8 { bytes -> SpecNode? in
+            if bytes.count >= splitAbove, let split = YAMLTablesSplit(bytes) {
+                // The halves either compose to exactly the whole file's tree or refuse: then compose it whole.
+                if let node = split.compose(bytes, file: source.path) { return node }
+            }
+            return compose(bytes, file: source.path, part: .whole)
+        }
+    }
+
+    /// Which text `compose(_:file:part:)` reads: a whole file, or a half of one cut by `YAMLTablesSplit`.
+    enum Part {
+        case whole
+        /// Everything but the second half of the tables (lines from `split` on are the file's lines from
+        /// `split + shift` on). Nothing written before line `split` may reach past its start, and the first
+        /// event from line `split` on must be a top-level key: the tables' first half ended on its own.
+        case head(split: Int, shift: Int)
+        /// The second half of the tables, after `split` empty lines: a block mapping at (`split`, `indent`).
+        case tail(split: Int, indent: Int)
+    }
+
+    /// Composes UTF-8 text (zero-based lines and columns of libyaml's marks become one-based locations).
+    static func compose(_ bytes: UnsafeBufferPointer<UInt8>, file: String, part: Part) -> SpecNode? {
+        // libyaml reads from a pointer; an empty buffer may have none, and is not the plain case anyway.
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return nil }
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { return nil }
         defer { yaml_parser_delete(&parser) }
         yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
-        var text = source.text
-        return text.withUTF8 { bytes -> SpecNode? in
-            // libyaml reads from a pointer; an empty buffer may have none, and is not the plain case anyway.
-            guard let base = bytes.baseAddress, !bytes.isEmpty else { return nil }
-            yaml_parser_set_input_string(&parser, base, bytes.count)
-            var builder = Builder(file: source.path)
-            var event = yaml_event_t()
-            while yaml_parser_parse(&parser, &event) == 1 {
-                let step = builder.take(event)
-                let ended = event.type == YAML_STREAM_END_EVENT
-                yaml_event_delete(&event)
-                guard step else { return nil }
-                if ended { return builder.root }
+        yaml_parser_set_input_string(&parser, base, bytes.count)
+        var builder = Builder(file: file)
+        if case .head(let split, let shift) = part { builder.shift = (split, shift) }
+        var event = yaml_event_t()
+        var pastSplit = false, rootSeen = false
+        while yaml_parser_parse(&parser, &event) == 1 {
+            defer { yaml_event_delete(&event) }
+            let type = event.type
+            let closes = type == YAML_MAPPING_END_EVENT || type == YAML_SEQUENCE_END_EVENT
+                || type == YAML_DOCUMENT_END_EVENT || type == YAML_STREAM_END_EVENT
+            switch part {
+            case .whole:
+                break
+            case .head(let split, _) where !closes:
+                let start = Int(event.start_mark.line), end = Int(event.end_mark.line)
+                if start < split {
+                    guard end < split || (end == split && event.end_mark.column == 0) else { return nil }
+                } else if !pastSplit {
+                    pastSplit = true
+                    guard builder.isAtTopLevelKey else { return nil }
+                }
+            case .head:
+                break
+            case .tail(let split, let indent):
+                if !rootSeen && type != YAML_STREAM_START_EVENT && type != YAML_DOCUMENT_START_EVENT {
+                    rootSeen = true
+                    guard type == YAML_MAPPING_START_EVENT, event.data.mapping_start.style == YAML_BLOCK_MAPPING_STYLE,
+                          Int(event.start_mark.line) == split, Int(event.start_mark.column) == indent else { return nil }
+                }
             }
-            return nil  // a syntax error: Yams reports it
+            guard builder.take(event) else { return nil }
+            if type == YAML_STREAM_END_EVENT { return builder.root }
         }
+        return nil  // a syntax error: Yams reports it
     }
 
     /// The open collections while events arrive, innermost last.
@@ -44,6 +89,8 @@ public enum YAMLComposer {
         }
 
         let file: String
+        /// Lines from `from` on are reported `by` lines further down (the head of a cut file).
+        var shift: (from: Int, by: Int) = (Int.max, 0)
         var stack: [Open] = []
         var root: SpecNode?
         var documents = 0
@@ -52,7 +99,8 @@ public enum YAMLComposer {
 
         /// Takes one event; false when the file leaves the plain case.
         mutating func take(_ event: yaml_event_t) -> Bool {
-            let at = SourceLocation(file: file, line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
+            let line = Int(event.start_mark.line)
+            let at = SourceLocation(file: file, line: line + (line >= shift.from ? shift.by : 0) + 1, column: Int(event.start_mark.column) + 1)
             switch event.type {
             case YAML_STREAM_START_EVENT, YAML_STREAM_END_EVENT, YAML_DOCUMENT_END_EVENT:
                 return true
@@ -90,6 +138,9 @@ public enum YAMLComposer {
                 return false
             }
         }
+
+        /// Only the root mapping is open, waiting for its next key.
+        var isAtTopLevelKey: Bool { stack.count == 1 && isAwaitingKey }
 
         /// The innermost collection is a mapping waiting for its next key (which must be a scalar).
         private var isAwaitingKey: Bool {

@@ -114,3 +114,80 @@ import Testing
         #expect(diagnostics.all.first?.location?.line == 5)
     }
 }
+
+/// A large file's `tables:` block is composed in two halves at once: the halves give exactly the tree of
+/// the whole file, or the file is composed whole. Each text below is cut (forced with `splitAbove: 0`),
+/// many of them where a line that looks like a table is inside a quoted scalar or a flow collection.
+@Suite struct YAMLTablesSplitTests {
+    static func dump(_ text: String, splitAbove: Int) -> String {
+        YAMLComposerTests.dump(YAMLComposer.compose(YAMLComposerTests.source(text), splitAbove: splitAbove))
+    }
+
+    @Test(arguments: [
+        "pipeline: p\ntables:\n  A: {tier: manual}\n  B: {tier: computed}\n  C: x\ntargets:\n  slurm: {}\n",
+        "tables:\n  A:\n    definition: |+\n      x\n\n\n  B:\n    definition: |\n      y\n  C: {tier: manual}\nafter: 1\n",
+        "tables:  # the tables\n  A:\n    definition: |\n      x\n\n  B:\n    definition: >-\n      y\n\n  C: 1\n",
+        "tables:\n  A: {tier: manual}\n  B: \"one\n  C: two\"\n  D: x\n",
+        "tables:\n  A: {tier: manual}\n  B: [x,\n  C, y]\n  D: z\ntargets: {}\n",
+        "tables:\n  A: {tier: manual,\n  B: x}\n  C: 1\n  D: 2\n",
+        "tables:\n  A: 1\n  B: 'x\n  C: y'\n  D: 2\nz: 'q'\n",
+        "tables:\n  A: 1\n  B: \"x\n  C: y\nz: \"\n",
+        "tables:\n  A: \"x\n  C: y\"\nz: \"\n",
+        "tables:\n  A: [x,\n  C: y]\nz: 1]\n",
+        "pipeline: p\ntables:\n  A: 1\n  B: 2\n  C: 3",
+        "tables:\n  A: 1\n# a comment in column 0\n\n  B: 2\n  # indented\n  C: 3\nz: 1\n",
+        "tables:\r\n  A: 1\r\n  B: 2\r\n  C: 3\r\nz: 1\r\n",
+        "tables:\n  A:\n  - x\n  - y\n  B:\n  - z\n  C: 1\n",
+        "tables:\n  A: one\n    two\n  B: three\n  C: 4\n",
+        "tables:\n  A: 1\n  B: 2\n  C: |\n    x\n  D: 4\ntables:\n  E: 5\n",
+    ])
+    func halvesComposeAsTheWholeFile(_ text: String) {
+        #expect(YAMLTablesSplit.cutLine(of: text) != nil, "the text is cut")
+        let whole = Self.dump(text, splitAbove: .max)
+        #expect(Self.dump(text, splitAbove: 0) == whole)
+        if whole != "nil" { #expect(whole == YAMLComposerTests.dump(SpecLoader.composeWithYams(YAMLComposerTests.source(text)))) }
+    }
+
+    /// A table named in both halves is a duplicate key: the file goes to Yams, which locates it.
+    @Test func duplicateAcrossTheCutIsReported() {
+        let text = "pipeline: p\nrunner: {module: m}\ntables:\n  A: {tier: manual}\n  B: {tier: manual}\n  C: {tier: manual}\n  A: {tier: lookup}\n"
+        #expect(YAMLTablesSplit.cutLine(of: text) == 6)
+        #expect(YAMLComposer.compose(YAMLComposerTests.source(text), splitAbove: 0) == nil)
+        let (_, diagnostics) = SpecLoader.load(YAMLComposerTests.source(text))
+        #expect(diagnostics.all.map(\.message) == ["duplicate key 'A'"])
+    }
+
+    /// One table, a flow mapping, a tab, a nested `tables:`, a document marker after the block.
+    @Test(arguments: ["tables:\n  A: 1\n", "tables:\n  A: 1\n  B: 2\n  C: 3\n...\n", "tables:\n  A: 1\n  B: 2\n  C: 3\n---\nb: 1\n", "tables: {A: 1, B: 2}\n", "tables:\n  A: 1\n\tB: 2\n  C: 3\n", "a:\n  tables:\n    A: 1\n    B: 2\n"])
+    func blocksThatAreNotCut(_ text: String) {
+        #expect(YAMLTablesSplit.cutLine(of: text) == nil)
+    }
+
+    /// A pipeline past the size where files are cut: the cut is near the middle, the tree is the whole
+    /// file's, and the loader reads its tables (in chunks) with every diagnostic in file order.
+    @Test func largePipelineIsCutAndReadInOrder() throws {
+        var text = "pipeline: big\nrunner: {module: m}\ntables:\n"
+        for i in 0..<3_000 {
+            let name = String(format: "T%04d", i)
+            switch i {
+            case 0: text += "  \(name): {tier: manual}\n"
+            case 10, 2_900: text += "  \(name): {tier: computed, depends_on: [T0000], workers: none}\n"
+            default: text += "  \(name):\n    tier: computed\n    definition: |\n      -> T\(String(format: "%04d", i - 1))\n      ---\n      x: int  # \"quoted\" 'text'\n"
+            }
+        }
+        text += "targets:\n  slurm: {partition: p}\n"
+        #expect(text.utf8.count >= YAMLTablesSplit.minimumBytes)
+        let cut = try #require(YAMLTablesSplit.cutLine(of: text))
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).count
+        #expect(abs(cut - lines / 2) < lines / 10)
+        let fast = YAMLComposer.compose(YAMLComposerTests.source(text))
+        #expect(YAMLComposerTests.dump(fast) == Self.dump(text, splitAbove: .max))
+        let (spec, diagnostics) = SpecLoader.load(YAMLComposerTests.source(text))
+        #expect(spec?.tables.count == 3_000)
+        #expect(spec?.tables.map(\.name.description) == (0..<3_000).map { String(format: "T%04d", $0) })
+        #expect(diagnostics.all.map(\.message) == Array(repeating: "'workers' must be a whole number or auto, found 'none'", count: 2))
+        let errorLines = diagnostics.all.compactMap { $0.location?.line }
+        #expect(errorLines == errorLines.sorted() && errorLines.count == 2)
+        #expect(errorLines.allSatisfy { text.split(separator: "\n", omittingEmptySubsequences: false)[$0 - 1].contains("workers: none") })
+    }
+}
