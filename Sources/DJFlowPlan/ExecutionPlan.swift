@@ -35,8 +35,14 @@ public struct ExecutionPlan: Codable, Sendable {
     public var jobPositionsByTable: [String: Int] {
         var byTable: [String: Int] = [:]
         byTable.reserveCapacity(jobs.count)
-        for (position, job) in jobs.enumerated() {
-            if let pool = job.pool { for member in pool.members { byTable[member.table] = position } } else { byTable[job.table] = position }
+        jobs.withUnsafeBufferPointer { jobs in  // read in place: a copy of each job is a few dozen retains
+            for position in jobs.indices {
+                if let pool = jobs[position].pool {
+                    for member in pool.members { byTable[member.table] = position }
+                } else {
+                    byTable[jobs[position].table] = position
+                }
+            }
         }
         return byTable
     }
@@ -44,10 +50,13 @@ public struct ExecutionPlan: Codable, Sendable {
     /// The jobs of a workflow, in its order.
     /// The positions in `jobs` of each workflow's jobs (in `jobs`' order), by workflow id: one pass, for
     /// loops over every workflow.
-    public var jobPositionsByWorkflow: [String: [Int]] {
+    public var jobPositionsByWorkflow: [String: [Int]] { Self.positionsByWorkflow(jobs) }
+
+    static func positionsByWorkflow(_ jobs: [Job]) -> [String: [Int]] {
         var byWorkflow: [String: [Int]] = [:]
-        byWorkflow.reserveCapacity(workflows.count)
-        for (position, job) in jobs.enumerated() { byWorkflow[job.workflow, default: []].append(position) }
+        jobs.withUnsafeBufferPointer { jobs in
+            for position in jobs.indices { byWorkflow[jobs[position].workflow, default: []].append(position) }
+        }
         return byWorkflow
     }
 

@@ -38,11 +38,13 @@ public enum PlanRenderer {
         let positions = plan.jobPositionsByWorkflow
         var width = [Int](repeating: 0, count: plan.jobs.count)
         for members in positions.values {
-            let widest = members.map { plan.jobs[$0].id.count }.max() ?? 0
+            let widest = plan.jobs.withUnsafeBufferPointer { jobs in members.map { jobs[$0].id.count }.max() ?? 0 }
             for position in members { width[position] = widest }
         }
         let widths = width
-        let lines = concurrentIndices(plan.jobs.count) { jobLines(plan.jobs[$0], width: widths[$0]) }
+        let lines = concurrentIndices(plan.jobs.count) { index in
+            plan.jobs.withUnsafeBufferPointer { jobLines($0[index], width: widths[index]) }  // no copy of the job
+        }
         for workflow in plan.workflows {
             out += "\nworkflow \(workflow.id) (level \(workflow.level))\n"
             if !workflow.gates.isEmpty { out += "  gates (enter data first): \(workflow.gates.joined(separator: ", "))\n" }

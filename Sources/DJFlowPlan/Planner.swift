@@ -102,7 +102,7 @@ public enum Planner {
         let (workflowMembers, workflowOf, stagedAt, jobIndexOf) = (membersOfWorkflow, workflowAt, staged, jobIndexAt)
         let skeletonIDs = workflowSkeletons.map(\.id)
         let descriptions = order.map(\.description)
-        let made = concurrentIndices(jobPositions.count, grain: 256) { jobIndex -> (job: Job, pool: Bool) in
+        let made = concurrentIndices(jobPositions.count, grain: 256) { jobIndex -> Job in
             let i = jobPositions[jobIndex]
             let table = graph.tables[i]
             let settings = resolvedSettings(spec, table)
@@ -140,28 +140,24 @@ public enum Planner {
                     .map { targets[$0].table }
             }
             job.runnerSteps = job.invocations
-            return (job, settings.pool == true)
+            return job
         }
-        var jobs = made.map(\.job)
-        var poolWishes: [String: Pooling.Wish] = [:]
-        poolWishes.reserveCapacity(made.count)
-        for (job, pool) in made { poolWishes[job.id] = Pooling.Wish(wanted: pool, slots: poolSlots) }
-        let (pooled, outsidePool) = Pooling.apply(jobs: jobs, wishes: poolWishes)
-        jobs = pooled
+        let wantsPool = jobPositions.map { (graph.tables[$0].settings.pool ?? spec.defaults.pool) == true }
+        let (jobs, outsidePool) = Pooling.apply(jobs: made, wanted: wantsPool, slots: poolSlots)
 
-        let weight: (Job) -> Int = { useEstimates ? ($0.estimateSeconds ?? 0) : 1 }
         let unit: CriticalPath.Unit = useEstimates ? .seconds : .jobs
+        let weights = jobs.map { useEstimates ? ($0.estimateSeconds ?? 0) : 1 }
         var workflows: [Workflow] = []
-        let jobsOfWorkflow = Dictionary(grouping: jobs, by: \.workflow)
+        let positionsOfWorkflow = ExecutionPlan.positionsByWorkflow(jobs)
         for (index, skeleton) in workflowSkeletons.enumerated() {
-            let members = jobsOfWorkflow[skeleton.id] ?? []
-            let ids = members.map(\.id)
+            let members = positionsOfWorkflow[skeleton.id] ?? []
+            let ids = members.map { jobs[$0].id }
             let waits = byName(Array(Set(skeleton.jobs.flatMap { staged[$0] })))
             workflows.append(Workflow(
                 id: skeleton.id, index: index, level: skeleton.level, jobs: ids,
                 gates: waits.filter(isGate).map { order[$0].description },
                 waitsOn: waits.map { order[$0].description },
-                criticalPath: longestPath(members, acrossWorkflows: false, weight: weight, unit: unit),
+                criticalPath: longestPath(members, of: jobs, acrossWorkflows: false, weights: weights, unit: unit),
                 outsidePool: outsidePool[skeleton.id]))
         }
 
@@ -173,7 +169,7 @@ public enum Planner {
         }
         return ExecutionPlan(pipeline: spec.name.value, source: spec.file, tables: tables, jobs: jobs,
                              workflows: workflows,
-                             criticalPath: longestPath(jobs, acrossWorkflows: true, weight: weight, unit: unit),
+                             criticalPath: longestPath(Array(jobs.indices), of: jobs, acrossWorkflows: true, weights: weights, unit: unit),
                              runtime: RuntimeEnvironment(spec))
     }
 
@@ -232,34 +228,37 @@ public enum Planner {
         return (result, ancestors)
     }
 
-    /// The heaviest chain through `jobs` (given in topological order) along `needs` (and `after`, across
-    /// workflows); of chains equally heavy, the one ending at the smallest id.
-    static func longestPath(_ jobs: [Job], acrossWorkflows: Bool, weight: (Job) -> Int, unit: CriticalPath.Unit) -> CriticalPath {
-        var indexOf: [String: Int] = [:]
-        indexOf.reserveCapacity(jobs.count)
-        for (index, job) in jobs.enumerated() { indexOf[job.id] = index }
-        var length = [Int](repeating: 0, count: jobs.count)
-        var previous = [Int](repeating: -1, count: jobs.count)
-        var tail = -1
-        for (index, job) in jobs.enumerated() {
-            let own = weight(job)
-            length[index] = own
-            func follow(_ parents: [String]) {
-                for parent in parents {
-                    // Only jobs met earlier count: a parent outside `jobs` (or later) is not on the chain.
-                    guard let upstream = indexOf[parent], upstream < index else { continue }
-                    if length[upstream] + own > length[index] { length[index] = length[upstream] + own; previous[index] = upstream }
+    /// The heaviest chain through the jobs at `positions` of `jobs` (in topological order) along `needs`
+    /// (and `after`, across workflows), each job weighing `weights[position]`; of chains equally heavy, the
+    /// one ending at the smallest id. Jobs are read in place (a copy of each is a few dozen retains).
+    static func longestPath(_ positions: [Int], of jobs: [Job], acrossWorkflows: Bool, weights: [Int], unit: CriticalPath.Unit) -> CriticalPath {
+        jobs.withUnsafeBufferPointer { jobs in
+            var indexOf: [String: Int] = [:]
+            indexOf.reserveCapacity(positions.count)
+            for (index, position) in positions.enumerated() { indexOf[jobs[position].id] = index }
+            var length = [Int](repeating: 0, count: positions.count)
+            var previous = [Int](repeating: -1, count: positions.count)
+            var tail = -1
+            for (index, position) in positions.enumerated() {
+                let own = weights[position]
+                length[index] = own
+                func follow(_ parents: [String]) {
+                    for parent in parents {
+                        // Only jobs met earlier count: a parent outside `positions` (or later) is not on the chain.
+                        guard let upstream = indexOf[parent], upstream < index else { continue }
+                        if length[upstream] + own > length[index] { length[index] = length[upstream] + own; previous[index] = upstream }
+                    }
                 }
+                follow(jobs[position].needs)
+                if acrossWorkflows { follow(jobs[position].after) }
+                if tail < 0 || length[index] > length[tail] || (length[index] == length[tail] && jobs[position].id < jobs[positions[tail]].id) { tail = index }
             }
-            follow(job.needs)
-            if acrossWorkflows { follow(job.after) }
-            if tail < 0 || length[index] > length[tail] || (length[index] == length[tail] && job.id < jobs[tail].id) { tail = index }
+            guard tail >= 0 else { return CriticalPath(jobs: [], length: 0, unit: unit) }
+            var path = [jobs[positions[tail]].id]
+            var node = tail
+            while previous[node] >= 0 { node = previous[node]; path.append(jobs[positions[node]].id) }
+            return CriticalPath(jobs: path.reversed(), length: length[tail], unit: unit)
         }
-        guard tail >= 0 else { return CriticalPath(jobs: [], length: 0, unit: unit) }
-        var path = [jobs[tail].id]
-        var node = tail
-        while previous[node] >= 0 { node = previous[node]; path.append(jobs[node].id) }
-        return CriticalPath(jobs: path.reversed(), length: length[tail], unit: unit)
     }
 }
 

@@ -57,17 +57,17 @@ public struct PoolExclusion: Codable, Sendable, Equatable {
 /// the pool job: started with it where they follow the member key by key, after it where they keep
 /// table-level order. So a pool never waits for a job of its own workflow.
 enum Pooling {
-    struct Wish {
-        var wanted: Bool
-        var slots: Int
-    }
-
-    static func apply(jobs: [Job], wishes: [String: Wish]) -> (jobs: [Job], exclusions: [String: [PoolExclusion]]) {
+    /// - Parameters:
+    ///   - wanted: per job (same order), whether its settings ask for the pool.
+    ///   - slots: the worker slots of each pool.
+    static func apply(jobs: [Job], wanted: [Bool], slots: Int) -> (jobs: [Job], exclusions: [String: [PoolExclusion]]) {
+        // Without a wish there is nothing to do, and the jobs are not copied (each is a large struct).
+        guard wanted.contains(true) else { return (jobs, [:]) }
         var poolOf: [String: String] = [:]  // member job id -> pool id
         var membersOf: [String: [Job]] = [:]  // workflow -> members in order
         var exclusions: [String: [PoolExclusion]] = [:]
-        for job in jobs {
-            guard let wish = wishes[job.id], wish.wanted else { continue }
+        for (job, wish) in zip(jobs, wanted) {
+            guard wish else { continue }
             let outside = job.needs.first { poolOf[$0] == nil }
             let reason: String? =
                 job.resources.gpus > 0 ? "it needs GPUs, which every worker slot of the pool would hold"
@@ -87,7 +87,7 @@ enum Pooling {
             var id = "\(workflow)-pool"
             if taken.contains(id) { id += "-" + StableHash.hex(workflow, length: 4) }
             for member in members { poolOf[member.id] = id }
-            pools[workflow] = poolJob(id: id, members: members, slots: wishes[members[0].id]!.slots)
+            pools[workflow] = poolJob(id: id, members: members, slots: slots)
         }
         func mapped(_ ids: [String]) -> [String] {
             var seen = Set<String>()

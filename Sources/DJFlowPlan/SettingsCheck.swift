@@ -8,30 +8,34 @@ import DJFlowSpec
 public enum SettingsCheck {
     public static func check(_ spec: PipelineSpec, plan: ExecutionPlan, diagnostics: inout Diagnostics) {
         let jobAt = plan.jobPositionsByTable
-        let jobOfTable = { (name: String) in jobAt[name].map { plan.jobs[$0] } }
         var planned = Set<String>(minimumCapacity: plan.tables.count)
         for table in plan.tables { planned.insert(table.name) }
-        for table in spec.tables {
-            let name = table.name.description
-            let reason: String
-            if table.name.isPart || table.tier == .part {
-                let master = table.name.isPart ? "'\(table.name.master)'" : "its master"
-                reason = "part table '\(name)' is filled by the job of its master \(master): set it there"
-            } else if table.tier.isStaged {
-                reason = "\(table.tier.rawValue) table '\(name)' is filled by people, so no job runs for it"
-            } else if planned.contains(name) && jobAt[name] == nil {
-                continue   // an auto-populated table without a job already has its own warning
-            } else {
-                if let job = jobOfTable(name), let pool = job.pool {
-                    checkPooled(table, job: job, pool: pool, diagnostics: &diagnostics)
-                } else if let job = jobOfTable(name) {
-                    checkThrottle(table, job: job, diagnostics: &diagnostics)
+        // Tables and jobs are read in place: a copy of either is a few dozen retains, 10,000 times.
+        plan.jobs.withUnsafeBufferPointer { jobs in
+            spec.tables.withUnsafeBufferPointer { tables in
+                for table in tables {
+                    let name = table.name.description
+                    let reason: String
+                    if table.name.isPart || table.tier == .part {
+                        let master = table.name.isPart ? "'\(table.name.master)'" : "its master"
+                        reason = "part table '\(name)' is filled by the job of its master \(master): set it there"
+                    } else if table.tier.isStaged {
+                        reason = "\(table.tier.rawValue) table '\(name)' is filled by people, so no job runs for it"
+                    } else if planned.contains(name) && jobAt[name] == nil {
+                        continue   // an auto-populated table without a job already has its own warning
+                    } else {
+                        if let position = jobAt[name], let pool = jobs[position].pool {
+                            checkPooled(table, workflow: jobs[position].workflow, pool: pool, diagnostics: &diagnostics)
+                        } else if let position = jobAt[name] {
+                            checkThrottle(table, workers: jobs[position].workers, auto: jobs[position].autoWorkers, diagnostics: &diagnostics)
+                        }
+                        continue
+                    }
+                    let written = table.settings.locations.filter { !$0.key.contains(".") }.sorted { $0.value < $1.value }
+                    for (key, location) in written {
+                        diagnostics.warning("'\(key)' has no effect: \(reason)", at: location)
+                    }
                 }
-                continue
-            }
-            let written = table.settings.locations.filter { !$0.key.contains(".") }.sorted { $0.value < $1.value }
-            for (key, location) in written {
-                diagnostics.warning("'\(key)' has no effect: \(reason)", at: location)
             }
         }
         checkPools(spec, plan: plan, diagnostics: &diagnostics)
@@ -60,25 +64,25 @@ public enum SettingsCheck {
         }
     }
 
-    private static func checkPooled(_ table: TableSpec, job: Job, pool: JobPool, diagnostics: inout Diagnostics) {
+    private static func checkPooled(_ table: TableSpec, workflow: String, pool: JobPool, diagnostics: inout Diagnostics) {
         for key in ["workers", "max_workers", "throttle"] {
             guard let location = table.settings.locations[key] else { continue }
             diagnostics.warning(
-                "'\(key)' has no effect: table '\(table.name)' runs in the pool of workflow \(job.workflow), whose \(pool.slots) worker slots its tables share",
+                "'\(key)' has no effect: table '\(table.name)' runs in the pool of workflow \(workflow), whose \(pool.slots) worker slots its tables share",
                 at: location, notes: ["write 'pool: false' on the table to give it a job and workers of its own"])
         }
         if let location = table.settings.locations["targets"] {
             diagnostics.warning(
-                "'targets' has no effect: table '\(table.name)' runs in the pool of workflow \(job.workflow), which takes the pipeline's target options (placement, queues, extra options)",
+                "'targets' has no effect: table '\(table.name)' runs in the pool of workflow \(workflow), which takes the pipeline's target options (placement, queues, extra options)",
                 at: location, notes: ["write 'pool: false' on the table to keep its own placement"])
         }
     }
 
     /// `throttle` limits how many workers run at once: with as many workers or fewer it does nothing.
-    private static func checkThrottle(_ table: TableSpec, job: Job, diagnostics: inout Diagnostics) {
+    private static func checkThrottle(_ table: TableSpec, workers count: Int, auto: Bool, diagnostics: inout Diagnostics) {
         guard let throttle = table.settings.throttle, let location = table.settings.locations["throttle"] else { return }
-        if throttle >= job.workers {
-            let workers = "\(job.autoWorkers ? "at most " : "")\(job.workers) worker\(job.workers == 1 ? "" : "s")"
+        if throttle >= count {
+            let workers = "\(auto ? "at most " : "")\(count) worker\(count == 1 ? "" : "s")"
             diagnostics.warning(
                 "'throttle: \(throttle)' has no effect: table '\(table.name)' has \(workers), and throttle limits how many of them run at once",
                 at: location)

@@ -157,43 +157,124 @@ public struct TableSettings: Sendable {
 }
 
 /// One table of the pipeline.
+///
+/// A value type whose fields live in one shared, copy-on-write box: the planner and the targets pass
+/// tables around by the thousand, and a copy is then one retain instead of one per field.
 public struct TableSpec: Sendable {
-    public var name: TableName
+    public var name: TableName {
+        get { box.fields.name }
+        _modify { unshare(); yield &box.fields.name }
+    }
     /// Where the table is declared (its key, or its entry in the master's `parts:`).
-    public var location: SourceLocation
-    public var tier: Tier
-    public var definition: Definition?
+    public var location: SourceLocation {
+        get { box.fields.location }
+        _modify { unshare(); yield &box.fields.location }
+    }
+    public var tier: Tier {
+        get { box.fields.tier }
+        _modify { unshare(); yield &box.fields.tier }
+    }
+    public var definition: Definition? {
+        get { box.fields.definition }
+        _modify { unshare(); yield &box.fields.definition }
+    }
     /// Dependencies named in `depends_on:`.
-    public var dependsOn: [Located<String>]
+    public var dependsOn: [Located<String>] {
+        get { box.fields.dependsOn }
+        _modify { unshare(); yield &box.fields.dependsOn }
+    }
     /// For a master: the names of its parts (qualified `Master.Part`).
-    public var parts: [TableName]
-    public var settings: TableSettings
+    public var parts: [TableName] {
+        get { box.fields.parts }
+        _modify { unshare(); yield &box.fields.parts }
+    }
+    public var settings: TableSettings {
+        get { box.fields.settings }
+        _modify { unshare(); yield &box.fields.settings }
+    }
     /// The module that defines this table's class; jobs still import `runner.module` first.
-    public var module: Located<String>?
+    public var module: Located<String>? {
+        get { box.fields.module }
+        _modify { unshare(); yield &box.fields.module }
+    }
     /// Per-table target options (`targets: {slurm: {partition: gpu}}`).
-    public var targetOptions: [String: SpecNode]
+    public var targetOptions: [String: SpecNode] {
+        get { box.fields.targetOptions }
+        _modify { unshare(); yield &box.fields.targetOptions }
+    }
     /// Where each key under the table's `targets:` is written.
-    public var targetKeyLocations: [String: SourceLocation] = [:]
-    /// True for a part created from its master's `parts:` list (a `Master.Part` key may add its definition).
-    public var isListedPart = false
-    /// False for a `tables:` entry without `tier:` (settings for a table read from Python).
-    public var tierWritten = true
-    /// Some references were already reported as unresolvable (by the Python reader): the graph does not
-    /// report the table again for having nothing upstream.
-    public var hasUnresolvedReferences = false
+    public var targetKeyLocations: [String: SourceLocation] {
+        get { box.fields.targetKeyLocations }
+        _modify { unshare(); yield &box.fields.targetKeyLocations }
+    }
     /// References to tables outside the sources (names supplied at run time, imports from modules that are
     /// not sources): the graph takes one that nothing declares as a staged table outside the pipeline.
-    public var externalReferences: Set<String> = []
+    public var externalReferences: Set<String> {
+        get { box.fields.externalReferences }
+        _modify { unshare(); yield &box.fields.externalReferences }
+    }
     /// Where the Python class (or a base class in the sources) sets its own `key_source`: populate() then
     /// offers keys that the definition's primary key does not vouch for, so the job keeps table-level order.
-    public var customKeySource: SourceLocation?
+    public var customKeySource: SourceLocation? {
+        get { box.fields.customKeySource }
+        _modify { unshare(); yield &box.fields.customKeySource }
+    }
+
+    /// True for a part created from its master's `parts:` list (a `Master.Part` key may add its definition).
+    public var isListedPart: Bool {
+        get { box.fields.isListedPart }
+        _modify { unshare(); yield &box.fields.isListedPart }
+    }
+    /// False for a `tables:` entry without `tier:` (settings for a table read from Python).
+    public var tierWritten: Bool {
+        get { box.fields.tierWritten }
+        _modify { unshare(); yield &box.fields.tierWritten }
+    }
+    /// Some references were already reported as unresolvable (by the Python reader): the graph does not
+    /// report the table again for having nothing upstream.
+    public var hasUnresolvedReferences: Bool {
+        get { box.fields.hasUnresolvedReferences }
+        _modify { unshare(); yield &box.fields.hasUnresolvedReferences }
+    }
+
+    /// The stored fields, in the box.
+    private struct Fields {
+        var name: TableName
+        var location: SourceLocation
+        var tier: Tier
+        var definition: Definition?
+        var dependsOn: [Located<String>]
+        var parts: [TableName]
+        var settings: TableSettings
+        var module: Located<String>?
+        var targetOptions: [String: SpecNode]
+        var targetKeyLocations: [String: SourceLocation] = [:]
+        var externalReferences: Set<String> = []
+        var customKeySource: SourceLocation?
+        var isListedPart = false
+        var tierWritten = true
+        var hasUnresolvedReferences = false
+    }
+
+    /// Mutated only when uniquely referenced (`unshare()`), so sharing it across threads is safe.
+    private final class Box: @unchecked Sendable {
+        var fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    private var box: Box
+
+    private mutating func unshare() {
+        if !isKnownUniquelyReferenced(&box) { box = Box(box.fields) }
+    }
 
     public init(name: TableName, location: SourceLocation, tier: Tier, definition: Definition? = nil,
                 dependsOn: [Located<String>] = [], parts: [TableName] = [], settings: TableSettings = TableSettings(),
                 module: Located<String>? = nil, targetOptions: [String: SpecNode] = [:], isListedPart: Bool = false) {
-        self.name = name; self.location = location; self.tier = tier; self.definition = definition
-        self.dependsOn = dependsOn; self.parts = parts; self.settings = settings; self.module = module
-        self.targetOptions = targetOptions; self.isListedPart = isListedPart
+        var fields = Fields(name: name, location: location, tier: tier, definition: definition, dependsOn: dependsOn,
+                            parts: parts, settings: settings, module: module, targetOptions: targetOptions)
+        fields.isListedPart = isListedPart
+        box = Box(fields)
     }
 
     /// Every dependency written for the table: `depends_on` entries, then the definition's `->` lines.
