@@ -83,9 +83,25 @@ public enum YAMLComposer {
 
     /// The open collections while events arrive, innermost last.
     private struct Builder {
-        enum Open {
-            case sequence([SpecNode], SourceLocation)
-            case mapping([(key: Located<String>, value: SpecNode)], SourceLocation, pendingKey: Located<String>?, keys: Set<String>)
+        /// One open collection, changed in place on the stack (no copy of its items per event).
+        struct Open {
+            let isMapping: Bool
+            let location: SourceLocation
+            var items: [SpecNode] = []
+            var pairs: [(key: Located<String>, value: SpecNode)] = []
+            var pendingKey: Located<String>?
+            /// The keys so far, once a mapping has more than `Open.scanned` (fewer are compared in turn).
+            var keys: Set<String>?
+            static let scanned = 12
+
+            /// Takes a new key; false when the mapping already has it.
+            mutating func insertKey(_ key: String) -> Bool {
+                if keys == nil {
+                    if pairs.count < Self.scanned { return !pairs.contains { $0.key.value == key } }
+                    keys = Set(pairs.map(\.key.value))
+                }
+                return keys!.insert(key).inserted
+            }
         }
 
         let file: String
@@ -121,19 +137,17 @@ public enum YAMLComposer {
             case YAML_SEQUENCE_START_EVENT:
                 let start = event.data.sequence_start
                 guard start.anchor == nil, start.tag == nil, !isAwaitingKey else { return false }
-                stack.append(.sequence([], at))
+                stack.append(Open(isMapping: false, location: at))
                 return true
             case YAML_MAPPING_START_EVENT:
                 let start = event.data.mapping_start
                 guard start.anchor == nil, start.tag == nil, !isAwaitingKey else { return false }
-                stack.append(.mapping([], at, pendingKey: nil, keys: []))
+                stack.append(Open(isMapping: true, location: at))
                 return true
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
-                switch stack.popLast() {
-                case .sequence(let items, let location): return add(.sequence(items, location))
-                case .mapping(let pairs, let location, nil, _): return add(.mapping(pairs, location))
-                default: return false
-                }
+                guard let done = stack.popLast() else { return false }
+                if !done.isMapping { return add(.sequence(done.items, done.location)) }
+                return done.pendingKey == nil && add(.mapping(done.pairs, done.location))
             default:  // an alias, or an event libyaml added later
                 return false
             }
@@ -144,8 +158,8 @@ public enum YAMLComposer {
 
         /// The innermost collection is a mapping waiting for its next key (which must be a scalar).
         private var isAwaitingKey: Bool {
-            if case .mapping(_, _, nil, _)? = stack.last { return true }
-            return false
+            guard let last = stack.indices.last else { return false }
+            return stack[last].isMapping && stack[last].pendingKey == nil
         }
 
         private mutating func add(_ node: SpecNode) -> Bool {
@@ -154,20 +168,14 @@ public enum YAMLComposer {
                 root = node
                 return true
             }
-            switch stack[last] {
-            case .sequence(var items, let location):
-                stack[last] = .sequence([], location)  // keep `items` uniquely referenced while it grows
-                items.append(node)
-                stack[last] = .sequence(items, location)
-            case .mapping(var pairs, let location, let pending, var keys):
-                stack[last] = .sequence([], location)
-                if let key = pending {
-                    pairs.append((key, node))
-                    stack[last] = .mapping(pairs, location, pendingKey: nil, keys: keys)
-                } else {
-                    guard case .scalar(let scalar) = node, keys.insert(scalar.text).inserted else { return false }
-                    stack[last] = .mapping(pairs, location, pendingKey: Located(scalar.text, at: scalar.location), keys: keys)
-                }
+            if !stack[last].isMapping {
+                stack[last].items.append(node)
+            } else if let key = stack[last].pendingKey {
+                stack[last].pairs.append((key, node))
+                stack[last].pendingKey = nil
+            } else {
+                guard case .scalar(let scalar) = node, stack[last].insertKey(scalar.text) else { return false }
+                stack[last].pendingKey = Located(scalar.text, at: scalar.location)
             }
             return true
         }
