@@ -23,5 +23,6 @@ struct Plan: ParsableCommand {
         try report(analysis.diagnostics, files: analysis.files)
         guard let plan = analysis.plan else { throw ExitStatus.invalidPipeline }
         print(PlanRenderer.render(plan, as: format), terminator: "")
+        exitSucceeded()
     }
 }

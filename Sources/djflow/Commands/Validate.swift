@@ -22,5 +22,6 @@ struct Validate: ParsableCommand {
         } else {
             print("\(source.path): ok: \(plan.tables.count) tables, \(plan.jobs.count) jobs, \(plan.workflows.count) workflows")
         }
+        exitSucceeded()
     }
 }
