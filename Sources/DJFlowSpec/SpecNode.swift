@@ -4,7 +4,7 @@ import DJFlowCore
 import Yams
 
 /// A YAML node with its source location, the form every spec reader works on.
-public indirect enum SpecNode: Sendable {
+public enum SpecNode: Sendable {
     case scalar(Scalar)
     case sequence([SpecNode], SourceLocation)
     case mapping([(key: Located<String>, value: SpecNode)], SourceLocation)

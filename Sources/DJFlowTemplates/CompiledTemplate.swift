@@ -4,7 +4,7 @@
 // transforms) are left to swift-mustache; `CompiledTemplateTests` checks both give the same bytes.
 
 struct CompiledTemplate: Sendable {
-    indirect enum Node: Sendable {
+    enum Node: Sendable {
         case text([UInt8])
         case variable(Path)
         case section(Path, [Node])

@@ -1,7 +1,7 @@
 // The value tree a template is rendered from: what `MustacheEncoding` makes of a typed context.
 
 /// A context value as templates see it.
-public indirect enum TemplateValue: Sendable, Equatable {
+public enum TemplateValue: Sendable, Equatable {
     case string(String)
     /// A conditional section (`{{#retried}}`); printed as `true`/`false`.
     case bool(Bool)

@@ -99,7 +99,7 @@ public enum YAMLQuoting {
 
 /// A YAML value written in flow style (`{name: "a", value: "b"}`, `["x", 2]`) with every string through
 /// `YAMLQuoting.quote` and every key through `YAMLQuoting.key`; or in block style (`block(indent:)`).
-public indirect enum YAMLValue: Sendable, Equatable {
+public enum YAMLValue: Sendable, Equatable {
     case string(String)
     case int(Int)
     case bool(Bool)
