@@ -98,7 +98,8 @@ public enum Planner {
         var membersOfWorkflow = [BitSet](repeating: BitSet(count: jobNames.count), count: workflowSkeletons.count)
         for (jobIndex, workflow) in workflowOfJob.enumerated() { membersOfWorkflow[workflow].insert(jobIndex) }
         let poolSlots = spec.defaults.poolSlots ?? spec.defaults.maxWorkers ?? Self.defaultMaxWorkers
-        // Each job is made from the arrays above alone, so the jobs are made on all cores (in order).
+        // Each job is made from the arrays above alone, so the jobs are made on all cores (in order). The
+        // concurrent closure reads constants: the arrays built above as variables are taken as `let`s here.
         let (workflowMembers, workflowOf, stagedAt, jobIndexOf) = (membersOfWorkflow, workflowAt, staged, jobIndexAt)
         let skeletonIDs = workflowSkeletons.map(\.id)
         let descriptions = order.map(\.description)
@@ -155,17 +156,17 @@ public enum Planner {
             let waits = byName(Array(Set(skeleton.jobs.flatMap { staged[$0] })))
             workflows.append(Workflow(
                 id: skeleton.id, index: index, level: skeleton.level, jobs: ids,
-                gates: waits.filter(isGate).map { order[$0].description },
-                waitsOn: waits.map { order[$0].description },
+                gates: waits.filter(isGate).map { descriptions[$0] },
+                waitsOn: waits.map { descriptions[$0] },
                 criticalPath: longestPath(members, of: jobs, acrossWorkflows: false, weights: weights, unit: unit),
                 outsidePool: outsidePool[skeleton.id]))
         }
 
-        let tables = order.enumerated().map { i, name in
-            PlannedTable(name: name.description, tier: graph.tables[i].tier,
+        let tables = order.indices.map { i in
+            PlannedTable(name: descriptions[i], tier: graph.tables[i].tier,
                          role: isJobAt[i] ? .job : isGate(i) ? .gate : .staged,
                          parts: graph.parts[i].map(\.description),
-                         parents: graph.parents[i].map { order[$0].description }, level: level[i])
+                         parents: graph.parents[i].map { descriptions[$0] }, level: level[i])
         }
         return ExecutionPlan(pipeline: spec.name.value, source: spec.file, tables: tables, jobs: jobs,
                              workflows: workflows,
