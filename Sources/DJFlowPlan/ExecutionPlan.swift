@@ -91,145 +91,145 @@ public struct PlannedTable: Codable, Sendable {
 
 /// One auto-populated table: one scheduler job (array / mapped task / indexed Job / DAG node) with N workers.
 ///
-/// A value type whose fields live in one shared, copy-on-write box: targets pass jobs around by the
-/// thousand, and a copy is then one retain instead of one per field. Encoded as its fields.
+/// A value type whose fields live in one shared, copy-on-write box (`CopyOnWrite`): targets pass jobs
+/// around by the thousand, and a copy is then one retain instead of one per field. Encoded as its fields.
 public struct Job: Codable, Sendable {
     /// Stable id, unique in the pipeline: `[a-z0-9_-]+` (`curated_clustering`, `ephys-clustering`).
     public var id: String {
-        get { box.fields.id }
-        _modify { unshare(); yield &box.fields.id }
+        get { storage.value.id }
+        _modify { yield &storage.value.id }
     }
     /// The table's qualified name as written (`ephys.Clustering`).
     public var table: String {
-        get { box.fields.table }
-        _modify { unshare(); yield &box.fields.table }
+        get { storage.value.table }
+        _modify { yield &storage.value.table }
     }
     public var tier: Tier {
-        get { box.fields.tier }
-        _modify { unshare(); yield &box.fields.tier }
+        get { storage.value.tier }
+        _modify { yield &storage.value.tier }
     }
     /// Parts filled by this job's make().
     public var parts: [String] {
-        get { box.fields.parts }
-        _modify { unshare(); yield &box.fields.parts }
+        get { storage.value.parts }
+        _modify { yield &storage.value.parts }
     }
     /// The Python modules the runner imports first, in order, for their side effects (schema activation,
     /// linking modules, `dj.config`): `runner.module`, or every module that defines tables.
     public var modules: [String] {
-        get { box.fields.modules }
-        _modify { unshare(); yield &box.fields.modules }
+        get { storage.value.modules }
+        _modify { yield &storage.value.modules }
     }
     /// The table as the runner resolves it after those imports: a class path in one of them (`Recording`,
     /// `sub.Table`) or the full dotted path of the module that defines it
     /// (`element_array_ephys.ephys_acute.Clustering`).
     public var runnerTable: String {
-        get { box.fields.runnerTable }
-        _modify { unshare(); yield &box.fields.runnerTable }
+        get { storage.value.runnerTable }
+        _modify { yield &storage.value.runnerTable }
     }
     /// The workflow (id) this job belongs to.
     public var workflow: String {
-        get { box.fields.workflow }
-        _modify { unshare(); yield &box.fields.workflow }
+        get { storage.value.workflow }
+        _modify { yield &storage.value.workflow }
     }
     /// Upstream jobs in the same workflow the scheduler orders this job after: the nearest ones
     /// (transitive reduction), plus, when pipelined, those referenced outside the primary key.
     public var needs: [String] {
-        get { box.fields.needs }
-        _modify { unshare(); yield &box.fields.needs }
+        get { storage.value.needs }
+        _modify { yield &storage.value.needs }
     }
     /// The part of `needs` this job follows key by key (pipelining): the scheduler only orders the starts,
     /// and the runner takes each key once its inputs are committed. The rest of `needs` keep table-level
     /// order (the job starts when they have finished).
     public var follows: [String] {
-        get { box.fields.follows }
-        _modify { unshare(); yield &box.fields.follows }
+        get { storage.value.follows }
+        _modify { yield &storage.value.follows }
     }
     /// For a job that runs the runner with `--follow`: every job upstream of it in the same workflow, as the
     /// runner names their tables (`--upstream`), in topological order.
     public var upstreamTables: [String] {
-        get { box.fields.upstreamTables }
-        _modify { unshare(); yield &box.fields.upstreamTables }
+        get { storage.value.upstreamTables }
+        _modify { yield &storage.value.upstreamTables }
     }
     /// Nearest upstream jobs in earlier workflows (used when all workflows are submitted together).
     public var after: [String] {
-        get { box.fields.after }
-        _modify { unshare(); yield &box.fields.after }
+        get { storage.value.after }
+        _modify { yield &storage.value.after }
     }
     /// Staged tables this job reads directly (through staged tables only), sorted.
     public var waitsOn: [String] {
-        get { box.fields.waitsOn }
-        _modify { unshare(); yield &box.fields.waitsOn }
+        get { storage.value.waitsOn }
+        _modify { yield &storage.value.waitsOn }
     }
     public var resources: JobResources {
-        get { box.fields.resources }
-        _modify { unshare(); yield &box.fields.resources }
+        get { storage.value.resources }
+        _modify { yield &storage.value.resources }
     }
     public var workers: Int {
-        get { box.fields.workers }
-        _modify { unshare(); yield &box.fields.workers }
+        get { storage.value.workers }
+        _modify { yield &storage.value.workers }
     }
     /// `workers: auto`: `workers` is the cap; workers beyond the keys that can come leave at once.
     public var autoWorkers: Bool {
-        get { box.fields.autoWorkers }
-        _modify { unshare(); yield &box.fields.autoWorkers }
+        get { storage.value.autoWorkers }
+        _modify { yield &storage.value.autoWorkers }
     }
     /// The runner contract: the job's steps in order (a refresh step, then the workers; or the workers
     /// alone) with the runner arguments of each, the same on every target. Filled by the planner.
     public var runnerSteps: [JobStep] {
-        get { box.fields.runnerSteps }
-        _modify { unshare(); yield &box.fields.runnerSteps }
+        get { storage.value.runnerSteps }
+        _modify { yield &storage.value.runnerSteps }
     }
     public var throttle: Int? {
-        get { box.fields.throttle }
-        _modify { unshare(); yield &box.fields.throttle }
+        get { storage.value.throttle }
+        _modify { yield &storage.value.throttle }
     }
     public var retries: Int {
-        get { box.fields.retries }
-        _modify { unshare(); yield &box.fields.retries }
+        get { storage.value.retries }
+        _modify { yield &storage.value.retries }
     }
     public var priority: Int? {
-        get { box.fields.priority }
-        _modify { unshare(); yield &box.fields.priority }
+        get { storage.value.priority }
+        _modify { yield &storage.value.priority }
     }
     public var onError: ErrorPolicy {
-        get { box.fields.onError }
-        _modify { unshare(); yield &box.fields.onError }
+        get { storage.value.onError }
+        _modify { yield &storage.value.onError }
     }
     public var maxCalls: Int? {
-        get { box.fields.maxCalls }
-        _modify { unshare(); yield &box.fields.maxCalls }
+        get { storage.value.maxCalls }
+        _modify { yield &storage.value.maxCalls }
     }
     public var processes: Int? {
-        get { box.fields.processes }
-        _modify { unshare(); yield &box.fields.processes }
+        get { storage.value.processes }
+        _modify { yield &storage.value.processes }
     }
     /// Expected duration in seconds (`estimate:`), for critical paths.
     public var estimateSeconds: Int? {
-        get { box.fields.estimateSeconds }
-        _modify { unshare(); yield &box.fields.estimateSeconds }
+        get { storage.value.estimateSeconds }
+        _modify { yield &storage.value.estimateSeconds }
     }
     /// A workflow pool: this job runs the tables listed here (not `table`, which is then its id) with
     /// `slots` forked workers. Nil for a table's own job.
     public var pool: JobPool? {
-        get { box.fields.pool }
-        _modify { unshare(); yield &box.fields.pool }
+        get { storage.value.pool }
+        _modify { yield &storage.value.pool }
     }
     /// Set when an upstream job runs in a pool: the nearest upstream jobs as planned without pools (the
     /// members' own ids), for pictures and `djflow status`.
     public var tableUpstream: [String]? {
-        get { box.fields.tableUpstream }
-        _modify { unshare(); yield &box.fields.tableUpstream }
+        get { storage.value.tableUpstream }
+        _modify { yield &storage.value.tableUpstream }
     }
 
     public init(id: String, table: String, tier: Tier, parts: [String], modules: [String], runnerTable: String, workflow: String, needs: [String], after: [String], waitsOn: [String], resources: JobResources, workers: Int, throttle: Int?, retries: Int, priority: Int?, onError: ErrorPolicy, maxCalls: Int?, processes: Int?, estimateSeconds: Int?) {
-        box = Box(Fields(id: id, table: table, tier: tier, parts: parts, modules: modules, runnerTable: runnerTable, workflow: workflow, needs: needs, after: after, waitsOn: waitsOn, resources: resources, workers: workers, throttle: throttle, retries: retries, priority: priority, onError: onError, maxCalls: maxCalls, processes: processes, estimateSeconds: estimateSeconds))
+        storage = CopyOnWrite(Fields(id: id, table: table, tier: tier, parts: parts, modules: modules, runnerTable: runnerTable, workflow: workflow, needs: needs, after: after, waitsOn: waitsOn, resources: resources, workers: workers, throttle: throttle, retries: retries, priority: priority, onError: onError, maxCalls: maxCalls, processes: processes, estimateSeconds: estimateSeconds))
     }
 
-    public init(from decoder: any Decoder) throws { box = Box(try Fields(from: decoder)) }
-    public func encode(to encoder: any Encoder) throws { try box.fields.encode(to: encoder) }
+    public init(from decoder: any Decoder) throws { storage = CopyOnWrite(try Fields(from: decoder)) }
+    public func encode(to encoder: any Encoder) throws { try storage.value.encode(to: encoder) }
 
     /// The stored fields, in the box (encoded and decoded as the job).
-    private struct Fields: Codable {
+    private struct Fields: Codable, Sendable {
         var id: String
         var table: String
         var tier: Tier
@@ -257,17 +257,7 @@ public struct Job: Codable, Sendable {
         var tableUpstream: [String]?
     }
 
-    /// Mutated only when uniquely referenced (`unshare()`), so sharing it across threads is safe.
-    private final class Box: @unchecked Sendable {
-        var fields: Fields
-        init(_ fields: Fields) { self.fields = fields }
-    }
-
-    private var box: Box
-
-    private mutating func unshare() {
-        if !isKnownUniquelyReferenced(&box) { box = Box(box.fields) }
-    }
+    private var storage: CopyOnWrite<Fields>
 
     /// Every table this job fills (not parts): its table, or the members of its pool, with each table's
     /// own job id and its nearest upstream job ids as planned without pools.

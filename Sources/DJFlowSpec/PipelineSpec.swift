@@ -158,87 +158,87 @@ public struct TableSettings: Sendable {
 
 /// One table of the pipeline.
 ///
-/// A value type whose fields live in one shared, copy-on-write box: the planner and the targets pass
-/// tables around by the thousand, and a copy is then one retain instead of one per field.
+/// A value type whose fields live in one shared, copy-on-write box (`CopyOnWrite`): the planner and the
+/// targets pass tables around by the thousand, and a copy is then one retain instead of one per field.
 public struct TableSpec: Sendable {
     public var name: TableName {
-        get { box.fields.name }
-        _modify { unshare(); yield &box.fields.name }
+        get { storage.value.name }
+        _modify { yield &storage.value.name }
     }
     /// Where the table is declared (its key, or its entry in the master's `parts:`).
     public var location: SourceLocation {
-        get { box.fields.location }
-        _modify { unshare(); yield &box.fields.location }
+        get { storage.value.location }
+        _modify { yield &storage.value.location }
     }
     public var tier: Tier {
-        get { box.fields.tier }
-        _modify { unshare(); yield &box.fields.tier }
+        get { storage.value.tier }
+        _modify { yield &storage.value.tier }
     }
     public var definition: Definition? {
-        get { box.fields.definition }
-        _modify { unshare(); yield &box.fields.definition }
+        get { storage.value.definition }
+        _modify { yield &storage.value.definition }
     }
     /// Dependencies named in `depends_on:`.
     public var dependsOn: [Located<String>] {
-        get { box.fields.dependsOn }
-        _modify { unshare(); yield &box.fields.dependsOn }
+        get { storage.value.dependsOn }
+        _modify { yield &storage.value.dependsOn }
     }
     /// For a master: the names of its parts (qualified `Master.Part`).
     public var parts: [TableName] {
-        get { box.fields.parts }
-        _modify { unshare(); yield &box.fields.parts }
+        get { storage.value.parts }
+        _modify { yield &storage.value.parts }
     }
     public var settings: TableSettings {
-        get { box.fields.settings }
-        _modify { unshare(); yield &box.fields.settings }
+        get { storage.value.settings }
+        _modify { yield &storage.value.settings }
     }
     /// The module that defines this table's class; jobs still import `runner.module` first.
     public var module: Located<String>? {
-        get { box.fields.module }
-        _modify { unshare(); yield &box.fields.module }
+        get { storage.value.module }
+        _modify { yield &storage.value.module }
     }
     /// Per-table target options (`targets: {slurm: {partition: gpu}}`).
     public var targetOptions: [String: SpecNode] {
-        get { box.fields.targetOptions }
-        _modify { unshare(); yield &box.fields.targetOptions }
+        get { storage.value.targetOptions }
+        _modify { yield &storage.value.targetOptions }
     }
     /// Where each key under the table's `targets:` is written.
     public var targetKeyLocations: [String: SourceLocation] {
-        get { box.fields.targetKeyLocations }
-        _modify { unshare(); yield &box.fields.targetKeyLocations }
+        get { storage.value.targetKeyLocations }
+        _modify { yield &storage.value.targetKeyLocations }
     }
     /// References to tables outside the sources (names supplied at run time, imports from modules that are
     /// not sources): the graph takes one that nothing declares as a staged table outside the pipeline.
     public var externalReferences: Set<String> {
-        get { box.fields.externalReferences }
-        _modify { unshare(); yield &box.fields.externalReferences }
+        get { storage.value.externalReferences }
+        _modify { yield &storage.value.externalReferences }
     }
     /// Where the Python class (or a base class in the sources) sets its own `key_source`: populate() then
     /// offers keys that the definition's primary key does not vouch for, so the job keeps table-level order.
     public var customKeySource: SourceLocation? {
-        get { box.fields.customKeySource }
-        _modify { unshare(); yield &box.fields.customKeySource }
+        get { storage.value.customKeySource }
+        _modify { yield &storage.value.customKeySource }
     }
 
     /// True for a part created from its master's `parts:` list (a `Master.Part` key may add its definition).
     public var isListedPart: Bool {
-        get { box.fields.isListedPart }
-        _modify { unshare(); yield &box.fields.isListedPart }
+        get { storage.value.isListedPart }
+        _modify { yield &storage.value.isListedPart }
     }
     /// False for a `tables:` entry without `tier:` (settings for a table read from Python).
     public var tierWritten: Bool {
-        get { box.fields.tierWritten }
-        _modify { unshare(); yield &box.fields.tierWritten }
+        get { storage.value.tierWritten }
+        _modify { yield &storage.value.tierWritten }
     }
     /// Some references were already reported as unresolvable (by the Python reader): the graph does not
     /// report the table again for having nothing upstream.
     public var hasUnresolvedReferences: Bool {
-        get { box.fields.hasUnresolvedReferences }
-        _modify { unshare(); yield &box.fields.hasUnresolvedReferences }
+        get { storage.value.hasUnresolvedReferences }
+        _modify { yield &storage.value.hasUnresolvedReferences }
     }
 
     /// The stored fields, in the box.
-    private struct Fields {
+    private struct Fields: Sendable {
         var name: TableName
         var location: SourceLocation
         var tier: Tier
@@ -256,17 +256,7 @@ public struct TableSpec: Sendable {
         var hasUnresolvedReferences = false
     }
 
-    /// Mutated only when uniquely referenced (`unshare()`), so sharing it across threads is safe.
-    private final class Box: @unchecked Sendable {
-        var fields: Fields
-        init(_ fields: Fields) { self.fields = fields }
-    }
-
-    private var box: Box
-
-    private mutating func unshare() {
-        if !isKnownUniquelyReferenced(&box) { box = Box(box.fields) }
-    }
+    private var storage: CopyOnWrite<Fields>
 
     public init(name: TableName, location: SourceLocation, tier: Tier, definition: Definition? = nil,
                 dependsOn: [Located<String>] = [], parts: [TableName] = [], settings: TableSettings = TableSettings(),
@@ -274,7 +264,7 @@ public struct TableSpec: Sendable {
         var fields = Fields(name: name, location: location, tier: tier, definition: definition, dependsOn: dependsOn,
                             parts: parts, settings: settings, module: module, targetOptions: targetOptions)
         fields.isListedPart = isListedPart
-        box = Box(fields)
+        storage = CopyOnWrite(fields)
     }
 
     /// Every dependency written for the table: `depends_on` entries, then the definition's `->` lines.
