@@ -32,12 +32,17 @@ public func concurrentIndices<T>(_ count: Int, grain: Int = 512, _ transform: @S
     return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
         let slots = UninitializedSlots(base: buffer.baseAddress!)
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            for index in (count * chunk / chunks)..<(count * (chunk + 1) / chunks) {
+            for index in chunkRange(chunk, of: chunks, count: count) {
                 (slots.base + index).initialize(to: transform(index))
             }
         }
         initialized = count
     }
+}
+
+/// The indices of chunk `chunk` when `0..<count` is cut into `chunks` contiguous chunks of near-equal size.
+public func chunkRange(_ chunk: Int, of chunks: Int, count: Int) -> Range<Int> {
+    (count * chunk / chunks)..<(count * (chunk + 1) / chunks)
 }
 
 /// Each slot is initialised by exactly one iteration of `concurrentPerform`.

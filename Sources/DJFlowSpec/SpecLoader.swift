@@ -265,7 +265,7 @@ public struct SpecLoader: Sendable {
         let blank = fresh
         let read = concurrentIndices(chunks, grain: 1) { chunk in
             var loader = blank
-            let tables = loader.readTables(pairs[(pairs.count * chunk / chunks)..<(pairs.count * (chunk + 1) / chunks)])
+            let tables = loader.readTables(pairs[chunkRange(chunk, of: chunks, count: pairs.count)])
             return (tables, loader.reader.diagnostics)
         }
         var tables: [TableSpec] = []
