@@ -62,15 +62,49 @@ extension String {
         return utf8.allSatisfy(predicate)
     }
 
-    /// The text between two `quote` characters (ASCII), built in one allocation (none when it fits in a
-    /// small string).
+    /// The text between two `quote` characters (ASCII), copied once into a string of the final size (small
+    /// strings need no allocation): what every quoted scalar and word of every generated file goes through.
     public func wrapped(in quote: Unicode.Scalar) -> String {
-        if utf8.count <= 13 { return String(quote) + self + String(quote) }
-        var out = ""
-        out.reserveCapacity(utf8.count + 2)
-        out.unicodeScalars.append(quote)
-        out += self
-        out.unicodeScalars.append(quote)
-        return out
+        precondition(quote.isASCII, "wrapped(in:) takes an ASCII quote")
+        let mark = UInt8(quote.value)
+        var text = self
+        return text.withUTF8 { bytes in
+            String(unsafeUninitializedCapacity: bytes.count + 2) { out in
+                out[0] = mark
+                if let base = bytes.baseAddress {
+                    UnsafeMutableRawPointer(out.baseAddress! + 1).copyMemory(from: base, byteCount: bytes.count)
+                }
+                out[bytes.count + 1] = mark
+                return bytes.count + 2
+            }
+        }
+    }
+}
+
+extension Array where Element == String {
+    /// `joined(separator:)` in one copy: the final size is counted first and every byte copied once into a
+    /// string of that size. Command lines run to thousands of words (`--upstream` names every job above a
+    /// pipelined one), and the standard join grew its result word by word (8% of compiling 10,000 tables).
+    public func joinedInOnePass(separator: String) -> String {
+        guard count > 1 else { return first ?? "" }
+        var separator = separator
+        var total = separator.utf8.count * (count - 1)
+        for word in self { total += word.utf8.count }
+        return separator.withUTF8 { gap in
+            String(unsafeUninitializedCapacity: total) { out in
+                var offset = 0
+                func copy(_ bytes: UnsafeBufferPointer<UInt8>) {
+                    guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+                    UnsafeMutableRawPointer(out.baseAddress! + offset).copyMemory(from: base, byteCount: bytes.count)
+                    offset += bytes.count
+                }
+                for index in indices {
+                    if index > 0 { copy(gap) }
+                    var word = self[index]
+                    word.withUTF8(copy)
+                }
+                return offset
+            }
+        }
     }
 }

@@ -176,7 +176,7 @@ struct ArtifactRenderer: Sendable {
         var copiedFrom: String?
         switch artifact.content {
         case .template(let context):
-            var value = MustacheEncoding.tree(context)
+            var value = context.templateValue
             if case .object(var fields) = value { fields["header"] = .string(header); value = .object(fields) }
             text = templates.render(type(of: context).template, value) { file in
                 embeddedTexts.text(of: file) { file.encode(insertHeader(templates.raw(file.name))) }

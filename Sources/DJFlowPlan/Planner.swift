@@ -159,7 +159,7 @@ public enum Planner {
                 gates: waits.filter(isGate).map { descriptions[$0] },
                 waitsOn: waits.map { descriptions[$0] },
                 criticalPath: longestPath(members, of: jobs, acrossWorkflows: false, weights: weights, unit: unit),
-                outsidePool: outsidePool[skeleton.id]))
+                outsidePool: outsidePool[skeleton.id], jobPositions: members))
         }
 
         let tables = order.indices.map { i in

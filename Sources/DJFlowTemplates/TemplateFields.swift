@@ -4,9 +4,9 @@
 
 /// Named values, each name at most once; compared without regard to order, like a dictionary.
 public struct TemplateFields: Sendable, Equatable, ExpressibleByDictionaryLiteral, Sequence {
-    private var entries: [(key: String, value: TemplateValue)] = []
+    @usableFromInline var entries: [(key: String, value: TemplateValue)] = []
 
-    public init() {}
+    @inlinable public init() {}
 
     public init(dictionaryLiteral elements: (String, TemplateValue)...) {
         for (key, value) in elements { self[key] = value }
@@ -35,6 +35,15 @@ public struct TemplateFields: Sendable, Equatable, ExpressibleByDictionaryLitera
                 entries.append((key, newValue))
             }
         }
+    }
+
+    /// Room for `capacity` fields.
+    @inlinable mutating func reserve(_ capacity: Int) { entries.reserveCapacity(capacity) }
+
+    /// Appends `key`, which must not be there yet (checked in debug builds).
+    @inlinable mutating func append(_ key: String, _ value: TemplateValue) {
+        assert(!entries.contains { $0.key == key }, "field '\(key)' set twice")
+        entries.append((key, value))
     }
 
     public func mapValues(_ transform: (TemplateValue) throws -> TemplateValue) rethrows -> TemplateFields {

@@ -107,7 +107,7 @@ public enum HTCondorQuoting {
             case .value(let text): return argument(text)
             case .raw(let text): return text
             }
-        }.joined(separator: " ") + "\""
+        }.joinedInOnePass(separator: " ") + "\""
     }
 
     /// A piece of a submit-file value: a user value (quoted), or text djflow writes as is (a macro).
@@ -123,7 +123,7 @@ public enum HTCondorQuoting {
             case .value(let text): return pair.name + "=" + argument(text)
             case .raw(let text): return pair.name + "=" + text
             }
-        }.joined(separator: " ") + "\""
+        }.joinedInOnePass(separator: " ") + "\""
     }
 
     /// A value for `VARS node [APPEND] name="…"` whose macro is used inside `'…'` in `arguments`

@@ -24,10 +24,16 @@ public enum JinjaQuoting {
     public static func wrap(_ text: String) -> String {
         // Without `{%` and CR the text goes inside the block as it is (checked by bytes: all three are ASCII,
         // and no byte of a multi-byte character is ASCII).
-        var previous: UInt8 = 0
-        if !text.utf8.contains(where: { byte in defer { previous = byte }; return byte == 13 || (byte == UInt8(ascii: "%") && previous == UInt8(ascii: "{")) }) {
-            return "{% raw %}" + text + "{% endraw %}"
+        var copy = text
+        let plain = copy.withUTF8 { bytes in
+            var previous: UInt8 = 0
+            for byte in bytes {
+                if byte == 13 || (byte == UInt8(ascii: "%") && previous == UInt8(ascii: "{")) { return false }
+                previous = byte
+            }
+            return true
         }
+        if plain { return ["{% raw %}", text, "{% endraw %}"].joinedInOnePass(separator: "") }
         return wrapScalars(text)
     }
 

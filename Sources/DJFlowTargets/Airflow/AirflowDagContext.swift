@@ -293,7 +293,7 @@ struct AirflowDagBuilder {
     private func command(_ job: Job, step: RunnerStep) -> String {
         var words = [ShellQuoting.quote(input.plan.runtime.python), "\"$DJFLOW_RUNNER\""]
         words += job.runnerArguments(for: step).map(ShellQuoting.quote)
-        let text = "exec -- " + words.joined(separator: " ") + " ${args[@]+\"${args[@]}\"}"
+        let text = "exec -- " + words.joinedInOnePass(separator: " ") + " ${args[@]+\"${args[@]}\"}"
         return PythonQuoting.literal(JinjaQuoting.wrap(text))
     }
 
@@ -359,5 +359,80 @@ struct AirflowDagBuilder {
     private func leaves(jobs: [Job]) -> [Job] {
         let needed = Set(jobs.flatMap(\.needs))
         return jobs.filter { !needed.contains($0.id) }
+    }
+}
+
+// MARK: The template value tree (each field under its name; `TemplateEncodableTests` checks it against Codable)
+
+extension AirflowDagContext {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 24)
+        tree.add("comment", comment)
+        tree.add("doc", doc)
+        tree.add("environment", environment)
+        tree.add("setup", setup)
+        tree.add("dagID", dagID)
+        tree.add("description", description)
+        tree.add("schedule", schedule)
+        tree.add("catchup", catchup)
+        tree.add("startDate", startDate)
+        tree.add("owner", owner)
+        tree.add("tags", tags)
+        tree.add("retryDelay", retryDelay)
+        tree.add("restrictionHelp", restrictionHelp)
+        tree.add("retryFailedHelp", retryFailedHelp)
+        tree.add("retryFailed", retryFailed)
+        tree.add("assets", assets)
+        tree.add("publishes", publishes)
+        tree.add("tasks", tasks)
+        tree.add("edges", edges)
+        tree.add("splitBlockStart", splitBlockStart)
+        tree.add("carriageReturn", carriageReturn)
+        tree.add("paused", paused)
+        tree.add("done", done)
+        tree.add("exit", exit)
+        return .object(tree)
+    }
+}
+
+extension AirflowDagContext.Task: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 11)
+        tree.add("id", id)
+        tree.add("command", command)
+        tree.add("env", env)
+        tree.add("retries", retries)
+        tree.add("priorityWeight", priorityWeight)
+        tree.add("doc", doc)
+        tree.add("timeout", timeout)
+        tree.add("pool", pool)
+        tree.add("queue", queue)
+        tree.add("mapped", mapped)
+        tree.add("throttle", throttle)
+        return .object(tree)
+    }
+}
+
+extension AirflowDagContext.Mapped: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 1)
+        tree.add("workers", workers)
+        return .object(tree)
+    }
+}
+
+extension AirflowDagContext.Done: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 3)
+        tree.add("id", id)
+        tree.add("asset", asset)
+        tree.add("leaves", leaves)
+        return .object(tree)
+    }
+}
+
+extension AirflowIgnoreContext {
+    var templateValue: TemplateValue {
+        .object(TemplateFields())
     }
 }

@@ -139,3 +139,23 @@ struct HTCondorDagBuilder {
         HTCondorDagContext.Section(comment: comment, lines: lines.asLines)
     }
 }
+
+// MARK: The template value tree (each field under its name; `TemplateEncodableTests` checks it against Codable)
+
+extension HTCondorDagContext {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 2)
+        tree.add("description", description)
+        tree.add("sections", sections)
+        return .object(tree)
+    }
+}
+
+extension HTCondorDagContext.Section: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 2)
+        tree.add("comment", comment)
+        tree.add("lines", lines)
+        return .object(tree)
+    }
+}

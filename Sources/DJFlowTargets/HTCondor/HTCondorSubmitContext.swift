@@ -136,3 +136,24 @@ struct HTCondorSubmitBuilder {
             queue: queue)
     }
 }
+
+// MARK: The template value tree (each field under its name; `TemplateEncodableTests` checks it against Codable)
+
+extension HTCondorSubmitContext {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 12)
+        tree.add("description", description)
+        tree.add("universe", universe)
+        tree.add("executable", executable)
+        tree.add("arguments", arguments)
+        tree.add("environment", environment)
+        tree.add("getenv", getenv)
+        tree.add("commands", commands)
+        tree.add("runner", runner)
+        tree.add("extra", extra)
+        tree.add("hasExtra", hasExtra)
+        tree.add("queue", queue)
+        tree.add("exit", exit)
+        return .object(tree)
+    }
+}

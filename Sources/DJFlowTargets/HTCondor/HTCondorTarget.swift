@@ -125,3 +125,13 @@ struct HTCondorNames {
     func submitFile(_ job: Job) -> String { "\(workflowOf[job.id]!)/\(job.id).sub" }
     func refreshSubmitFile(_ job: Job) -> String { "\(workflowOf[job.id]!)/\(job.id).refresh.sub" }
 }
+
+// MARK: The template value tree (each field under its name; `TemplateEncodableTests` checks it against Codable)
+
+extension HTCondorLogsReadmeContext {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 1)
+        tree.add("logDir", logDir)
+        return .object(tree)
+    }
+}

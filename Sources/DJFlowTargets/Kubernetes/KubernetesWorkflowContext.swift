@@ -151,3 +151,172 @@ struct KubernetesWorkflowContext: TemplateContext {
         var timeout = 4
     }
 }
+
+// MARK: The template value tree (each field under its name; `TemplateEncodableTests` checks it against Codable)
+
+extension KubernetesWorkflowContext {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 7)
+        tree.add("description", description)
+        tree.add("paths", paths)
+        tree.add("configMap", configMap)
+        tree.add("rbac", rbac)
+        tree.add("jobs", jobs)
+        tree.add("exit", exit)
+        tree.add("helperExit", helperExit)
+        return .object(tree)
+    }
+}
+
+extension KubernetesWorkflowContext.Pair: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 2)
+        tree.add("key", key)
+        tree.add("value", value)
+        return .object(tree)
+    }
+}
+
+extension KubernetesWorkflowContext.Metadata: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 5)
+        tree.add("name", name)
+        tree.add("namespace", namespace)
+        tree.add("labels", labels)
+        tree.add("hasAnnotations", hasAnnotations)
+        tree.add("annotations", annotations)
+        return .object(tree)
+    }
+}
+
+extension KubernetesWorkflowContext.Paths: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 4)
+        tree.add("mount", mount)
+        tree.add("token", token)
+        tree.add("runner", runner)
+        tree.add("helper", helper)
+        return .object(tree)
+    }
+}
+
+extension KubernetesWorkflowContext.ConfigMap: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 4)
+        tree.add("metadata", metadata)
+        tree.add("restriction", restriction)
+        tree.add("helper", helper)
+        tree.add("runner", runner)
+        return .object(tree)
+    }
+}
+
+extension KubernetesWorkflowContext.RBAC: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 6)
+        tree.add("createAccount", createAccount)
+        tree.add("metadata", metadata)
+        tree.add("jobNames", jobNames)
+        tree.add("role", role)
+        tree.add("account", account)
+        tree.add("accountNamespace", accountNamespace)
+        return .object(tree)
+    }
+}
+
+extension KubernetesWorkflowContext.TolerationField: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 3)
+        tree.add("first", first)
+        tree.add("key", key)
+        tree.add("value", value)
+        return .object(tree)
+    }
+}
+
+extension KubernetesWorkflowContext.Toleration: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 1)
+        tree.add("fields", fields)
+        return .object(tree)
+    }
+}
+
+extension KubernetesWorkflowContext.Wait: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 3)
+        tree.add("image", image)
+        tree.add("command", command)
+        tree.add("args", args)
+        return .object(tree)
+    }
+}
+
+extension KubernetesWorkflowContext.KeyRef: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 2)
+        tree.add("source", source)
+        tree.add("item", item)
+        return .object(tree)
+    }
+}
+
+extension KubernetesWorkflowContext.Variable: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 5)
+        tree.add("name", name)
+        tree.add("value", value)
+        tree.add("secretKeyRef", secretKeyRef)
+        tree.add("configMapKeyRef", configMapKeyRef)
+        tree.add("fieldRef", fieldRef)
+        return .object(tree)
+    }
+}
+
+extension KubernetesWorkflowContext.Container: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 7)
+        tree.add("name", name)
+        tree.add("image", image)
+        tree.add("command", command)
+        tree.add("args", args)
+        tree.add("env", env)
+        tree.add("requests", requests)
+        tree.add("limits", limits)
+        return .object(tree)
+    }
+}
+
+extension KubernetesWorkflowContext.Job: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 18)
+        tree.add("comments", comments)
+        tree.add("metadata", metadata)
+        tree.add("completions", completions)
+        tree.add("parallelism", parallelism)
+        tree.add("retries", retries)
+        tree.add("hasDeadline", hasDeadline)
+        tree.add("deadline", deadline)
+        tree.add("ttl", ttl)
+        tree.add("serviceAccount", serviceAccount)
+        tree.add("hasImagePullSecrets", hasImagePullSecrets)
+        tree.add("imagePullSecrets", imagePullSecrets)
+        tree.add("hasNodeSelector", hasNodeSelector)
+        tree.add("nodeSelector", nodeSelector)
+        tree.add("hasTolerations", hasTolerations)
+        tree.add("tolerations", tolerations)
+        tree.add("wait", wait)
+        tree.add("container", container)
+        tree.add("configMap", configMap)
+        return .object(tree)
+    }
+}
+
+extension KubernetesWorkflowContext.HelperExitCodes: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 2)
+        tree.add("upstreamFailed", upstreamFailed)
+        tree.add("timeout", timeout)
+        return .object(tree)
+    }
+}

@@ -67,7 +67,7 @@ struct SlurmJobBuilder {
             + (job.autoWorkers ? "up to \(job.workers) workers (auto: those beyond the keys that can come leave at once)" : "\(job.workers) worker\(job.workers == 1 ? "" : "s")")
             + ", one array task each."]
         if !job.parts.isEmpty { description.append("Fills its parts too: \(job.parts.joined(separator: ", ")).") }
-        if !job.follows.isEmpty { description.append("Pipelined: starts with \(job.follows.joined(separator: ", ")) and takes each key once its inputs are committed.") }
+        if !job.follows.isEmpty { description.append("Pipelined: starts with \(job.follows.joinedInOnePass(separator: ", ")) and takes each key once its inputs are committed.") }
         if job.hasRefreshStep { description.append("\(job.id).refresh.sbatch fills the job queue once before these workers start.") }
         if job.onError == .continue { description.append("on_error: continue: keys that fail stay in the jobs table and dependents still start.") }
         var values = context(description: description, sbatch: sbatch, command: command, workers: job.workers, retries: job.retries)
@@ -155,7 +155,7 @@ struct SlurmJobBuilder {
     private func context(description: [String], sbatch: [String], command: [String], workers: Int, retries: Int) -> SlurmJobContext {
         SlurmJobContext(
             description: description.asLines, sbatch: sbatch.asLines, setup: options.setup.asLines, hasSetup: !options.setup.isEmpty,
-            environment: SlurmEnvironment.lines(input: input, options: options).asLines, command: command.joined(separator: " "),
+            environment: SlurmEnvironment.lines(input: input, options: options).asLines, command: command.joinedInOnePass(separator: " "),
             workers: workers, retries: retries, retried: retries > 0, retryDelay: options.retryDelaySeconds,
             autoWorkers: false, scaleCap: nil, doneMarker: nil)
     }
@@ -203,5 +203,28 @@ enum SlurmEnvironment {
             lines.append("export \(name)=\(ShellQuoting.quote(value))")
         }
         return lines
+    }
+}
+
+// MARK: The template value tree (each field under its name; `TemplateEncodableTests` checks it against Codable)
+
+extension SlurmJobContext {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 14)
+        tree.add("description", description)
+        tree.add("sbatch", sbatch)
+        tree.add("setup", setup)
+        tree.add("hasSetup", hasSetup)
+        tree.add("environment", environment)
+        tree.add("command", command)
+        tree.add("workers", workers)
+        tree.add("retries", retries)
+        tree.add("retried", retried)
+        tree.add("retryDelay", retryDelay)
+        tree.add("autoWorkers", autoWorkers)
+        tree.add("scaleCap", scaleCap)
+        tree.add("doneMarker", doneMarker)
+        tree.add("exit", exit)
+        return .object(tree)
     }
 }

@@ -77,7 +77,7 @@ struct SlurmSubmitBuilder {
         // name or the pool's id, and --skip-done adds up the members' keys left.
         let table = jobs.flatMap { job in
             job.tableEntries.map { entry in
-                [job.id, entry.table, upstreamOf[job.id]!.joined(separator: " "), entry.runnerTable].map(ShellQuoting.quote).joined(separator: " ")
+                [job.id, entry.table, upstreamOf[job.id]!.joinedInOnePass(separator: " "), entry.runnerTable].map(ShellQuoting.quote).joined(separator: " ")
             }
         }
         let tableNames = jobs.map { $0.table == $0.id ? $0.id : "\($0.table) (\($0.id))" }.joined(separator: ", ")
@@ -109,10 +109,41 @@ struct SlurmSubmitBuilder {
 
     private func submission(key: String, job: String, label: String, script: String, upstream: [String], first: Bool,
                             chunks: [SlurmArrays.Chunk]) -> SlurmSubmitContext.Submission {
-        var words = [key, job, label, script, upstream.joined(separator: " "), first ? "first" : ""].map(ShellQuoting.quote)
+        var words = [key, job, label, script, upstream.joinedInOnePass(separator: " "), first ? "first" : ""].map(ShellQuoting.quote)
         if upstream.isEmpty { words[4] = "''" }
         if !first { words[5] = "''" }
         for chunk in chunks { words += [ShellQuoting.quote("--array=\(chunk.range)"), String(chunk.offset)] }
-        return SlurmSubmitContext.Submission(arguments: words.joined(separator: " "))
+        return SlurmSubmitContext.Submission(arguments: words.joinedInOnePass(separator: " "))
+    }
+}
+
+// MARK: The template value tree (each field under its name; `TemplateEncodableTests` checks it against Codable)
+
+extension SlurmSubmitContext {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 14)
+        tree.add("description", description)
+        tree.add("scriptName", scriptName)
+        tree.add("rootFromScript", rootFromScript)
+        tree.add("logDir", logDir)
+        tree.add("logDirText", logDirText)
+        tree.add("killOnInvalidDependency", killOnInvalidDependency)
+        tree.add("submissions", submissions)
+        tree.add("jobs", jobs)
+        tree.add("tableNames", tableNames)
+        tree.add("describeCommand", describeCommand)
+        tree.add("setup", setup)
+        tree.add("hasSetup", hasSetup)
+        tree.add("environment", environment)
+        tree.add("exit", exit)
+        return .object(tree)
+    }
+}
+
+extension SlurmSubmitContext.Submission: TemplateEncodable {
+    var templateValue: TemplateValue {
+        var tree = TemplateFields(capacity: 1)
+        tree.add("arguments", arguments)
+        return .object(tree)
     }
 }

@@ -1,0 +1,153 @@
+// The value tree each context writes by hand (`templateValue`, what the renderer reads) is the tree its
+// `Codable` encoding gives: checked on an instance of every context type with every field filled (distinct
+// text in each string, lists of two, optionals present) and again with every optional nil, so a field left
+// out of a hand-written tree, or put under another name, fails here whatever the samples hold.
+import DJFlowCore
+import DJFlowTargets
+@testable import DJFlowTemplates
+import Testing
+
+@Suite struct TemplateEncodableTests {
+    @Test(arguments: TemplateContexts.all.map { $0.template }, [true, false])
+    func handWrittenTreeIsTheCodableTree(template: String, optionalsPresent: Bool) throws {
+        let type = try #require(TemplateContexts.all.first { $0.template == template })
+        let context = try Self.filled(type, optionalsPresent: optionalsPresent)
+        let hand = context.templateValue
+        let codable = MustacheEncoding.tree(context)
+        let same = hand == codable  // compared first: a failing #expect would print both whole trees
+        #expect(same, "\(type).templateValue differs from its Codable encoding:\n\(Self.difference(hand, codable))")
+        if optionalsPresent {
+            // The filled instance really reaches every field, so the comparison covers the whole schema.
+            #expect(Self.paths(of: codable).isSuperset(of: type.fieldPaths.subtracting(["header"])))
+        }
+    }
+
+    @Test func leavesEncodeAsCodableDoes() {
+        #expect(7.templateValue == MustacheEncoding.tree(7))
+        #expect("a\"b".templateValue == MustacheEncoding.tree("a\"b"))
+        #expect(true.templateValue == MustacheEncoding.tree(true))
+        #expect(["x", "y"].templateValue == MustacheEncoding.tree(["x", "y"]))
+        #expect(Line("l").templateValue == MustacheEncoding.tree(Line("l")))
+        #expect([Line("l")].templateValue == MustacheEncoding.tree([Line("l")]))
+        let file = EmbeddedFile("runner/djflow_populate.py", encoding: .yamlBlockIndent4)
+        #expect(file.templateValue == MustacheEncoding.tree(file))
+    }
+
+    /// The check itself can fail: a tree missing a field, or with a field renamed, is not equal.
+    @Test func aMissingOrRenamedFieldIsCaught() {
+        let full: TemplateValue = .object(["a": .string("1"), "b": .list([.string("2")])])
+        #expect(full != .object(["a": .string("1")]))
+        #expect(full != .object(["a": .string("1"), "c": .list([.string("2")])]))
+        #expect(full != .object(["a": .string("2"), "b": .list([.string("1")])]))
+    }
+
+    static func filled<T: TemplateContext>(_ type: T.Type, optionalsPresent: Bool) throws -> T {
+        try T(from: FillingDecoder(path: [], state: FillingState(optionalsPresent: optionalsPresent)))
+    }
+
+    /// The field paths of a tree (`jobs/name`), as `ContextSchema` names them.
+    static func paths(of value: TemplateValue, prefix: String = "") -> Set<String> {
+        switch value {
+        case .object(let fields):
+            var paths = Set<String>()
+            for (key, child) in fields {
+                let path = prefix.isEmpty ? key : prefix + "/" + key
+                paths.insert(path)
+                paths.formUnion(Self.paths(of: child, prefix: path))
+            }
+            return paths
+        case .list(let items): return items.reduce(into: Set<String>()) { $0.formUnion(paths(of: $1, prefix: prefix)) }
+        default: return []
+        }
+    }
+
+    static func difference(_ a: TemplateValue, _ b: TemplateValue) -> String {
+        let left = paths(of: a), right = paths(of: b)
+        return "only hand-written: \(left.subtracting(right).sorted())\nonly Codable: \(right.subtracting(left).sorted())"
+    }
+}
+
+private final class FillingState {
+    let optionalsPresent: Bool
+    var counter = 0
+    init(optionalsPresent: Bool) { self.optionalsPresent = optionalsPresent }
+    func next() -> Int { counter += 1; return counter }
+}
+
+private struct FillingError: Error {}
+
+/// Decodes any context with made-up values: each string its path and a number, integers counting up,
+/// booleans alternating, lists of two elements, optionals present or nil as asked.
+private struct FillingDecoder: Decoder {
+    let path: [String]
+    let state: FillingState
+    var codingPath: [any CodingKey] { [] }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        KeyedDecodingContainer(Keyed(path: path, state: state))
+    }
+    func unkeyedContainer() throws -> any UnkeyedDecodingContainer { Unkeyed(path: path, state: state) }
+    func singleValueContainer() throws -> any SingleValueDecodingContainer { Single(path: path, state: state) }
+
+    static func value<T: Decodable>(_ type: T.Type, path: [String], state: FillingState) throws -> T {
+        if T.self == EmbeddedFile.self { return EmbeddedFile("runner/\(state.next())", encoding: .yamlBlockIndent4) as! T }
+        if T.self == String.self { return "\(path.joined(separator: "/"))#\(state.next())" as! T }
+        if T.self == Bool.self { return (state.next() % 2 == 0) as! T }
+        if T.self == Int.self { return state.next() as! T }
+        return try T(from: FillingDecoder(path: path, state: state))
+    }
+
+    struct Keyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
+        let path: [String]
+        let state: FillingState
+        var codingPath: [any CodingKey] { [] }
+        var allKeys: [Key] { [] }
+        func contains(_ key: Key) -> Bool { state.optionalsPresent }
+        func decodeNil(forKey key: Key) throws -> Bool { !state.optionalsPresent }
+        func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
+            try FillingDecoder.value(type, path: path + [key.stringValue], state: state)
+        }
+        func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
+            KeyedDecodingContainer(Keyed<NestedKey>(path: path + [key.stringValue], state: state))
+        }
+        func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
+            Unkeyed(path: path + [key.stringValue], state: state)
+        }
+        func superDecoder() throws -> any Decoder { FillingDecoder(path: path, state: state) }
+        func superDecoder(forKey key: Key) throws -> any Decoder { FillingDecoder(path: path + [key.stringValue], state: state) }
+    }
+
+    struct Unkeyed: UnkeyedDecodingContainer {
+        let path: [String]
+        let state: FillingState
+        var codingPath: [any CodingKey] { [] }
+        var count: Int? { 2 }
+        var currentIndex = 0
+        var isAtEnd: Bool { currentIndex >= 2 }
+        init(path: [String], state: FillingState) { self.path = path; self.state = state }
+        mutating func decodeNil() throws -> Bool { false }
+        mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
+            guard !isAtEnd else { throw FillingError() }
+            currentIndex += 1
+            return try FillingDecoder.value(type, path: path, state: state)
+        }
+        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+            currentIndex += 1
+            return KeyedDecodingContainer(Keyed<NestedKey>(path: path, state: state))
+        }
+        mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
+            currentIndex += 1
+            return Unkeyed(path: path, state: state)
+        }
+        mutating func superDecoder() throws -> any Decoder { FillingDecoder(path: path, state: state) }
+    }
+
+    struct Single: SingleValueDecodingContainer {
+        let path: [String]
+        let state: FillingState
+        var codingPath: [any CodingKey] { [] }
+        func decodeNil() -> Bool { false }
+        func decode<T: Decodable>(_ type: T.Type) throws -> T { try FillingDecoder.value(type, path: path, state: state) }
+    }
+}
