@@ -23,35 +23,59 @@ public struct ArtifactWriter {
         public var isEmpty: Bool { stale.isEmpty && missing.isEmpty && extra.isEmpty }
 
         public init() {}
-
-        /// Adds the drift of other folders (each list stays sorted).
-        public mutating func merge(_ other: Drift) {
-            stale = (stale + other.stale).sorted()
-            missing = (missing + other.missing).sorted()
-            extra = (extra + other.extra).sorted()
-        }
     }
 
     /// Top-level folders the files live in (one per target).
-    static func folders(of files: [OutputFile]) -> [String] {
-        Array(Set(files.map { String($0.path.split(separator: "/").first ?? "") })).sorted()
+    static func folders(of paths: [String]) -> [String] {
+        Array(Set(paths.map { String($0.split(separator: "/").first ?? "") })).sorted()
     }
 
     /// Compares `files` with the output folder without writing anything.
     public func check(_ files: [OutputFile]) -> Drift {
-        var drift = Drift()
-        let expected = Dictionary(uniqueKeysWithValues: files.map { ($0.path, $0) })
-        // Each file compared on its own, on all cores: 0 same, 1 missing, 2 stale.
-        let root = outputFolder.path
-        let states = files.concurrentMap { file in Self.compare(root + "/" + file.path, with: file) }
-        for (file, state) in zip(files, states) {
-            if state == 1 { drift.missing.append(file.path) } else if state == 2 { drift.stale.append(file.path) }
+        let comparison = Comparison(writer: self)
+        comparison.expect(files.map(\.path))
+        DispatchQueue.concurrentPerform(iterations: files.count) { comparison.compare(files[$0]) }
+        return comparison.drift()
+    }
+
+    /// `--check` file by file, as files are rendered: `expect` is told every path first (to find extra
+    /// files), then `compare` takes each file on any thread and keeps only whether it differs.
+    public final class Comparison: @unchecked Sendable {
+        private let root: String
+        private var expected = Set<String>()
+        private var folders = Set<String>()
+        private let lock = NSLock()
+        private var stale: [String] = []
+        private var missing: [String] = []
+
+        public init(writer: ArtifactWriter) { root = writer.outputFolder.path }
+
+        /// Paths that will be compared (not concurrently with `compare`).
+        public func expect(_ paths: [String]) {
+            expected.formUnion(paths)
+            folders.formUnion(ArtifactWriter.folders(of: paths))
         }
-        for folder in Self.folders(of: files) {
-            for path in listFiles(under: folder) where expected[path] == nil { drift.extra.append(path) }
+
+        /// Compares one file with the output folder; safe on any thread.
+        public func compare(_ file: OutputFile) {
+            let state = ArtifactWriter.compare(root + "/" + file.path, with: file)
+            guard state != 0 else { return }
+            lock.lock(); defer { lock.unlock() }
+            if state == 1 { missing.append(file.path) } else { stale.append(file.path) }
         }
-        drift.stale.sort(); drift.missing.sort(); drift.extra.sort()
-        return drift
+
+        /// What differs: the files compared, and the files in the targets' folders that none expected.
+        public func drift() -> Drift {
+            var drift = Drift()
+            drift.stale = stale.sorted()
+            drift.missing = missing.sorted()
+            let writer = ArtifactWriter(outputFolder: root)
+            for folder in folders.sorted() {
+                for path in writer.listFiles(under: folder) where !expected.contains(path) { drift.extra.append(path) }
+            }
+            drift.extra.sort()
+            return drift
+        }
     }
 
     /// Replaces each target folder with exactly `files`, atomically per folder.
@@ -61,13 +85,15 @@ public struct ArtifactWriter {
         try staged.commit()
     }
 
-    /// A write in two steps, for files that arrive target by target: `add` writes each batch into one staging
-    /// folder beside the output (created on the first batch, so nothing appears when nothing is added), and
-    /// `commit` then replaces every target folder. Until `commit` the output is as it was: a failure on the
+    /// A write in two steps, for files that arrive target by target: `add` (or `prepare`, then `write` file by
+    /// file from any thread) writes into one staging folder beside the output (created on the first batch, so
+    /// nothing appears when nothing is added), and `commit` then replaces every target folder. Until `commit` the output is as it was: a failure on the
     /// way (a full disk) changes nothing. The staging folder is removed when the value goes away.
-    public final class StagedWrite {
+    public final class StagedWrite: @unchecked Sendable {
         private let writer: ArtifactWriter
         private var staging: URL?
+        /// `staging`'s path, made once: files are written by path.
+        private var stagingPath = ""
         private var folders: [String] = []
 
         public init(writer: ArtifactWriter) { self.writer = writer }
@@ -76,27 +102,37 @@ public struct ArtifactWriter {
 
         /// Writes `files` into the staging folder.
         public func add(_ files: [OutputFile]) throws {
-            let fileManager = FileManager.default
-            let staging = try self.staging ?? makeStaging()
-            let stagingPath = staging.path
-            // Paths as strings: a URL per file cost a tenth of writing 20,000 files.
-            var created = Set<Substring>()
-            for file in files {
-                guard let slash = file.path.lastIndex(of: "/") else { continue }
-                let folder = file.path[..<slash]
-                if created.insert(folder).inserted {
-                    try fileManager.createDirectory(atPath: stagingPath + "/" + folder, withIntermediateDirectories: true)
-                }
-            }
+            try prepare(files.map(\.path))
             // Files are independent once their folders exist: written on all cores (creating thousands of files
             // is mostly the kernel's work); the first failure is reported.
             let failure = FirstFailure()
             DispatchQueue.concurrentPerform(iterations: files.count) { index in
-                let file = files[index]
-                do { try ArtifactWriter.writeNew(stagingPath + "/" + file.path, file.contents, mode: file.executable ? 0o755 : 0o644) } catch { failure.record(error) }
+                do { try write(files[index]) } catch { failure.record(error) }
             }
             if let error = failure.error { throw error }
-            folders = Array(Set(folders + ArtifactWriter.folders(of: files))).sorted()
+        }
+
+        /// Creates the staging folder (on the first call) and the folders of `paths` in it, so that `write`
+        /// can then take those files on any thread. Not concurrently with `write`.
+        public func prepare(_ paths: [String]) throws {
+            let fileManager = FileManager.default
+            if staging == nil { stagingPath = try makeStaging().path }
+            // Paths as strings: a URL per file cost a tenth of writing 20,000 files.
+            var created = Set<Substring>()
+            for path in paths {
+                guard let slash = path.lastIndex(of: "/") else { continue }
+                let folder = path[..<slash]
+                if created.insert(folder).inserted {
+                    try fileManager.createDirectory(atPath: stagingPath + "/" + folder, withIntermediateDirectories: true)
+                }
+            }
+            folders = Array(Set(folders + ArtifactWriter.folders(of: paths))).sorted()
+        }
+
+        /// Writes one file whose folder `prepare` created; safe on any thread.
+        public func write(_ file: OutputFile) throws {
+            precondition(staging != nil, "StagedWrite.write before prepare")
+            try ArtifactWriter.writeNew(stagingPath + "/" + file.path, file.contents, mode: file.executable ? 0o755 : 0o644)
         }
 
         /// Replaces each target folder added with its staged copy (atomically per folder).
@@ -239,7 +275,7 @@ public struct ArtifactWriter {
 
     /// Relative paths of the regular files under `folder` of the output folder (symbolic links are not followed),
     /// with `opendir`/`readdir`: Foundation's enumerator with resource values took half a second for 20,000 files.
-    private func listFiles(under folder: String) -> [String] {
+    func listFiles(under folder: String) -> [String] {
         var paths: [String] = []
         var pending = [folder]
         let root = outputFolder.path
@@ -269,7 +305,7 @@ private func posixWrite(_ fd: Int32, _ bytes: UnsafePointer<UInt8>, _ count: Int
 }
 
 /// The first error of concurrent work.
-private final class FirstFailure: @unchecked Sendable {
+final class FirstFailure: @unchecked Sendable {
     private let lock = NSLock()
     private(set) var error: Error?
     func record(_ error: Error) {

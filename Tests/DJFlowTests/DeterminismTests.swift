@@ -44,32 +44,62 @@ import Testing
     }
 }
 
-/// `compile` hands each target's files over on their own (so a large pipeline never holds all four
-/// targets' files at once): the same files as compiling them together, one target at a time, each within
-/// its own folder, and nothing at all when the pipeline has errors.
+/// `compile` hands each file over as soon as it is rendered (so a large pipeline never holds a target's
+/// rendered text at once): every target's paths first, in target order, then that target's files from the
+/// renderer's threads; together the same files as compiling at once, and nothing at all when the pipeline
+/// has errors. An error of the consumer stops the compile and reaches the caller.
 @Suite struct StreamingCompileTests {
-    @Test func eachTargetIsEmittedOnItsOwnWithTheSameFiles() throws {
-        let source = try sampleSource("ephys")
-        let library = try TemplateLibrary()
-        var emitted: [(TargetKind, [OutputFile])] = []
-        let result = CompilerPipeline.compile(source, chosen: TargetKind.allCases, templates: library, sourceName: source.path) { kind, files in
-            emitted.append((kind, files))
-        }
-        #expect(result.compiled && !result.diagnostics.hasErrors)
-        #expect(emitted.map(\.0) == TargetKind.allCases.sorted())
-        for (kind, files) in emitted {
-            #expect(!files.isEmpty && files.allSatisfy { $0.path.hasPrefix(kind.rawValue + "/") }, "\(kind)")
-            #expect(files.map(\.path) == files.map(\.path).sorted(), "\(kind): sorted by path")
-        }
-        #expect(emitted.flatMap(\.1) == (try compileFiles(source)))
+    final class Log: @unchecked Sendable {
+        let lock = NSLock()
+        var events: [(kind: TargetKind?, path: String)] = []
+        var prepared: [(TargetKind, [String])] = []
+        var files: [OutputFile] = []
+        func add(_ file: OutputFile) { lock.lock(); events.append((nil, file.path)); files.append(file); lock.unlock() }
     }
 
-    @Test func nothingIsEmittedWhenThePipelineHasErrors() {
-        let source = SourceFile(path: "p.yaml", text: pipeline("A: {tier: computed, depends_on: [Missing]}"))
-        var emitted = 0
-        let result = CompilerPipeline.compile(source, chosen: [.slurm], templates: try! TemplateLibrary(), sourceName: source.path) { _, _ in
-            emitted += 1
+    @Test func eachFileIsConsumedAfterItsTargetsPathsWithTheSameFiles() throws {
+        let source = try sampleSource("ephys")
+        let log = Log()
+        let result = try CompilerPipeline.compile(
+            source, chosen: TargetKind.allCases, templates: try TemplateLibrary(), sourceName: source.path,
+            prepare: { kind, paths in log.prepared.append((kind, paths)); log.events.append((kind, "")) },
+            consume: { log.add($0) })
+        #expect(result.compiled && !result.diagnostics.hasErrors)
+        #expect(log.prepared.map(\.0) == TargetKind.allCases.sorted())
+        // Every file comes after its own target's paths and before the next target's.
+        var current: (TargetKind, Set<String>)?
+        for event in log.events {
+            if let kind = event.kind {
+                current = (kind, Set(log.prepared.first { $0.0 == kind }!.1))
+            } else {
+                let target = try #require(current)
+                #expect(target.1.contains(event.path) && event.path.hasPrefix(target.0.rawValue + "/"), "\(event.path)")
+            }
         }
-        #expect(!result.compiled && result.diagnostics.hasErrors && emitted == 0)
+        #expect(log.prepared.flatMap(\.1).sorted() == log.files.map(\.path).sorted(), "each prepared path is consumed once")
+        #expect(log.files.sorted { $0.path < $1.path } == (try compileFiles(source)))
+    }
+
+    @Test func nothingIsPreparedOrConsumedWhenThePipelineHasErrors() throws {
+        let source = SourceFile(path: "p.yaml", text: pipeline("A: {tier: computed, depends_on: [Missing]}"))
+        let log = Log()
+        let result = try CompilerPipeline.compile(source, chosen: [.slurm], templates: try TemplateLibrary(), sourceName: source.path,
+                                                  prepare: { kind, paths in log.prepared.append((kind, paths)) },
+                                                  consume: { log.add($0) })
+        #expect(!result.compiled && result.diagnostics.hasErrors && log.prepared.isEmpty && log.events.isEmpty)
+    }
+
+    struct DiskFull: Error {}
+
+    @Test func anErrorOfTheConsumerReachesTheCaller() throws {
+        let source = try sampleSource("ephys")
+        #expect(throws: DiskFull.self) {
+            _ = try CompilerPipeline.compile(source, chosen: [.slurm], templates: try TemplateLibrary(), sourceName: source.path,
+                                             consume: { file in if file.path.hasSuffix(".sbatch") { throw DiskFull() } })
+        }
+        #expect(throws: DiskFull.self) {
+            _ = try CompilerPipeline.compile(source, chosen: [.slurm], templates: try TemplateLibrary(), sourceName: source.path,
+                                             prepare: { _, _ in throw DiskFull() }, consume: { _ in })
+        }
     }
 }

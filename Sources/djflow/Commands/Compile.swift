@@ -43,15 +43,18 @@ struct Compile: ParsableCommand {
         // Each target's files are compared, or staged, as soon as they are rendered, then let go; the staged
         // folders replace the output's only when every target is written.
         let staged = ArtifactWriter.StagedWrite(writer: writer)
-        var drift = ArtifactWriter.Drift()
+        let comparison = ArtifactWriter.Comparison(writer: writer)
+        let check = self.check
         var count = 0
         let result: (compiled: Bool, diagnostics: Diagnostics, targets: [TargetKind])
         do {
-            result = try CompilerPipeline.compile(source, chosen: chosen, templates: library, sourceName: source.path,
-                                                  sources: python.provider) { _, files in
-                count += files.count
-                if check { drift.merge(writer.check(files)) } else { try staged.add(files) }
-            }
+            result = try CompilerPipeline.compile(
+                source, chosen: chosen, templates: library, sourceName: source.path, sources: python.provider,
+                prepare: { _, paths in
+                    count += paths.count
+                    if check { comparison.expect(paths) } else { try staged.prepare(paths) }
+                },
+                consume: { file in if check { comparison.compare(file) } else { try staged.write(file) } })
             if result.compiled && !check { try staged.commit() }
         } catch {
             printDiagnostic("cannot write '\(out)': \(error.localizedDescription)")
@@ -65,6 +68,7 @@ struct Compile: ParsableCommand {
         guard result.compiled else { throw ExitStatus.invalidPipeline }
 
         if check {
+            let drift = comparison.drift()
             if drift.isEmpty {
                 print("up to date: \(count) files in \(out)")
                 return
