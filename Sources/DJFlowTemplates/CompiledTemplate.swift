@@ -4,11 +4,17 @@
 // transforms) are left to swift-mustache; `CompiledTemplateTests` checks both give the same bytes.
 
 struct CompiledTemplate: Sendable {
-    enum Node: Sendable {
-        case text([UInt8])
-        case variable(Path)
-        case section(Path, [Node])
-        case inverted(Path, [Node])
+    /// One step of the template, flattened: a section's body is the ops after it, up to `end`. Every payload is
+    /// a number, so walking the ops retains nothing (a tree of nodes holding arrays and strings cost a retain
+    /// and a release per node visited).
+    enum Op: Sendable {
+        /// `count` bytes of `text` from `start`.
+        case text(start: Int, count: Int)
+        /// `paths[path]`.
+        case variable(path: Int)
+        /// The body is `ops[index + 1 ..< end]`.
+        case section(path: Int, end: Int)
+        case inverted(path: Int, end: Int)
     }
 
     /// A tag's name split at its dots; `.` (the innermost value) is marked once here, not compared on
@@ -18,26 +24,42 @@ struct CompiledTemplate: Sendable {
         var isCurrent: Bool
     }
 
-    let nodes: [Node]
+    let ops: [Op]
+    /// Every text between tags, one after the other.
+    let text: [UInt8]
+    let paths: [Path]
 
     /// Compiles `text`, or nil when it uses what this renderer leaves to swift-mustache (or does not parse:
     /// swift-mustache reports that).
-    init?(_ text: String) {
-        guard let tokens = Self.tokens(text) else { return nil }
-        var stack: [(name: Path, raw: String, inverted: Bool, nodes: [Node])] = [(Path(names: [], isCurrent: false), "", false, [])]
+    init?(_ template: String) {
+        guard let tokens = Self.tokens(template) else { return nil }
+        var ops: [Op] = [], text: [UInt8] = [], paths: [Path] = []
+        // Open sections: their name as written and the index of their op (its `end` is set at the close).
+        var open: [(raw: String, index: Int)] = []
         for token in tokens {
             switch token {
-            case .text(let text): stack[stack.count - 1].nodes.append(.text(Array(text.utf8)))
-            case .variable(let name): stack[stack.count - 1].nodes.append(.variable(Self.path(name)))
-            case .open(let name, let inverted): stack.append((Self.path(name), name, inverted, []))
+            case .text(let chunk):
+                let bytes = Array(chunk.utf8)
+                ops.append(.text(start: text.count, count: bytes.count))
+                text += bytes
+            case .variable(let name):
+                paths.append(Self.path(name))
+                ops.append(.variable(path: paths.count - 1))
+            case .open(let name, let inverted):
+                paths.append(Self.path(name))
+                open.append((name, ops.count))
+                ops.append(inverted ? .inverted(path: paths.count - 1, end: 0) : .section(path: paths.count - 1, end: 0))
             case .close(let name):
-                guard stack.count > 1, stack[stack.count - 1].raw == name else { return nil }
-                let section = stack.removeLast()
-                stack[stack.count - 1].nodes.append(section.inverted ? .inverted(section.name, section.nodes) : .section(section.name, section.nodes))
+                guard let section = open.popLast(), section.raw == name else { return nil }
+                switch ops[section.index] {
+                case .section(let path, _): ops[section.index] = .section(path: path, end: ops.count)
+                case .inverted(let path, _): ops[section.index] = .inverted(path: path, end: ops.count)
+                default: return nil
+                }
             }
         }
-        guard stack.count == 1 else { return nil }
-        nodes = stack[0].nodes
+        guard open.isEmpty else { return nil }
+        self.ops = ops; self.text = text; self.paths = paths
     }
 
     private static func path(_ name: String) -> Path {
@@ -54,67 +76,91 @@ struct CompiledTemplate: Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(1 << 14)
         var stack = [value]
-        Self.render(nodes, &stack, embedded, into: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    private static func append(_ text: String, to out: inout [UInt8]) {
-        if text.utf8.withContiguousStorageIfAvailable({ out.append(contentsOf: $0) }) == nil { out.append(contentsOf: text.utf8) }
-    }
-
-    private static func render(_ nodes: [Node], _ stack: inout [TemplateValue], _ embedded: (EmbeddedFile) -> String, into out: inout [UInt8]) {
-        for node in nodes {
-            switch node {
-            case .text(let text): out.append(contentsOf: text)
-            case .variable(let path):
-                switch lookup(path, in: stack) {
-                case .string(let text)?: append(text, to: &out)
-                case .bool(let flag)?: append(flag ? "true" : "false", to: &out)
-                case .embedded(let file)?: append(embedded(file), to: &out)
-                default: break
-                }
-            case .section(let path, let body):
-                switch lookup(path, in: stack) {
-                case nil, .bool(false)?: break
-                case .bool(true)?: render(body, &stack, embedded, into: &out)
-                case .list(let items)?:
-                    for item in items {
-                        stack.append(item)
-                        render(body, &stack, embedded, into: &out)
-                        stack.removeLast()
-                    }
-                case let value?:
-                    stack.append(value)
-                    render(body, &stack, embedded, into: &out)
-                    stack.removeLast()
-                }
-            case .inverted(let path, let body):
-                switch lookup(path, in: stack) {
-                case nil, .bool(false)?: render(body, &stack, embedded, into: &out)
-                case .list(let items)? where items.isEmpty: render(body, &stack, embedded, into: &out)
-                default: break
+        ops.withUnsafeBufferPointer { ops in
+            text.withUnsafeBufferPointer { text in
+                withoutActuallyEscaping(embedded) { embedded in
+                    Walk(ops: ops, text: text, paths: paths, embedded: embedded).run(0..<ops.count, &stack, into: &out)
                 }
             }
         }
+        return String(decoding: out, as: UTF8.self)
     }
 
-    /// Mustache's lookup: `.` is the innermost value; a name is searched from the innermost section out; the
-    /// rest of a dotted name is looked up in what the first part found.
-    private static func lookup(_ path: Path, in stack: [TemplateValue]) -> TemplateValue? {
-        if path.isCurrent { return stack.last }
-        let names = path.names
-        var found: TemplateValue?
-        // By index, each value asked in place: copying the values passed over costs a retain and a release each.
-        var index = stack.count - 1
-        while index >= 0 {
-            if let child = stack[index].field(names[0]) { found = child; break }
-            index -= 1
+    /// One rendering: the ops and texts in place, read by index.
+    private struct Walk {
+        let ops: UnsafeBufferPointer<Op>
+        let text: UnsafeBufferPointer<UInt8>
+        let paths: [Path]
+        let embedded: (EmbeddedFile) -> String
+
+        func run(_ range: Range<Int>, _ stack: inout [TemplateValue], into out: inout [UInt8]) {
+            var index = range.lowerBound
+            while index < range.upperBound {
+                switch ops[index] {
+                case .text(let start, let count):
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: text[start..<start + count]))
+                    index += 1
+                case .variable(let path):
+                    switch lookup(path, in: stack) {
+                    case .string(let text)?: append(text, to: &out)
+                    case .bool(let flag)?: append(flag ? "true" : "false", to: &out)
+                    case .embedded(let file)?: append(embedded(file), to: &out)
+                    default: break
+                    }
+                    index += 1
+                case .section(let path, let end):
+                    let body = index + 1..<end
+                    switch lookup(path, in: stack) {
+                    case nil, .bool(false)?: break
+                    case .bool(true)?: run(body, &stack, into: &out)
+                    case .list(let items)?:
+                        for item in items {
+                            stack.append(item)
+                            run(body, &stack, into: &out)
+                            stack.removeLast()
+                        }
+                    case let value?:
+                        stack.append(value)
+                        run(body, &stack, into: &out)
+                        stack.removeLast()
+                    }
+                    index = end
+                case .inverted(let path, let end):
+                    switch lookup(path, in: stack) {
+                    case nil, .bool(false)?: run(index + 1..<end, &stack, into: &out)
+                    case .list(let items)? where items.isEmpty: run(index + 1..<end, &stack, into: &out)
+                    default: break
+                    }
+                    index = end
+                }
+            }
         }
-        for name in names.dropFirst() {
-            found = found?.field(name)
-            if found == nil { return nil }
+
+        private func append(_ text: String, to out: inout [UInt8]) {
+            if text.utf8.withContiguousStorageIfAvailable({ out.append(contentsOf: $0) }) == nil { out.append(contentsOf: text.utf8) }
         }
-        return found
+
+        /// Mustache's lookup: `.` is the innermost value; a name is searched from the innermost section out; the
+        /// rest of a dotted name is looked up in what the first part found.
+        private func lookup(_ index: Int, in stack: [TemplateValue]) -> TemplateValue? {
+            let path = paths[index]
+            if path.isCurrent { return stack.last }
+            let names = path.names
+            var found: TemplateValue?
+            // By index, each value asked in place: copying the values passed over costs a retain and a release each.
+            var level = stack.count - 1
+            while level >= 0 {
+                if let child = stack[level].field(names[0]) { found = child; break }
+                level -= 1
+            }
+            if names.count > 1 {
+                for name in names.dropFirst() {
+                    found = found?.field(name)
+                    if found == nil { return nil }
+                }
+            }
+            return found
+        }
     }
 
     // MARK: Tokens

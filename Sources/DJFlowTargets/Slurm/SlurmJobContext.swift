@@ -43,6 +43,23 @@ struct SlurmJobBuilder {
     let input: TargetInput
     let options: SlurmOptions
     let names: SlurmNames
+    let shared: Shared
+
+    /// What every job's scripts share, made once per target rather than once per job.
+    struct Shared {
+        let environment: [Line]
+        let setup: [Line]
+        /// How jobs start the runner without GPUs and with them (`apptainer exec --nv`).
+        let interpreter: [String]
+        let gpuInterpreter: [String]
+
+        init(input: TargetInput, options: SlurmOptions) {
+            environment = SlurmEnvironment.lines(input: input, options: options).asLines
+            setup = options.setup.asLines
+            interpreter = SlurmJobBuilder.interpreter(input: input, options: options, gpus: 0)
+            gpuInterpreter = SlurmJobBuilder.interpreter(input: input, options: options, gpus: 1)
+        }
+    }
 
     private var placement: SlurmOptions.Placement {
         (options.tablePlacement[job.table] ?? .init()).over(options.placement)
@@ -129,7 +146,7 @@ struct SlurmJobBuilder {
 
     /// The runner invocation as bash array elements (each already quoted), before per-run arguments.
     private func runnerCommand(step: RunnerStep, gpus: Int) -> [String] {
-        Self.interpreter(input: input, options: options, gpus: gpus) + job.runnerArguments(for: step).map(ShellQuoting.quote)
+        (gpus > 0 ? shared.gpuInterpreter : shared.interpreter) + job.runnerArguments(for: step).map(ShellQuoting.quote)
     }
 
     /// `[apptainer exec … IMAGE] PYTHON "$root"/djflow_populate.py` as bash words (each already quoted): how
@@ -154,8 +171,8 @@ struct SlurmJobBuilder {
 
     private func context(description: [String], sbatch: [String], command: [String], workers: Int, retries: Int) -> SlurmJobContext {
         SlurmJobContext(
-            description: description.asLines, sbatch: sbatch.asLines, setup: options.setup.asLines, hasSetup: !options.setup.isEmpty,
-            environment: SlurmEnvironment.lines(input: input, options: options).asLines, command: command.joinedInOnePass(separator: " "),
+            description: description.asLines, sbatch: sbatch.asLines, setup: shared.setup, hasSetup: !shared.setup.isEmpty,
+            environment: shared.environment, command: command.joinedInOnePass(separator: " "),
             workers: workers, retries: retries, retried: retries > 0, retryDelay: options.retryDelaySeconds,
             autoWorkers: false, scaleCap: nil, doneMarker: nil)
     }

@@ -29,11 +29,17 @@ public struct SlurmTarget: SchedulerTarget {
         let plan = input.plan
         var artifacts = [Artifact(path: "\(Self.folder)/\(Self.runnerFile)", content: .file("runner/djflow_populate.py"))]
         let names = SlurmNames(plan: plan)
-        // Workflows lower independently: on all cores, in workflow order.
-        artifacts += plan.workflows.concurrentMap { workflow in
+        let shared = SlurmJobBuilder.Shared(input: input, options: options)
+        // Workflows lower independently, and so does submit_all.sh (which lists every job): all on all cores,
+        // submit_all.sh first so that it runs beside the workflows rather than after them.
+        let lowered = ([nil] + plan.workflows.map { $0 }).concurrentMap { workflow -> [Artifact] in
+            guard let workflow else {
+                let all = SlurmSubmitBuilder(plan: plan, workflows: plan.workflows, options: options, names: names, input: input, all: true)
+                return [Artifact(path: "\(Self.folder)/submit_all.sh", content: .template(all.context()), executable: true)]
+            }
             var artifacts: [Artifact] = []
             for job in plan.jobs(of: workflow) {
-                let context = SlurmJobBuilder(job: job, input: input, options: options, names: names)
+                let context = SlurmJobBuilder(job: job, input: input, options: options, names: names, shared: shared)
                 artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/\(job.id).sbatch",
                                           content: .template(context.worker())))
                 if job.hasRefreshStep {
@@ -45,10 +51,8 @@ public struct SlurmTarget: SchedulerTarget {
             artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/submit.sh",
                                       content: .template(submit.context()), executable: true))
             return artifacts
-        }.flatMap { $0 }
-        let all = SlurmSubmitBuilder(plan: plan, workflows: plan.workflows, options: options, names: names, input: input, all: true)
-        artifacts.append(Artifact(path: "\(Self.folder)/submit_all.sh", content: .template(all.context()),
-                                  executable: true))
+        }
+        artifacts += lowered.dropFirst().flatMap { $0 } + lowered[0]
         return artifacts
     }
 
