@@ -22,4 +22,23 @@ import Testing
             #expect(text.wrapped(in: "'") == "'" + text + "'")
         }
     }
+
+    /// `NameFitting.sanitize` (with its ASCII fast path) gives what the scalar-by-scalar rule gives.
+    @Test func sanitizeKeepsItsRule() {
+        let allowed: (Unicode.Scalar) -> Bool = { $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || $0 == "_" || $0 == "-") }
+        func reference(_ text: String) -> String {
+            var out = ""
+            var lastWasReplacement = false
+            for scalar in text.unicodeScalars {
+                if allowed(scalar) { out.unicodeScalars.append(scalar); lastWasReplacement = false }
+                else if !lastWasReplacement { out.append("-"); lastWasReplacement = true }
+            }
+            return out.trimming("-")
+        }
+        for text in ["t0001", "pipe-t0001", "-lead", "trail-", "a--b", "a..b", "ünï", "a b\tc", "", "-", "__x__", "x.y-", "日本"] {
+            #expect(NameFitting.sanitize(text, allowed: allowed) == reference(text), "\(text.debugDescription)")
+        }
+        #expect(NameFitting.fit("short", limit: 5) == "short")
+        #expect(NameFitting.fit("ünïcödé-name", limit: 12) == "ünïcödé-name", "12 characters in 16 bytes fit a limit of 12")
+    }
 }
