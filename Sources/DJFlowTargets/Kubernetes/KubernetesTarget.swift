@@ -126,6 +126,17 @@ struct KubernetesWorkflowBuilder {
                 accountNamespace: namespace))
         }
 
+        let python = Self.literal(runtime.python)
+        let helper = "\(KubernetesTarget.mountPath)/\(KubernetesTarget.helperFile)"
+        let shared = Shared(
+            firstStepEnvironment: environment(configMap: configMap, firstStep: true),
+            environment: environment(configMap: configMap, firstStep: false),
+            instance: pair("app.kubernetes.io/instance", KubernetesNames.labelValue("\(input.plan.pipeline)-\(workflow.id)")),
+            partOf: [pair("app.kubernetes.io/part-of", KubernetesNames.labelValue(input.plan.pipeline)),
+                     pair("app.kubernetes.io/managed-by", "djflow")],
+            python: python, helper: helper,
+            runCommand: [python, helper, "run", "--"].map(quote),
+            waitCommand: [python, helper, "wait"].map(quote))
         let restriction = options.restrictions[workflow.id] ?? ""
         let account = waited.isEmpty ? options.serviceAccount : (options.serviceAccount ?? names.waiter(workflow.id))
         return KubernetesWorkflowContext(
@@ -138,12 +149,25 @@ struct KubernetesWorkflowBuilder {
                 helper: EmbeddedFile("kubernetes/djflow_k8s.py", encoding: .yamlBlockIndent4),
                 runner: EmbeddedFile("runner/djflow_populate.py", encoding: .yamlBlockIndent4)),
             rbac: rbac,
-            jobs: units.map { jobContext($0, configMap: configMap, account: account) })
+            jobs: units.map { jobContext($0, configMap: configMap, account: account, shared: shared) })
+    }
+
+    /// What the Jobs of a workflow share, quoted once per workflow rather than once per Job.
+    private struct Shared {
+        let firstStepEnvironment: [Context.Variable]
+        let environment: [Context.Variable]
+        /// `app.kubernetes.io/instance`, and the labels after `component` (`labels(name:component:)`).
+        let instance: Context.Pair
+        let partOf: [Context.Pair]
+        let python: String
+        let helper: String
+        let runCommand: [String]
+        let waitCommand: [String]
     }
 
     // MARK: Jobs
 
-    private func jobContext(_ unit: KubernetesUnit, configMap: String, account: String?) -> Context.Job {
+    private func jobContext(_ unit: KubernetesUnit, configMap: String, account: String?, shared: Shared) -> Context.Job {
         let job = unit.job
         var comments: [String]
         if unit.role == .refresh {
@@ -163,14 +187,13 @@ struct KubernetesWorkflowBuilder {
         var tolerations = placement.tolerations
         let gpuToleration = KubernetesOptions.Toleration(key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule")
         if gpus > 0 && !tolerations.contains(gpuToleration) { tolerations.append(gpuToleration) }
-        let python = Self.literal(runtime.python)
-        let helper = "\(KubernetesTarget.mountPath)/\(KubernetesTarget.helperFile)"
+        let python = shared.python
 
         var wait: [Context.Wait] = []
         if !unit.waitsFor.isEmpty {
             let args = ["--timeout", String(unit.waitSeconds!), "--create-timeout", String(options.createTimeout),
                         "--interval", String(options.waitInterval), "--service-account-dir", KubernetesTarget.tokenPath] + unit.waitsFor
-            wait.append(.init(image: quote(options.waitImage ?? image), command: [python, helper, "wait"].map(quote), args: args.map(quote)))
+            wait.append(.init(image: quote(options.waitImage ?? image), command: shared.waitCommand, args: args.map(quote)))
         }
 
         var args = [python, "\(KubernetesTarget.mountPath)/\(KubernetesTarget.runnerFile)"]
@@ -187,8 +210,10 @@ struct KubernetesWorkflowBuilder {
         if let disk = job.resources.diskMiB, unit.role == .populate { both("ephemeral-storage", "\(disk)Mi") }
         if gpus > 0 { limits.append(pair("nvidia.com/gpu", String(gpus))) }
 
-        var jobLabels = labels(name: unit.name, component: unit.role.rawValue)
-        jobLabels.append(pair("djflow/table", KubernetesNames.labelValue(job.id)))
+        // `labels(name:component:)`, with the parts every Job of the workflow shares made once.
+        let jobLabels = [pair("app.kubernetes.io/name", KubernetesNames.labelValue(unit.name)), shared.instance,
+                         pair("app.kubernetes.io/component", unit.role.rawValue)] + shared.partOf
+            + [pair("djflow/table", KubernetesNames.labelValue(job.id))]
         let annotations = [pair("djflow/table", job.table), pair("djflow/workflow", workflow.id)]
         return Context.Job(
             comments: comments.asLines,
@@ -210,9 +235,9 @@ struct KubernetesWorkflowBuilder {
             container: .init(
                 name: quote(unit.role == .refresh ? "refresh" : "populate"),
                 image: quote(image),
-                command: [python, helper, "run", "--"].map(quote),
+                command: shared.runCommand,
                 args: args.map(quote),
-                env: environment(configMap: configMap, firstStep: unit.role == .refresh || !job.hasRefreshStep),
+                env: unit.role == .refresh || !job.hasRefreshStep ? shared.firstStepEnvironment : shared.environment,
                 requests: requests,
                 limits: limits),
             configMap: quote(configMap))
