@@ -40,6 +40,20 @@ struct HTCondorSubmitBuilder {
     let input: TargetInput
     let options: HTCondorOptions
     let names: HTCondorNames
+    let shared: Shared
+
+    /// What every submit file shares, made once per target rather than once per job.
+    struct Shared {
+        let universe: [Line]
+        let environment: String
+        let getenv: String
+
+        init(input: TargetInput, options: HTCondorOptions) {
+            universe = (options.image.map { ["universe = container", "container_image = \($0)"] } ?? ["universe = vanilla"]).asLines
+            environment = HTCondorSubmitBuilder.environment(input: input, options: options)
+            getenv = HTCondorSubmitBuilder.credentialNames(input: input, options: options).joined(separator: ", ")
+        }
+    }
 
     /// The worker cluster: `queue N` (one proc per worker), or `queue 1` per node when throttled.
     func worker() -> HTCondorSubmitContext {
@@ -125,13 +139,10 @@ struct HTCondorSubmitBuilder {
     }
 
     private func context(description: [String], arguments: [HTCondorQuoting.Word], commands: [String], queue: String) -> HTCondorSubmitContext {
-        var universe = ["universe = vanilla"]
-        if let image = options.image { universe = ["universe = container", "container_image = \(image)"] }
         let extra = options.extraLines(for: job.table)
         return HTCondorSubmitContext(
-            description: description.asLines, universe: universe.asLines, executable: HTCondorTarget.nodeScript,
-            arguments: HTCondorQuoting.arguments(arguments), environment: Self.environment(input: input, options: options),
-            getenv: Self.credentialNames(input: input, options: options).joined(separator: ", "),
+            description: description.asLines, universe: shared.universe, executable: HTCondorTarget.nodeScript,
+            arguments: HTCondorQuoting.arguments(arguments), environment: shared.environment, getenv: shared.getenv,
             commands: commands.asLines, runner: HTCondorTarget.runnerFile, extra: extra.asLines, hasExtra: !extra.isEmpty,
             queue: queue)
     }

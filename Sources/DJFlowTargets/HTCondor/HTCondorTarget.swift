@@ -41,12 +41,13 @@ public struct HTCondorTarget: SchedulerTarget {
             Artifact(path: "\(Self.folder)/\(Self.restrictScript)", content: .file("htcondor/djflow_restrict.py"), executable: true),
             Artifact(path: "\(Self.folder)/\(options.logDir)/README", content: .template(HTCondorLogsReadmeContext(logDir: options.logDir))),
         ]
+        let shared = HTCondorSubmitBuilder.Shared(input: input, options: options)
         let dag = HTCondorDagBuilder(plan: plan, options: options, names: names, secretNames: secretNames)
         // Workflows lower independently: on all cores, in workflow order.
         artifacts += plan.workflows.concurrentMap { workflow in
             var artifacts: [Artifact] = []
             for job in plan.jobs(of: workflow) {
-                let submit = HTCondorSubmitBuilder(job: job, input: input, options: options, names: names)
+                let submit = HTCondorSubmitBuilder(job: job, input: input, options: options, names: names, shared: shared)
                 artifacts.append(Artifact(path: "\(Self.folder)/\(names.submitFile(job))", content: .template(submit.worker())))
                 if job.hasRefreshStep {
                     artifacts.append(Artifact(path: "\(Self.folder)/\(names.refreshSubmitFile(job))", content: .template(submit.refresh())))
