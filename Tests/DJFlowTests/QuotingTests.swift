@@ -18,6 +18,30 @@ import Testing
         #expect(result.output == value)
     }
 
+    /// The one-pass join is the words quoted one by one, and bash reads every word of it back.
+    @Test func joinedCommandLinesAreTheQuotedWordsAndBashReadsThemBack() throws {
+        let words = Self.hostile.filter { !$0.contains("\0") } + ["=starts-with-equals", "--upstream", "T0001", "a=b"]
+        let line = ShellQuoting.join(words)
+        #expect(line == words.map(ShellQuoting.quote).joined(separator: " "))
+        #expect(ShellQuoting.join([]) == "" && ShellQuoting.join([""]) == "''")
+        let result = try run("/bin/bash", ["-c", "for w in \(line); do printf '%s\\0' \"$w\"; done"])
+        #expect(result.output.split(separator: "\0", omittingEmptySubsequences: false).dropLast().map(String.init) == words)
+    }
+
+    /// HTCondor's one-pass `arguments` writes each value as `argument` would, raw items as they are.
+    @Test func htcondorArgumentsAreEachArgumentQuoted() {
+        let values = Self.hostile.filter { HTCondorQuoting.problem($0) == nil }
+        let items = values.map(HTCondorQuoting.Word.value) + [.raw("$(Process)/4"), .value("--upstream"), .value("T1")]
+        let expected = "\"" + items.map { item -> String in
+            switch item {
+            case .value(let text): return HTCondorQuoting.argument(text)
+            case .raw(let text): return text
+            }
+        }.joined(separator: " ") + "\""
+        #expect(HTCondorQuoting.arguments(items) == expected)
+        #expect(HTCondorQuoting.argument("") == "''" && HTCondorQuoting.argument("ünï") != "ünï")
+    }
+
     @Test func safeWordsStayBare() {
         #expect(ShellQuoting.quote("ephys_pipeline") == "ephys_pipeline")
         #expect(ShellQuoting.quote("a b") == "'a b'")

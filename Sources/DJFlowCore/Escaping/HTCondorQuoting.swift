@@ -86,28 +86,44 @@ public enum HTCondorQuoting {
     }
 
     /// Characters an argument or environment value may use without quotes.
-    private static func isPlain(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar {
-        case "a"..."z", "A"..."Z", "0"..."9", "_", "-", ".", "/", ":", "@", "%", "+", "=", ",": return true
+    /// Plain characters are all ASCII, so a text is plain when each of its UTF-8 bytes is (the bytes of any
+    /// other character are not ASCII).
+    private static func isPlain(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "/"), UInt8(ascii: ":"), UInt8(ascii: "@"),
+             UInt8(ascii: "%"), UInt8(ascii: "+"), UInt8(ascii: "="), UInt8(ascii: ","): return true
         default: return false
         }
     }
 
     /// One argument for the inside of a new-syntax `arguments = "…"` value (bare, or in `'…'`).
     public static func argument(_ value: String) -> String {
-        if !value.isEmpty, value.unicodeScalars.allSatisfy(isPlain) { return value }
+        if !value.isEmpty, value.allBytes(isPlain) { return value }
         return "'" + doubleQuotes(literalDollars(value)) + "'"
     }
 
     /// A full new-syntax `arguments` value: `"a 'b c' ''"`. Items in `raw` are already written (for
-    /// macros djflow itself puts there, like `$(Process)`); the others are quoted.
+    /// macros djflow itself puts there, like `$(Process)`); the others are quoted. Written in one pass into
+    /// one buffer (runner command lines run to thousands of words).
     public static func arguments(_ items: [Word]) -> String {
-        "\"" + items.map { word in
-            switch word {
-            case .value(let text): return argument(text)
-            case .raw(let text): return text
+        var out: [UInt8] = [UInt8(ascii: "\"")]
+        for index in items.indices {
+            if index > 0 { out.append(UInt8(ascii: " ")) }
+            switch items[index] {
+            case .raw(let text): out.append(contentsOf: text.utf8)
+            case .value(var text):
+                let copied = text.withUTF8 { bytes -> Bool in
+                    guard !bytes.isEmpty else { return false }
+                    for byte in bytes where !isPlain(byte) { return false }
+                    out.append(contentsOf: bytes)
+                    return true
+                }
+                if !copied { out.append(contentsOf: argument(text).utf8) }
             }
-        }.joinedInOnePass(separator: " ") + "\""
+        }
+        out.append(UInt8(ascii: "\""))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A piece of a submit-file value: a user value (quoted), or text djflow writes as is (a macro).
@@ -142,7 +158,7 @@ public enum HTCondorQuoting {
     /// A path or file name written bare after `=` in a submit command (`log = …`, `executable = …`): no
     /// quoting exists there, so only characters that mean nothing to the submit language are allowed.
     public static func isBarePath(_ value: String) -> Bool {
-        !value.isEmpty && value.unicodeScalars.allSatisfy { isPlain($0) && $0 != "=" && $0 != "," && $0 != "+" }
+        !value.isEmpty && value.allBytes { isPlain($0) && $0 != UInt8(ascii: "=") && $0 != UInt8(ascii: ",") && $0 != UInt8(ascii: "+") }
     }
 
     /// A container image reference written bare after `container_image =`: printable ASCII without quotes,

@@ -291,9 +291,8 @@ struct AirflowDagBuilder {
     /// as a Python literal (`--`: an interpreter named `-…` is a command, not an option of `exec`). It ends in
     /// `}`, never in `.sh`/`.bash` (which Airflow would load as a template file).
     private func command(_ job: Job, step: RunnerStep) -> String {
-        var words = [ShellQuoting.quote(input.plan.runtime.python), "\"$DJFLOW_RUNNER\""]
-        words += job.runnerArguments(for: step).map(ShellQuoting.quote)
-        let text = "exec -- " + words.joinedInOnePass(separator: " ") + " ${args[@]+\"${args[@]}\"}"
+        let words = [ShellQuoting.quote(input.plan.runtime.python), "\"$DJFLOW_RUNNER\"", ShellQuoting.join(job.runnerArguments(for: step))]
+        let text = ["exec --", words.joinedInOnePass(separator: " "), "${args[@]+\"${args[@]}\"}"].joinedInOnePass(separator: " ")
         return PythonQuoting.literal(JinjaQuoting.wrap(text))
     }
 

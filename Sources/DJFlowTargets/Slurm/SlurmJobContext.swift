@@ -49,15 +49,15 @@ struct SlurmJobBuilder {
     struct Shared {
         let environment: [Line]
         let setup: [Line]
-        /// How jobs start the runner without GPUs and with them (`apptainer exec --nv`).
-        let interpreter: [String]
-        let gpuInterpreter: [String]
+        /// How jobs start the runner without GPUs and with them (`apptainer exec --nv`), as bash words.
+        let interpreter: String
+        let gpuInterpreter: String
 
         init(input: TargetInput, options: SlurmOptions) {
             environment = SlurmEnvironment.lines(input: input, options: options).asLines
             setup = options.setup.asLines
-            interpreter = SlurmJobBuilder.interpreter(input: input, options: options, gpus: 0)
-            gpuInterpreter = SlurmJobBuilder.interpreter(input: input, options: options, gpus: 1)
+            interpreter = SlurmJobBuilder.interpreter(input: input, options: options, gpus: 0).joined(separator: " ")
+            gpuInterpreter = SlurmJobBuilder.interpreter(input: input, options: options, gpus: 1).joined(separator: " ")
         }
     }
 
@@ -145,8 +145,8 @@ struct SlurmJobBuilder {
     private static let rootMarker = "\u{0}root"
 
     /// The runner invocation as bash array elements (each already quoted), before per-run arguments.
-    private func runnerCommand(step: RunnerStep, gpus: Int) -> [String] {
-        (gpus > 0 ? shared.gpuInterpreter : shared.interpreter) + job.runnerArguments(for: step).map(ShellQuoting.quote)
+    private func runnerCommand(step: RunnerStep, gpus: Int) -> String {
+        (gpus > 0 ? shared.gpuInterpreter : shared.interpreter) + " " + ShellQuoting.join(job.runnerArguments(for: step))
     }
 
     /// `[apptainer exec … IMAGE] PYTHON "$root"/djflow_populate.py` as bash words (each already quoted): how
@@ -169,10 +169,10 @@ struct SlurmJobBuilder {
         }
     }
 
-    private func context(description: [String], sbatch: [String], command: [String], workers: Int, retries: Int) -> SlurmJobContext {
+    private func context(description: [String], sbatch: [String], command: String, workers: Int, retries: Int) -> SlurmJobContext {
         SlurmJobContext(
             description: description.asLines, sbatch: sbatch.asLines, setup: shared.setup, hasSetup: !shared.setup.isEmpty,
-            environment: shared.environment, command: command.joinedInOnePass(separator: " "),
+            environment: shared.environment, command: command,
             workers: workers, retries: retries, retried: retries > 0, retryDelay: options.retryDelaySeconds,
             autoWorkers: false, scaleCap: nil, doneMarker: nil)
     }
