@@ -245,15 +245,17 @@ public struct ArtifactWriter {
 
     /// 0 when the file at `path` holds exactly `file` (bytes and owner-executable bit), 1 when it is missing, 2 when it differs.
     private static func compare(_ path: String, with file: OutputFile) -> UInt8 {
+        // Opened first and then asked for its status: one path lookup per file, not two (non-blocking: a FIFO
+        // in its place must not hang the check; it is then found not to be a regular file).
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return 1 }
+        defer { close(fd) }
         var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return 1 }
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return 1 }
         let executable = info.st_mode & S_IXUSR != 0
         var expected = file.contents
         let size = expected.utf8.count
         guard executable == file.executable, Int(info.st_size) == size else { return 2 }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return 1 }
-        defer { close(fd) }
         let same = expected.withUTF8 { want -> Bool in
             // Uninitialized and no larger than the file: zeroing 64 KB for each of 20,000 small files cost more
             // than reading them.

@@ -26,11 +26,7 @@ extension Array: TemplateEncodable where Element: TemplateEncodable {
 }
 
 extension Line: TemplateEncodable {
-    public var templateValue: TemplateValue {
-        var fields = TemplateFields(capacity: 1)
-        fields.add("line", line)
-        return .object(fields)
-    }
+    @inlinable public var templateValue: TemplateValue { .line(line) }
 }
 
 extension EmbeddedFile: TemplateEncodable {

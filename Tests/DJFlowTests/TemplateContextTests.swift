@@ -65,7 +65,7 @@ import Testing
         var strings = 0
         func walk(_ value: TemplateValue, _ path: String, _ file: String) {
             switch value {
-            case .string(let text):
+            case .string(let text), .line(let text):
                 strings += 1
                 #expect(!text.contains("\n") && !text.contains("\r"), "\(file): \(path) holds several lines: \(text.prefix(80).debugDescription)")
             case .list(let items): for item in items { walk(item, path, file) }
@@ -74,7 +74,7 @@ import Testing
             }
         }
         for artifact in checked.artifacts(for: input) {
-            if case .template(let context) = artifact.content { walk(MustacheEncoding.tree(context), "", artifact.path) }
+            if case .template(let context) = artifact.content { walk(context.templateValue, "", artifact.path) }
         }
         #expect(strings > 10)
     }

@@ -33,6 +33,19 @@ import Testing
         #expect(file.templateValue == MustacheEncoding.tree(file))
     }
 
+    /// A line is the object `{line: text}` to every reader: equal to it, the same field, the same text rendered.
+    @Test func aLineIsTheObjectWithItsOneField() throws {
+        let object = TemplateValue.object(["line": .string("a 'b'")])
+        #expect(TemplateValue.line("a 'b'") == object && object == .line("a 'b'"))
+        #expect(TemplateValue.line("a") != .line("b") && TemplateValue.line("a") != .string("a"))
+        #expect(TemplateValue.line("x").field("line") == .string("x") && TemplateValue.line("x").field("other") == nil)
+        let template = try #require(CompiledTemplate("{{#lines}}- {{line}}\n{{/lines}}{{^lines}}none{{/lines}}"))
+        #expect(template.render(.object(["lines": .list([.line("1"), .line("2")])])) == "- 1\n- 2\n")
+        let asObjects = TemplateValue.object(["lines": .list(["1", "2"].map { .object(["line": .string($0)]) })])
+        #expect(template.render(.object(["lines": .list([.line("1"), .line("2")])])) == template.render(asObjects))
+        #expect(TemplateLibrary.renderWithMustache(text: "{{#lines}}- {{line}}\n{{/lines}}", .object(["lines": .list([.line("1")])])) == "- 1\n")
+    }
+
     /// The check itself can fail: a tree missing a field, or with a field renamed, is not equal.
     @Test func aMissingOrRenamedFieldIsCaught() {
         let full: TemplateValue = .object(["a": .string("1"), "b": .list([.string("2")])])
