@@ -180,11 +180,10 @@ public struct Job: Codable, Sendable {
         _modify { yield &storage.value.autoWorkers }
     }
     /// The runner contract: the job's steps in order (a refresh step, then the workers; or the workers
-    /// alone) with the runner arguments of each, the same on every target. Filled by the planner.
-    public var runnerSteps: [JobStep] {
-        get { storage.value.runnerSteps }
-        _modify { yield &storage.value.runnerSteps }
-    }
+    /// alone) with the runner arguments of each, the same on every target. Derived from the job's fields
+    /// when asked (the JSON plan holds it), not stored: a following job's arguments name every job above it,
+    /// and `plan` in text never prints them.
+    public var runnerSteps: [JobStep] { invocations }
     public var throttle: Int? {
         get { storage.value.throttle }
         _modify { yield &storage.value.throttle }
@@ -232,7 +231,14 @@ public struct Job: Codable, Sendable {
     }
 
     public init(from decoder: any Decoder) throws { storage = CopyOnWrite(try Fields(from: decoder)) }
-    public func encode(to encoder: any Encoder) throws { try storage.value.encode(to: encoder) }
+    public func encode(to encoder: any Encoder) throws {
+        try storage.value.encode(to: encoder)
+        var derived = encoder.container(keyedBy: DerivedKeys.self)
+        try derived.encode(runnerSteps, forKey: .runnerSteps)
+    }
+
+    /// Encoded beside the stored fields.
+    private enum DerivedKeys: String, CodingKey { case runnerSteps }
 
     /// The stored fields, in the box (encoded and decoded as the job).
     private struct Fields: Codable, Sendable {
@@ -251,7 +257,6 @@ public struct Job: Codable, Sendable {
         var resources: JobResources
         var workers: Int
         var autoWorkers: Bool = false
-        var runnerSteps: [JobStep] = []
         var throttle: Int?
         var retries: Int
         var priority: Int?

@@ -140,8 +140,7 @@ public enum Planner {
                 job.upstreamTables = jobAncestors[jobIndex].indices(within: workflowMembers[workflowOfJob[jobIndex]])
                     .map { targets[$0].table }
             }
-            job.runnerSteps = job.invocations
-            return job
+                return job
         }
         let wantsPool = jobPositions.map { (graph.tables[$0].settings.pool ?? spec.defaults.pool) == true }
         let (jobs, outsidePool) = Pooling.apply(jobs: made, wanted: wantsPool, slots: poolSlots)

@@ -144,7 +144,6 @@ enum Pooling {
             onError: members.allSatisfy { $0.onError == .continue } ? .continue : .fail,
             maxCalls: nil, processes: nil, estimateSeconds: estimates.isEmpty ? nil : estimates.reduce(0, +))
         job.pool = JobPool(slots: slots, members: poolMembers)
-        job.runnerSteps = job.invocations
         return job
     }
 }

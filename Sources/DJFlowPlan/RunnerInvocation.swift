@@ -28,7 +28,7 @@ extension Job {
     /// The job's steps in the order they run.
     public var steps: [RunnerStep] { hasRefreshStep ? [.refresh, .populate] : [.populate] }
 
-    /// Every step with its runner arguments (stored in the plan as `runnerSteps`).
+    /// Every step with its runner arguments (the plan's `runnerSteps`).
     public var invocations: [JobStep] { steps.map { JobStep(step: $0, arguments: runnerArguments(for: $0)) } }
 
     /// The runner arguments of a step.
