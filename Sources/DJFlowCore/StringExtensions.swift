@@ -62,6 +62,29 @@ extension String {
         return utf8.allSatisfy(predicate)
     }
 
+    /// `wrapped(in:)` when every UTF-8 byte satisfies `predicate`, else nil: checked while copying, in one
+    /// pass (the quoting fast paths of every scalar and word of every generated file).
+    @inlinable
+    public func wrapped(in quote: Unicode.Scalar, ifEveryByte predicate: (UInt8) -> Bool) -> String? {
+        precondition(quote.isASCII, "wrapped(in:) takes an ASCII quote")
+        let mark = UInt8(quote.value)
+        var text = self
+        return text.withUTF8 { bytes -> String? in
+            var every = true
+            let result = String(unsafeUninitializedCapacity: bytes.count + 2) { out in
+                out[0] = mark
+                for index in 0..<bytes.count {
+                    let byte = bytes[index]
+                    guard predicate(byte) else { every = false; return 0 }
+                    out[index + 1] = byte
+                }
+                out[bytes.count + 1] = mark
+                return bytes.count + 2
+            }
+            return every ? result : nil
+        }
+    }
+
     /// The text between two `quote` characters (ASCII), copied once into a string of the final size (small
     /// strings need no allocation): what every quoted scalar and word of every generated file goes through.
     public func wrapped(in quote: Unicode.Scalar) -> String {

@@ -27,7 +27,10 @@ public struct ArtifactWriter {
 
     /// Top-level folders the files live in (one per target).
     static func folders(of paths: [String]) -> [String] {
-        Array(Set(paths.map { String($0.split(separator: "/").first ?? "") })).sorted()
+        // The text before the first `/` (splitting every path of a 10,000-table compile took longer).
+        var folders = Set<Substring>()
+        for path in paths { folders.insert(path[..<(path.firstIndex(of: "/") ?? path.endIndex)]) }
+        return folders.map(String.init).sorted()
     }
 
     /// Compares `files` with the output folder without writing anything.

@@ -23,6 +23,16 @@ import Testing
         }
     }
 
+    @Test func wrappedIfEveryByteWrapsOnlyWhenEveryByteIsTaken() {
+        let ascii: (UInt8) -> Bool = { $0 < 0x80 && $0 != UInt8(ascii: "'") }
+        for text in ["", "a", "exactly 13 ch", String(repeating: "y", count: 40)] {
+            #expect(text.wrapped(in: "'", ifEveryByte: ascii) == "'" + text + "'")
+        }
+        for text in ["it's", "ünï", String(repeating: "y", count: 40) + "'", "'"] {
+            #expect(text.wrapped(in: "'", ifEveryByte: ascii) == nil, "\(text.debugDescription)")
+        }
+    }
+
     /// `NameFitting.sanitize` (with its ASCII fast path) gives what the scalar-by-scalar rule gives.
     @Test func sanitizeKeepsItsRule() {
         let allowed: (Unicode.Scalar) -> Bool = { $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || $0 == "_" || $0 == "-") }

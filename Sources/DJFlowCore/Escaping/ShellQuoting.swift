@@ -24,7 +24,7 @@ public enum ShellQuoting {
     public static func quote(_ value: String) -> String {
         if !value.isEmpty, value.utf8.first != UInt8(ascii: "="), value.allBytes(isSafe) { return value }
         // Without `'` and CR the text goes between the quotes as it is (checked by bytes: both are ASCII).
-        if value.allBytes({ $0 != UInt8(ascii: "'") && $0 != 13 }) { return value.wrapped(in: "'") }
+        if let quoted = value.wrapped(in: "'", ifEveryByte: { $0 != UInt8(ascii: "'") && $0 != 13 }) { return quoted }
         var out = "'"
         for scalar in value.unicodeScalars {  // scalars: "\r\n" is one Character
             switch scalar {

@@ -7,8 +7,8 @@ public enum YAMLQuoting {
     /// U+FFFE/U+FFFF) written as an escape. Printable Unicode stays as it is (UTF-8).
     public static func quote(_ value: String) -> String {
         // Printable ASCII without `"` and `\` stays as it is (the common case, written without a scalar loop).
-        if value.allBytes({ $0 >= 0x20 && $0 <= 0x7E && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
-            return value.wrapped(in: "\"")
+        if let plain = value.wrapped(in: "\"", ifEveryByte: { $0 >= 0x20 && $0 <= 0x7E && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            return plain
         }
         var out = "\""
         for scalar in value.unicodeScalars {
