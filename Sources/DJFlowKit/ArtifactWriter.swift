@@ -8,7 +8,7 @@ import Foundation
 /// Each target owns one folder under the output folder (`slurm/`, …). A folder is written into a
 /// temporary sibling first and then renamed into place, so an error leaves the previous output as it was
 /// and readers never see a half-written folder. Files outside the targets' folders are never touched.
-public struct ArtifactWriter {
+public struct ArtifactWriter: Sendable {
     public var outputFolder: URL
 
     public init(outputFolder: String) {
@@ -50,13 +50,22 @@ public struct ArtifactWriter {
         private let lock = NSLock()
         private var stale: [String] = []
         private var missing: [String] = []
+        /// The files on disk in each target folder, listed in the background while the files render.
+        private var listed: [String: [String]] = [:]
+        private let listing = DispatchGroup()
 
         public init(writer: ArtifactWriter) { root = writer.outputFolder.path }
 
-        /// Paths that will be compared (not concurrently with `compare`).
+        /// Paths that will be compared (not concurrently with `compare`). Starts listing their target folders.
         public func expect(_ paths: [String]) {
             expected.formUnion(paths)
-            folders.formUnion(ArtifactWriter.folders(of: paths))
+            let writer = ArtifactWriter(outputFolder: root)
+            for folder in ArtifactWriter.folders(of: paths) where folders.insert(folder).inserted {
+                DispatchQueue.global().async(group: listing) {
+                    let files = writer.listFiles(under: folder)
+                    self.lock.lock(); self.listed[folder] = files; self.lock.unlock()
+                }
+            }
         }
 
         /// Compares one file with the output folder; safe on any thread.
@@ -72,9 +81,9 @@ public struct ArtifactWriter {
             var drift = Drift()
             drift.stale = stale.sorted()
             drift.missing = missing.sorted()
-            let writer = ArtifactWriter(outputFolder: root)
+            listing.wait()
             for folder in folders.sorted() {
-                for path in writer.listFiles(under: folder) where !expected.contains(path) { drift.extra.append(path) }
+                for path in listed[folder] ?? [] where !expected.contains(path) { drift.extra.append(path) }
             }
             drift.extra.sort()
             return drift
@@ -138,7 +147,9 @@ public struct ArtifactWriter {
             try ArtifactWriter.writeNew(stagingPath + "/" + file.path, file.contents, mode: file.executable ? 0o755 : 0o644)
         }
 
-        /// Replaces each target folder added with its staged copy (atomically per folder).
+        /// Replaces each target folder added with its staged copy (atomically per folder), then removes the
+        /// staging folder with the output it replaced (here, not only when the value goes away: a command may
+        /// end without freeing anything).
         public func commit() throws {
             guard let staging else { return }
             let fileManager = FileManager.default
@@ -157,6 +168,8 @@ public struct ArtifactWriter {
                 }
             }
             folders = []
+            ArtifactWriter.removeTree(staging.path)
+            self.staging = nil
         }
 
         private func makeStaging() throws -> URL {

@@ -37,6 +37,18 @@ def test_target_all_writes_every_target_folder(djflow, tmp_path):
         compile(dag.read_text(), str(dag), "exec")  # valid Python
 
 
+def test_recompiling_replaces_the_output_and_leaves_nothing_beside_it(djflow, tmp_path):
+    out = tmp_path / "gen"
+    djflow("compile", "Samples/ephys/djflow.yaml", "--target", "all", "--out", out, check=0)
+    first = tree_bytes(out)
+    (out / "slurm" / "stale.sbatch").write_text("old\n")
+    (out / "notes.txt").write_text("mine\n")
+    djflow("compile", "Samples/ephys/djflow.yaml", "--target", "all", "--out", out, check=0)
+    # The replaced folders and the staging folder are gone; files outside the targets' folders stay.
+    assert sorted(p.name for p in out.iterdir()) == ["airflow", "htcondor", "kubernetes", "notes.txt", "slurm"]
+    assert {k: v for k, v in tree_bytes(out).items() if k != "notes.txt"} == first
+
+
 def test_check_lists_stale_missing_and_extra_and_writes_nothing(djflow, tmp_path):
     out = tmp_path / "gen"
     djflow("compile", "Samples/ephys/djflow.yaml", "--target", "all", "--out", out, check=0)

@@ -71,7 +71,7 @@ struct Compile: ParsableCommand {
             let drift = comparison.drift()
             if drift.isEmpty {
                 print("up to date: \(count) files in \(out)")
-                return
+                exitSucceeded()
             }
             for path in drift.stale { print("stale:   \(out)/\(path)") }
             for path in drift.missing { print("missing: \(out)/\(path)") }
@@ -81,5 +81,6 @@ struct Compile: ParsableCommand {
             throw ExitStatus.drift
         }
         print("wrote \(count) files to \(out)")
+        exitSucceeded()
     }
 }
