@@ -36,18 +36,19 @@ public struct ArtifactWriter: Sendable {
     /// Compares `files` with the output folder without writing anything.
     public func check(_ files: [OutputFile]) -> Drift {
         let comparison = Comparison(writer: self)
-        comparison.expect(files.map(\.path))
+        for folder in Self.folders(of: files.map(\.path)) { comparison.expect(folder: folder) }
         DispatchQueue.concurrentPerform(iterations: files.count) { comparison.compare(files[$0]) }
         return comparison.drift()
     }
 
-    /// `--check` file by file, as files are rendered: `expect` is told every path first (to find extra
-    /// files), then `compare` takes each file on any thread and keeps only whether it differs.
+    /// `--check` file by file, as files are rendered: `expect` is told each target folder first (listed in
+    /// the background, to find extra files), then `compare` takes each file on any thread and keeps only its
+    /// path and whether it differs.
     public final class Comparison: @unchecked Sendable {
         private let root: String
-        private var expected = Set<String>()
         private var folders = Set<String>()
         private let lock = NSLock()
+        private var compared: [String] = []
         private var stale: [String] = []
         private var missing: [String] = []
         /// The files on disk in each target folder, listed in the background while the files render.
@@ -56,32 +57,35 @@ public struct ArtifactWriter: Sendable {
 
         public init(writer: ArtifactWriter) { root = writer.outputFolder.path }
 
-        /// Paths that will be compared (not concurrently with `compare`). Starts listing their target folders.
-        public func expect(_ paths: [String]) {
-            expected.formUnion(paths)
+        /// How many files were compared.
+        public var count: Int { lock.lock(); defer { lock.unlock() }; return compared.count }
+
+        /// A folder whose files are compared next (not concurrently with `compare`); listing it starts now.
+        public func expect(folder: String) {
+            guard folders.insert(folder).inserted else { return }
             let writer = ArtifactWriter(outputFolder: root)
-            for folder in ArtifactWriter.folders(of: paths) where folders.insert(folder).inserted {
-                DispatchQueue.global().async(group: listing) {
-                    let files = writer.listFiles(under: folder)
-                    self.lock.lock(); self.listed[folder] = files; self.lock.unlock()
-                }
+            DispatchQueue.global().async(group: listing) {
+                let files = writer.listFiles(under: folder)
+                self.lock.lock(); self.listed[folder] = files; self.lock.unlock()
             }
         }
 
         /// Compares one file with the output folder; safe on any thread.
         public func compare(_ file: OutputFile) {
             let state = ArtifactWriter.compare(root + "/" + file.path, with: file)
-            guard state != 0 else { return }
             lock.lock(); defer { lock.unlock() }
-            if state == 1 { missing.append(file.path) } else { stale.append(file.path) }
+            compared.append(file.path)
+            if state == 1 { missing.append(file.path) } else if state == 2 { stale.append(file.path) }
         }
 
-        /// What differs: the files compared, and the files in the targets' folders that none expected.
+        /// What differs: the files compared, and the files in the expected folders that none compared.
         public func drift() -> Drift {
+            listing.wait()
+            lock.lock(); defer { lock.unlock() }
             var drift = Drift()
             drift.stale = stale.sorted()
             drift.missing = missing.sorted()
-            listing.wait()
+            let expected = Set(compared)
             for folder in folders.sorted() {
                 for path in listed[folder] ?? [] where !expected.contains(path) { drift.extra.append(path) }
             }
@@ -97,26 +101,36 @@ public struct ArtifactWriter: Sendable {
         try staged.commit()
     }
 
-    /// A write in two steps, for files that arrive target by target: `add` (or `prepare`, then `write` file by
-    /// file from any thread) writes into one staging folder beside the output (created on the first batch, so
-    /// nothing appears when nothing is added), and `commit` then replaces every target folder. Until `commit` the output is as it was: a failure on the
-    /// way (a full disk) changes nothing. The staging folder is removed when the value goes away.
+    /// A write in two steps, for files that arrive target by target: `add` (or `prepare` a target folder, then
+    /// `write` its files one by one from any thread) writes into one staging folder beside the output (created
+    /// at the first target, so nothing appears when nothing is added), and `commit` then replaces every target
+    /// folder. Until `commit` the output is as it was: a failure on the way (a full disk) changes nothing.
     public final class StagedWrite: @unchecked Sendable {
         private let writer: ArtifactWriter
         private var staging: URL?
         /// `staging`'s path, made once: files are written by path.
         private var stagingPath = ""
         private var folders: [String] = []
+        private let lock = NSLock()
+        /// Folders made in the staging folder so far, and the files written.
+        private var created = Set<String>()
+        private var written = 0
 
         public init(writer: ArtifactWriter) { self.writer = writer }
 
         deinit { if let staging { ArtifactWriter.removeTree(staging.path) } }
 
+        /// How many files were written.
+        public var count: Int { lock.lock(); defer { lock.unlock() }; return written }
+
         /// Writes `files` into the staging folder.
         public func add(_ files: [OutputFile]) throws {
-            try prepare(files.map(\.path))
-            // Files are independent once their folders exist: written on all cores (creating thousands of files
-            // is mostly the kernel's work); the first failure is reported.
+            for folder in ArtifactWriter.folders(of: files.map(\.path)) {
+                // A file at the top (no target folder) is moved into place at `commit` as it is.
+                if files.contains(where: { $0.path == folder }) { try claim(folder) } else { try prepare(folder: folder) }
+            }
+            // Files are independent: written on all cores (creating thousands of files is mostly the kernel's
+            // work); the first failure is reported.
             let failure = FirstFailure()
             DispatchQueue.concurrentPerform(iterations: files.count) { index in
                 do { try write(files[index]) } catch { failure.record(error) }
@@ -124,27 +138,37 @@ public struct ArtifactWriter: Sendable {
             if let error = failure.error { throw error }
         }
 
-        /// Creates the staging folder (on the first call) and the folders of `paths` in it, so that `write`
-        /// can then take those files on any thread. Not concurrently with `write`.
-        public func prepare(_ paths: [String]) throws {
-            let fileManager = FileManager.default
-            if staging == nil { stagingPath = try makeStaging().path }
-            // Paths as strings: a URL per file cost a tenth of writing 20,000 files.
-            var created = Set<Substring>()
-            for path in paths {
-                guard let slash = path.lastIndex(of: "/") else { continue }
-                let folder = path[..<slash]
-                if created.insert(folder).inserted {
-                    try fileManager.createDirectory(atPath: stagingPath + "/" + folder, withIntermediateDirectories: true)
-                }
-            }
-            folders = Array(Set(folders + ArtifactWriter.folders(of: paths))).sorted()
+        /// Creates the staging folder (on the first call) and the target folder `folder` in it (replaced at
+        /// `commit`), so that `write` can then take its files on any thread. Not concurrently with `write`.
+        public func prepare(folder: String) throws {
+            try claim(folder)
+            try FileManager.default.createDirectory(atPath: stagingPath + "/" + folder, withIntermediateDirectories: true)
         }
 
-        /// Writes one file whose folder `prepare` created; safe on any thread.
+        /// Makes the staging folder (on the first call) and marks `name` to be moved into place at `commit`.
+        private func claim(_ name: String) throws {
+            if staging == nil { stagingPath = try makeStaging().path }
+            if !folders.contains(name) { folders = (folders + [name]).sorted() }
+        }
+
+        /// Writes one file under a folder `prepare` was told; safe on any thread. Its own folders are made
+        /// the first time a file needs them.
         public func write(_ file: OutputFile) throws {
             precondition(staging != nil, "StagedWrite.write before prepare")
+            // Paths as strings: a URL per file cost a tenth of writing 20,000 files.
+            if let slash = file.path.lastIndex(of: "/") {
+                let folder = String(file.path[..<slash])
+                lock.lock()
+                let known = created.contains(folder)
+                lock.unlock()
+                if !known {
+                    // Two threads may both make it: creating a folder that exists succeeds.
+                    try FileManager.default.createDirectory(atPath: stagingPath + "/" + folder, withIntermediateDirectories: true)
+                    lock.lock(); created.insert(folder); lock.unlock()
+                }
+            }
             try ArtifactWriter.writeNew(stagingPath + "/" + file.path, file.contents, mode: file.executable ? 0o755 : 0o644)
+            lock.lock(); written += 1; lock.unlock()
         }
 
         /// Replaces each target folder added with its staged copy (atomically per folder), then removes the

@@ -110,15 +110,16 @@ public enum CompilerPipeline {
 
     /// `compile`, handing each file to `consume` as soon as it is rendered, on the renderer's threads (files
     /// are independent), and letting it go after: a large pipeline never holds a target's rendered text at
-    /// once. `prepare` is told each target's paths (in the target's order) before any of its files, on the
-    /// calling thread. Nothing is prepared or consumed when there are errors: every target's options are
-    /// checked first.
+    /// once. Each part of a target (a workflow) is lowered and its files rendered in one task, heaviest parts
+    /// first, so a part's contexts go as soon as its files are rendered. `prepare` is told each target before
+    /// any of its files, on the calling thread; its files are all under `kind.folder`. Nothing is prepared or
+    /// consumed when there are errors: every target's options are checked first.
     /// - Returns: whether every target was compiled, the diagnostics and the targets.
-    /// - Throws: the first error `prepare` or `consume` threw (the files of that target still being
-    ///   rendered are finished first).
+    /// - Throws: the first error `prepare` or `consume` threw (the parts of that target still being rendered
+    ///   are finished first; a part stops at its first error).
     public static func compile(
         _ source: SourceFile, chosen: [TargetKind]?, templates: TemplateLibrary, sourceName: String,
-        sources: PythonSources.Provider? = nil, prepare: (TargetKind, [String]) throws -> Void = { _, _ in },
+        sources: PythonSources.Provider? = nil, prepare: (TargetKind) throws -> Void = { _ in },
         consume: @Sendable (OutputFile) throws -> Void
     ) throws -> (compiled: Bool, diagnostics: Diagnostics, targets: [TargetKind]) {
         var analysis = analyse(source, sources: sources)
@@ -132,13 +133,17 @@ public enum CompilerPipeline {
         let checked = targets.sorted().compactMap { kind in kind.check(input, diagnostics: &analysis.diagnostics).map { (kind, $0) } }
         if analysis.diagnostics.hasErrors { return (false, analysis.diagnostics, targets) }
         let renderer = ArtifactRenderer(templates: templates, sourceName: sourceName)
-        // One target at a time: its artifacts are lowered, then each is rendered and consumed on all cores.
+        // One target at a time; its parts on all cores, each lowered and rendered in one task.
         for (kind, target) in checked {
-            let artifacts = target.artifacts(for: input)
-            try prepare(kind, artifacts.map(\.path))
+            let parts = target.parts(for: input)
+            try prepare(kind)
+            // Heaviest first (a stable order: by weight, then as listed), so the cores finish together.
+            let order = parts.indices.sorted { (parts[$0].weight, $1) > (parts[$1].weight, $0) }
             let failure = FirstFailure()
-            DispatchQueue.concurrentPerform(iterations: artifacts.count) { index in
-                do { try consume(renderer.render(artifacts[index])) } catch { failure.record(error) }
+            DispatchQueue.concurrentPerform(iterations: order.count) { index in
+                for artifact in parts[order[index]].lower() {
+                    do { try consume(renderer.render(artifact)) } catch { failure.record(error); return }
+                }
             }
             if let error = failure.error { throw error }
         }

@@ -12,6 +12,9 @@ public enum TargetKind: String, CaseIterable, Sendable, Comparable {
     case kubernetes
     case slurm
 
+    /// The folder under the output folder that holds this target's files (and nothing else's).
+    public var folder: String { rawValue }
+
     public static func < (lhs: TargetKind, rhs: TargetKind) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// The options stage of this target: its options read and checked (and the spec values it writes), with
@@ -29,18 +32,40 @@ public enum TargetKind: String, CaseIterable, Sendable, Comparable {
 /// A target whose options passed the options stage, ready to lower the plan.
 public struct CheckedTarget: Sendable {
     public let kind: TargetKind
-    private let lower: @Sendable (TargetInput) -> [Artifact]
+    private let lower: @Sendable (TargetInput) -> [LoweringPart]
 
-    /// The target's artifacts: layout, quoting and naming of the plan, nothing left to check.
-    public func artifacts(for input: TargetInput) -> [Artifact] { lower(input) }
+    /// The target's lowering in independent parts (a workflow each, and the target's other files), each
+    /// lowered when asked: layout, quoting and naming of the plan, nothing left to check.
+    public func parts(for input: TargetInput) -> [LoweringPart] { lower(input) }
+
+    /// The target's artifacts, every part lowered (on all cores), in part order.
+    public func artifacts(for input: TargetInput) -> [Artifact] {
+        lower(input).concurrentMap { $0.lower() }.flatMap { $0 }
+    }
 
     static func check<T: SchedulerTarget>(_ target: T, _ input: TargetInput, _ diagnostics: inout Diagnostics) -> CheckedTarget? {
         var own = Diagnostics()
         let options = target.checkedOptions(for: input, diagnostics: &own)
         diagnostics.append(contentsOf: own)
         guard let options, !own.hasErrors else { return nil }
-        return CheckedTarget(kind: target.kind, lower: { target.artifacts(for: $0, options: options) })
+        return CheckedTarget(kind: target.kind, lower: { target.parts(for: $0, options: options) })
     }
+}
+
+/// An independent part of a target's lowering (a workflow's files, or the target-wide ones): the compiler
+/// lowers it and renders its files in one task, so a part's contexts go as soon as its files are rendered and
+/// no target waits for all its parts to be lowered before rendering starts.
+public struct LoweringPart: Sendable {
+    /// About how much work the part is (its jobs): the heaviest parts start first, so the cores finish together.
+    public var weight: Int
+    public var lower: @Sendable () -> [Artifact]
+
+    public init(weight: Int, lower: @escaping @Sendable () -> [Artifact]) {
+        self.weight = weight; self.lower = lower
+    }
+
+    /// Files that need no lowering.
+    public static func files(_ artifacts: [Artifact]) -> LoweringPart { LoweringPart(weight: 0) { artifacts } }
 }
 
 /// The typed context of every template under `Templates/` (one each): what `--templates` overrides are
@@ -94,6 +119,7 @@ protocol SchedulerTarget: Sendable {
     /// Reads `targets.<kind>` (pipeline-wide and per table), checks the spec values this target writes, and
     /// warns about settings it ignores. Returns nil (with errors in `diagnostics`) when it cannot lower.
     func checkedOptions(for input: TargetInput, diagnostics: inout Diagnostics) -> Options?
-    /// Lowers the plan with checked options: layout, quoting and naming only.
-    func artifacts(for input: TargetInput, options: Options) -> [Artifact]
+    /// Lowers the plan with checked options, in independent parts: layout, quoting and naming only. What
+    /// every part shares (names, values made once per target) is made here; each part lowers when asked.
+    func parts(for input: TargetInput, options: Options) -> [LoweringPart]
 }

@@ -45,38 +45,39 @@ import Testing
 }
 
 /// `compile` hands each file over as soon as it is rendered (so a large pipeline never holds a target's
-/// rendered text at once): every target's paths first, in target order, then that target's files from the
-/// renderer's threads; together the same files as compiling at once, and nothing at all when the pipeline
-/// has errors. An error of the consumer stops the compile and reaches the caller.
+/// rendered text at once): each target is prepared first, in target order, then that target's files come
+/// from the renderer's threads, all under the target's folder; together the same files as compiling at
+/// once, and nothing at all when the pipeline has errors. An error of the consumer stops the compile and
+/// reaches the caller.
 @Suite struct StreamingCompileTests {
     final class Log: @unchecked Sendable {
         let lock = NSLock()
         var events: [(kind: TargetKind?, path: String)] = []
-        var prepared: [(TargetKind, [String])] = []
+        var prepared: [TargetKind] = []
         var files: [OutputFile] = []
         func add(_ file: OutputFile) { lock.lock(); events.append((nil, file.path)); files.append(file); lock.unlock() }
     }
 
-    @Test func eachFileIsConsumedAfterItsTargetsPathsWithTheSameFiles() throws {
+    @Test func eachFileIsConsumedAfterItsTargetIsPreparedWithTheSameFiles() throws {
         let source = try sampleSource("ephys")
         let log = Log()
         let result = try CompilerPipeline.compile(
             source, chosen: TargetKind.allCases, templates: try TemplateLibrary(), sourceName: source.path,
-            prepare: { kind, paths in log.prepared.append((kind, paths)); log.events.append((kind, "")) },
+            prepare: { kind in log.prepared.append(kind); log.events.append((kind, "")) },
             consume: { log.add($0) })
         #expect(result.compiled && !result.diagnostics.hasErrors)
-        #expect(log.prepared.map(\.0) == TargetKind.allCases.sorted())
-        // Every file comes after its own target's paths and before the next target's.
-        var current: (TargetKind, Set<String>)?
+        #expect(log.prepared == TargetKind.allCases.sorted())
+        // Every file comes after its own target is prepared and before the next one is, under its folder.
+        var current: TargetKind?
         for event in log.events {
             if let kind = event.kind {
-                current = (kind, Set(log.prepared.first { $0.0 == kind }!.1))
+                current = kind
             } else {
                 let target = try #require(current)
-                #expect(target.1.contains(event.path) && event.path.hasPrefix(target.0.rawValue + "/"), "\(event.path)")
+                #expect(event.path.hasPrefix(target.folder + "/"), "\(event.path) while \(target) renders")
             }
         }
-        #expect(log.prepared.flatMap(\.1).sorted() == log.files.map(\.path).sorted(), "each prepared path is consumed once")
+        #expect(Set(log.files.map(\.path)).count == log.files.count, "each file once")
         #expect(log.files.sorted { $0.path < $1.path } == (try compileFiles(source)))
     }
 
@@ -84,7 +85,7 @@ import Testing
         let source = SourceFile(path: "p.yaml", text: pipeline("A: {tier: computed, depends_on: [Missing]}"))
         let log = Log()
         let result = try CompilerPipeline.compile(source, chosen: [.slurm], templates: try TemplateLibrary(), sourceName: source.path,
-                                                  prepare: { kind, paths in log.prepared.append((kind, paths)) },
+                                                  prepare: { kind in log.prepared.append(kind) },
                                                   consume: { log.add($0) })
         #expect(!result.compiled && result.diagnostics.hasErrors && log.prepared.isEmpty && log.events.isEmpty)
     }
@@ -99,7 +100,7 @@ import Testing
         }
         #expect(throws: DiskFull.self) {
             _ = try CompilerPipeline.compile(source, chosen: [.slurm], templates: try TemplateLibrary(), sourceName: source.path,
-                                             prepare: { _, _ in throw DiskFull() }, consume: { _ in })
+                                             prepare: { _ in throw DiskFull() }, consume: { _ in })
         }
     }
 }

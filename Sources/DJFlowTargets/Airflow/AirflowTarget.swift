@@ -25,18 +25,18 @@ public struct AirflowTarget: SchedulerTarget {
         return options
     }
 
-    func artifacts(for input: TargetInput, options: AirflowOptions) -> [Artifact] {
+    func parts(for input: TargetInput, options: AirflowOptions) -> [LoweringPart] {
         let names = AirflowNames(plan: input.plan, options: options)
-        var artifacts = [
+        let jobsByID = input.plan.jobsByID
+        return [.files([
             Artifact(path: "\(Self.folder)/\(Self.runnerFile)", content: .file("runner/djflow_populate.py")),
             Artifact(path: "\(Self.folder)/.airflowignore", content: .template(AirflowIgnoreContext())),
-        ]
-        let jobsByID = input.plan.jobsByID
-        artifacts += input.plan.workflows.concurrentMap { workflow in
-            let context = AirflowDagBuilder(workflow: workflow, input: input, options: options, names: names, jobsByID: jobsByID)
-            return Artifact(path: "\(Self.folder)/\(workflow.id).py", content: .template(context.context()))
+        ])] + input.plan.workflows.map { workflow in
+            LoweringPart(weight: workflow.jobs.count) {
+                let context = AirflowDagBuilder(workflow: workflow, input: input, options: options, names: names, jobsByID: jobsByID)
+                return [Artifact(path: "\(Self.folder)/\(workflow.id).py", content: .template(context.context()))]
+            }
         }
-        return artifacts
     }
 }
 

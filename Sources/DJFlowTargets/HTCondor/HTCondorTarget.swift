@@ -30,34 +30,38 @@ public struct HTCondorTarget: SchedulerTarget {
         return options
     }
 
-    func artifacts(for input: TargetInput, options: HTCondorOptions) -> [Artifact] {
+    func parts(for input: TargetInput, options: HTCondorOptions) -> [LoweringPart] {
         let plan = input.plan
         let names = HTCondorNames(plan: plan)
         let database = input.plan.runtime.database
         let secretNames = [database.userEnv] + (options.passwordFile == nil ? [database.passwordEnv] : [])
-        var artifacts = [
+        let files = LoweringPart.files([
             Artifact(path: "\(Self.folder)/\(Self.runnerFile)", content: .file("runner/djflow_populate.py")),
             Artifact(path: "\(Self.folder)/\(Self.nodeScript)", content: .file("htcondor/djflow_node.sh"), executable: true),
             Artifact(path: "\(Self.folder)/\(Self.restrictScript)", content: .file("htcondor/djflow_restrict.py"), executable: true),
             Artifact(path: "\(Self.folder)/\(options.logDir)/README", content: .template(HTCondorLogsReadmeContext(logDir: options.logDir))),
-        ]
+        ])
         let shared = HTCondorSubmitBuilder.Shared(input: input, options: options)
         let dag = HTCondorDagBuilder(plan: plan, options: options, names: names, secretNames: secretNames)
-        // Workflows lower independently: on all cores, in workflow order.
-        artifacts += plan.workflows.concurrentMap { workflow in
-            var artifacts: [Artifact] = []
-            for job in plan.jobs(of: workflow) {
-                let submit = HTCondorSubmitBuilder(job: job, input: input, options: options, names: names, shared: shared)
-                artifacts.append(Artifact(path: "\(Self.folder)/\(names.submitFile(job))", content: .template(submit.worker())))
-                if job.hasRefreshStep {
-                    artifacts.append(Artifact(path: "\(Self.folder)/\(names.refreshSubmitFile(job))", content: .template(submit.refresh())))
+        // Each workflow lowers on its own; so does all.dag (every workflow as a splice).
+        let workflows = plan.workflows.map { workflow in
+            LoweringPart(weight: workflow.jobs.count) {
+                var artifacts: [Artifact] = []
+                for job in plan.jobs(of: workflow) {
+                    let submit = HTCondorSubmitBuilder(job: job, input: input, options: options, names: names, shared: shared)
+                    artifacts.append(Artifact(path: "\(Self.folder)/\(names.submitFile(job))", content: .template(submit.worker())))
+                    if job.hasRefreshStep {
+                        artifacts.append(Artifact(path: "\(Self.folder)/\(names.refreshSubmitFile(job))", content: .template(submit.refresh())))
+                    }
                 }
+                artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id).dag", content: .template(dag.workflow(workflow))))
+                return artifacts
             }
-            artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id).dag", content: .template(dag.workflow(workflow))))
-            return artifacts
-        }.flatMap { $0 }
-        artifacts.append(Artifact(path: "\(Self.folder)/all.dag", content: .template(dag.all())))
-        return artifacts
+        }
+        let all = LoweringPart(weight: plan.workflows.count) {
+            [Artifact(path: "\(Self.folder)/all.dag", content: .template(dag.all()))]
+        }
+        return [files] + workflows + [all]
     }
 
     /// Values from the rest of the spec that a submit file cannot hold (see `HTCondorQuoting.problem`).

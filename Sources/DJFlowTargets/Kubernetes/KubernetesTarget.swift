@@ -35,11 +35,13 @@ public struct KubernetesTarget: SchedulerTarget {
         return options
     }
 
-    func artifacts(for input: TargetInput, options: KubernetesOptions) -> [Artifact] {
+    func parts(for input: TargetInput, options: KubernetesOptions) -> [LoweringPart] {
         let names = KubernetesObjectNames(plan: input.plan)
-        return input.plan.workflows.concurrentMap { workflow in
-            let context = KubernetesWorkflowBuilder(input: input, workflow: workflow, options: options, names: names)
-            return Artifact(path: "\(Self.folder)/\(workflow.id).yaml", content: .template(context.context()))
+        return input.plan.workflows.map { workflow in
+            LoweringPart(weight: workflow.jobs.count) {
+                let context = KubernetesWorkflowBuilder(input: input, workflow: workflow, options: options, names: names)
+                return [Artifact(path: "\(Self.folder)/\(workflow.id).yaml", content: .template(context.context()))]
+            }
         }
     }
 }

@@ -25,35 +25,35 @@ public struct SlurmTarget: SchedulerTarget {
         return options
     }
 
-    func artifacts(for input: TargetInput, options: SlurmOptions) -> [Artifact] {
+    func parts(for input: TargetInput, options: SlurmOptions) -> [LoweringPart] {
         let plan = input.plan
-        var artifacts = [Artifact(path: "\(Self.folder)/\(Self.runnerFile)", content: .file("runner/djflow_populate.py"))]
         let names = SlurmNames(plan: plan)
         let shared = SlurmJobBuilder.Shared(input: input, options: options)
-        // Workflows lower independently, and so does submit_all.sh (which lists every job): all on all cores,
-        // submit_all.sh first so that it runs beside the workflows rather than after them.
-        let lowered = ([nil] + plan.workflows.map { $0 }).concurrentMap { workflow -> [Artifact] in
-            guard let workflow else {
-                let all = SlurmSubmitBuilder(plan: plan, workflows: plan.workflows, options: options, names: names, input: input, all: true)
-                return [Artifact(path: "\(Self.folder)/submit_all.sh", content: .template(all.context()), executable: true)]
-            }
-            var artifacts: [Artifact] = []
-            for job in plan.jobs(of: workflow) {
-                let context = SlurmJobBuilder(job: job, input: input, options: options, names: names, shared: shared)
-                artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/\(job.id).sbatch",
-                                          content: .template(context.worker())))
-                if job.hasRefreshStep {
-                    artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/\(job.id).refresh.sbatch",
-                                              content: .template(context.refresh())))
+        let runner = LoweringPart.files([Artifact(path: "\(Self.folder)/\(Self.runnerFile)", content: .file("runner/djflow_populate.py"))])
+        // Each workflow lowers on its own; so does submit_all.sh, which lists every job (as heavy as them all).
+        let workflows = plan.workflows.map { workflow in
+            LoweringPart(weight: workflow.jobs.count) {
+                var artifacts: [Artifact] = []
+                for job in plan.jobs(of: workflow) {
+                    let context = SlurmJobBuilder(job: job, input: input, options: options, names: names, shared: shared)
+                    artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/\(job.id).sbatch",
+                                              content: .template(context.worker())))
+                    if job.hasRefreshStep {
+                        artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/\(job.id).refresh.sbatch",
+                                                  content: .template(context.refresh())))
+                    }
                 }
+                let submit = SlurmSubmitBuilder(plan: plan, workflows: [workflow], options: options, names: names, input: input, all: false)
+                artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/submit.sh",
+                                          content: .template(submit.context()), executable: true))
+                return artifacts
             }
-            let submit = SlurmSubmitBuilder(plan: plan, workflows: [workflow], options: options, names: names, input: input, all: false)
-            artifacts.append(Artifact(path: "\(Self.folder)/\(workflow.id)/submit.sh",
-                                      content: .template(submit.context()), executable: true))
-            return artifacts
         }
-        artifacts += lowered.dropFirst().flatMap { $0 } + lowered[0]
-        return artifacts
+        let all = LoweringPart(weight: plan.jobs.count) {
+            let all = SlurmSubmitBuilder(plan: plan, workflows: plan.workflows, options: options, names: names, input: input, all: true)
+            return [Artifact(path: "\(Self.folder)/submit_all.sh", content: .template(all.context()), executable: true)]
+        }
+        return [runner] + workflows + [all]
     }
 
     /// The SLURM job name of every job (`--job-name`; a refresh step adds `.refresh`), by job id.

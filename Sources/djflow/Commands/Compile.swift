@@ -45,15 +45,11 @@ struct Compile: ParsableCommand {
         let staged = ArtifactWriter.StagedWrite(writer: writer)
         let comparison = ArtifactWriter.Comparison(writer: writer)
         let check = self.check
-        var count = 0
         let result: (compiled: Bool, diagnostics: Diagnostics, targets: [TargetKind])
         do {
             result = try CompilerPipeline.compile(
                 source, chosen: chosen, templates: library, sourceName: source.path, sources: python.provider,
-                prepare: { _, paths in
-                    count += paths.count
-                    if check { comparison.expect(paths) } else { try staged.prepare(paths) }
-                },
+                prepare: { kind in if check { comparison.expect(folder: kind.folder) } else { try staged.prepare(folder: kind.folder) } },
                 consume: { file in if check { comparison.compare(file) } else { try staged.write(file) } })
             if result.compiled && !check { try staged.commit() }
         } catch {
@@ -70,7 +66,7 @@ struct Compile: ParsableCommand {
         if check {
             let drift = comparison.drift()
             if drift.isEmpty {
-                print("up to date: \(count) files in \(out)")
+                print("up to date: \(comparison.count) files in \(out)")
                 exitSucceeded()
             }
             for path in drift.stale { print("stale:   \(out)/\(path)") }
@@ -80,7 +76,7 @@ struct Compile: ParsableCommand {
             print("\(out) is out of date: run 'djflow compile \(pipeline.displayName)\(how) --out \(out)'")
             throw ExitStatus.drift
         }
-        print("wrote \(count) files to \(out)")
+        print("wrote \(staged.count) files to \(out)")
         exitSucceeded()
     }
 }
