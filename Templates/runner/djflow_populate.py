@@ -785,6 +785,11 @@ def release_keys(table, major, processes, since):
         conn.query("SELECT 1")
     except Exception:
         conn.connect()  # populate(processes>1) leaves the parent's connection closed on abort
+    # A stop signal can cut DataJoint's own clean-up short (its handler raises on every signal, and under
+    # SLURM a worker gets several) and leave this connection inside make()'s transaction, where the UPDATE
+    # below would be rolled back when the process exits and the key would stay reserved. Leave it first:
+    # whatever make() wrote is to be undone anyway.
+    conn.cancel_transaction()
     if processes > 1:
         # pool workers have their own pids: match this host's rows reserved since we started
         if major >= 2:

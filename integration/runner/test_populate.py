@@ -235,6 +235,48 @@ def test_sigterm_during_make_releases_key(ephys):
     assert [r["key"] for r in ephys.made("Recording")] == [key]
 
 
+def test_key_released_when_a_repeated_signal_cuts_the_rollback_short(ephys):
+    """Under SLURM a worker gets SIGTERM more than once (slurmstepd signals every process of the step, and a
+    pool's parent forwards its own). DataJoint's handler raises on each, so a second one can land in
+    populate()'s clean-up before the rollback of make()'s transaction (seen in a requeue on the SLURM
+    cluster). The runner must still give the key back: its release must not run inside that transaction,
+    which the server rolls back when the process exits."""
+    ephys.stage("initial")
+    wrapper = ephys.tmp_path / "twice_pipeline.py"
+    wrapper.write_text(
+        "import os, signal, time\n"
+        "import datajoint as dj\n"
+        "_rollback, _fired = dj.Connection.cancel_transaction, []\n"
+        "def cancel_transaction(self):\n"
+        "    if not _fired:  # the repeated signal lands before the first rollback is sent\n"
+        "        _fired.append(1)\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        time.sleep(5)\n"
+        "    _rollback(self)\n"
+        "dj.Connection.cancel_transaction = cancel_transaction\n"
+        "from ephys_pipeline import *\n")
+    key = {"subject": "mouse2", "session_id": 2, "insertion_number": 1}
+    restriction = json.dumps(key)
+    proc = ephys.start("--table", "Recording", "--restriction", restriction, module="twice_pipeline",
+                       env={"DJFLOW_SAMPLE_SLEEP": "60"})
+    try:
+        wait_for(lambda: _reserved(ephys), timeout=60, what="the key to be reserved (make() running)")
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        res = ephys.finish(proc, timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert res.rc == 143 and res.summary["status"] == "terminated", res
+    assert "released 1 job row(s)" in res.stderr, res.stderr[-3000:]
+    rows = ephys.job_rows("_recording")
+    assert [r for r in rows if r["status"] == "reserved"] == [], rows
+    assert ephys.count("_recording") == 0  # make()'s insert was rolled back
+
+    res = ephys.run("--table", "Recording", "--restriction", restriction, *(["--no-refresh"] if DJ2 else []))
+    assert res.rc == 0 and res.summary["success_count"] == 1, res
+
+
 def test_sigterm_with_pool_processes(ephys):
     """SLURM signals the whole job step: the runner and its pool processes all get SIGTERM."""
     ephys.stage("initial")
