@@ -55,7 +55,7 @@ import Testing
     }
 
     static func filled<T: TemplateContext>(_ type: T.Type, optionalsPresent: Bool) throws -> T {
-        try T(from: FillingDecoder(path: [], state: FillingState(optionalsPresent: optionalsPresent)))
+        try ContextWalker.decode(T.self, walk: Filling(optionalsPresent: optionalsPresent))
     }
 
     /// The field paths of a tree (`jobs/name`), as `ContextSchema` names them.
@@ -80,87 +80,19 @@ import Testing
     }
 }
 
-private final class FillingState {
+/// Fills any context with made-up values: each string its path and a number, integers counting up,
+/// booleans alternating, lists of two elements, optionals present or nil as asked.
+private final class Filling: ContextWalk {
     let optionalsPresent: Bool
     var counter = 0
     init(optionalsPresent: Bool) { self.optionalsPresent = optionalsPresent }
+    var elementsPerList: Int { 2 }
     func next() -> Int { counter += 1; return counter }
-}
-
-private struct FillingError: Error {}
-
-/// Decodes any context with made-up values: each string its path and a number, integers counting up,
-/// booleans alternating, lists of two elements, optionals present or nil as asked.
-private struct FillingDecoder: Decoder {
-    let path: [String]
-    let state: FillingState
-    var codingPath: [any CodingKey] { [] }
-    var userInfo: [CodingUserInfoKey: Any] { [:] }
-
-    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        KeyedDecodingContainer(Keyed(path: path, state: state))
-    }
-    func unkeyedContainer() throws -> any UnkeyedDecodingContainer { Unkeyed(path: path, state: state) }
-    func singleValueContainer() throws -> any SingleValueDecodingContainer { Single(path: path, state: state) }
-
-    static func value<T: Decodable>(_ type: T.Type, path: [String], state: FillingState) throws -> T {
-        if T.self == EmbeddedFile.self { return EmbeddedFile("runner/\(state.next())", encoding: .yamlBlockIndent4) as! T }
-        if T.self == String.self { return "\(path.joined(separator: "/"))#\(state.next())" as! T }
-        if T.self == Bool.self { return (state.next() % 2 == 0) as! T }
-        if T.self == Int.self { return state.next() as! T }
-        return try T(from: FillingDecoder(path: path, state: state))
-    }
-
-    struct Keyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
-        let path: [String]
-        let state: FillingState
-        var codingPath: [any CodingKey] { [] }
-        var allKeys: [Key] { [] }
-        func contains(_ key: Key) -> Bool { state.optionalsPresent }
-        func decodeNil(forKey key: Key) throws -> Bool { !state.optionalsPresent }
-        func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-            try FillingDecoder.value(type, path: path + [key.stringValue], state: state)
-        }
-        func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
-            KeyedDecodingContainer(Keyed<NestedKey>(path: path + [key.stringValue], state: state))
-        }
-        func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-            Unkeyed(path: path + [key.stringValue], state: state)
-        }
-        func superDecoder() throws -> any Decoder { FillingDecoder(path: path, state: state) }
-        func superDecoder(forKey key: Key) throws -> any Decoder { FillingDecoder(path: path + [key.stringValue], state: state) }
-    }
-
-    struct Unkeyed: UnkeyedDecodingContainer {
-        let path: [String]
-        let state: FillingState
-        var codingPath: [any CodingKey] { [] }
-        var count: Int? { 2 }
-        var currentIndex = 0
-        var isAtEnd: Bool { currentIndex >= 2 }
-        init(path: [String], state: FillingState) { self.path = path; self.state = state }
-        mutating func decodeNil() throws -> Bool { false }
-        mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
-            guard !isAtEnd else { throw FillingError() }
-            currentIndex += 1
-            return try FillingDecoder.value(type, path: path, state: state)
-        }
-        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
-            currentIndex += 1
-            return KeyedDecodingContainer(Keyed<NestedKey>(path: path, state: state))
-        }
-        mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
-            currentIndex += 1
-            return Unkeyed(path: path, state: state)
-        }
-        mutating func superDecoder() throws -> any Decoder { FillingDecoder(path: path, state: state) }
-    }
-
-    struct Single: SingleValueDecodingContainer {
-        let path: [String]
-        let state: FillingState
-        var codingPath: [any CodingKey] { [] }
-        func decodeNil() -> Bool { false }
-        func decode<T: Decodable>(_ type: T.Type) throws -> T { try FillingDecoder.value(type, path: path, state: state) }
+    func leaf<T: Decodable>(_ type: T.Type, at path: [String]) -> T? {
+        if T.self == EmbeddedFile.self { return EmbeddedFile("runner/\(next())", encoding: .yamlBlockIndent4) as? T }
+        if T.self == String.self { return "\(path.joined(separator: "/"))#\(next())" as? T }
+        if T.self == Bool.self { return (next() % 2 == 0) as? T }
+        if T.self == Int.self { return next() as? T }
+        return nil
     }
 }
