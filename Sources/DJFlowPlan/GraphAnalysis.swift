@@ -92,13 +92,13 @@ struct TableGraph {
                         outside[external.master] = known + outsideSpecs.count
                         outsideSpecs.append(TableSpec(name: external.master, location: reference.location, tier: .manual))
                     }
-                    resolution = .found(external)
+                    resolution = .found(external, number: nil)
                 }
                 switch resolution {
-                case .found(let target):
+                case .found(let target, let number):
                     // The master a reference lands on: none for a part whose master is missing (reported).
                     guard let owner else { continue }
-                    let parent = masterNumber(of: target)
+                    let parent = number.flatMap { masterOf[$0] >= 0 ? masterOf[$0] : nil } ?? masterNumber(of: target)
                     if parent == owner && !name.isPart && target.isPart {
                         unresolved[owner] = true
                         diagnostics.error("'\(name)' depends on its own part '\(target)': the part is filled by \(name)'s own job (its make() inserts the part's rows), so it cannot come first",

@@ -147,17 +147,26 @@ public enum Planner {
 
         let unit: CriticalPath.Unit = useEstimates ? .seconds : .jobs
         let weights = jobs.map { useEstimates ? ($0.estimateSeconds ?? 0) : 1 }
-        var workflows: [Workflow] = []
         let positionsOfWorkflow = ExecutionPlan.positionsByWorkflow(jobs)
+        let upstream = upstreamPositions(jobs)
+        let memberLists = workflowSkeletons.map { positionsOfWorkflow[$0.id] ?? [] }
+        // The critical paths of every workflow and of the whole plan are independent: all on all cores.
+        let paths = concurrentIndices(memberLists.count + 1, grain: 1) { index in
+            index == memberLists.count
+                ? longestPath(Array(jobs.indices), of: jobs, upstream: upstream, acrossWorkflows: true, weights: weights, unit: unit)
+                : longestPath(memberLists[index], of: jobs, upstream: upstream, acrossWorkflows: false, weights: weights, unit: unit)
+        }
+        var workflows: [Workflow] = []
+        workflows.reserveCapacity(workflowSkeletons.count)
         for (index, skeleton) in workflowSkeletons.enumerated() {
-            let members = positionsOfWorkflow[skeleton.id] ?? []
+            let members = memberLists[index]
             let ids = members.map { jobs[$0].id }
             let waits = byName(Array(Set(skeleton.jobs.flatMap { staged[$0] })))
             workflows.append(Workflow(
                 id: skeleton.id, index: index, level: skeleton.level, jobs: ids,
                 gates: waits.filter(isGate).map { descriptions[$0] },
                 waitsOn: waits.map { descriptions[$0] },
-                criticalPath: longestPath(members, of: jobs, acrossWorkflows: false, weights: weights, unit: unit),
+                criticalPath: paths[index],
                 outsidePool: outsidePool[skeleton.id], jobPositions: members))
         }
 
@@ -169,7 +178,7 @@ public enum Planner {
         }
         return ExecutionPlan(pipeline: spec.name.value, source: spec.file, tables: tables, jobs: jobs,
                              workflows: workflows,
-                             criticalPath: longestPath(Array(jobs.indices), of: jobs, acrossWorkflows: true, weights: weights, unit: unit),
+                             criticalPath: paths[memberLists.count],
                              runtime: RuntimeEnvironment(spec))
     }
 
@@ -228,37 +237,49 @@ public enum Planner {
         return (result, ancestors)
     }
 
+    /// The positions in `jobs` of each job's `needs` and of its `after`, found once (ids unknown to `jobs`
+    /// are left out: they are on no chain).
+    static func upstreamPositions(_ jobs: [Job]) -> (needs: [[Int]], after: [[Int]]) {
+        var positions: [String: Int] = [:]
+        positions.reserveCapacity(jobs.count)
+        for (position, job) in jobs.enumerated() { positions[job.id] = position }
+        let positionOf = positions
+        let found = concurrentIndices(jobs.count, grain: 512) { position in
+            (jobs[position].needs.compactMap { positionOf[$0] }, jobs[position].after.compactMap { positionOf[$0] })
+        }
+        return (found.map(\.0), found.map(\.1))
+    }
+
     /// The heaviest chain through the jobs at `positions` of `jobs` (in topological order) along `needs`
     /// (and `after`, across workflows), each job weighing `weights[position]`; of chains equally heavy, the
-    /// one ending at the smallest id. Jobs are read in place (a copy of each is a few dozen retains).
-    static func longestPath(_ positions: [Int], of jobs: [Job], acrossWorkflows: Bool, weights: [Int], unit: CriticalPath.Unit) -> CriticalPath {
-        jobs.withUnsafeBufferPointer { jobs in
-            var indexOf: [String: Int] = [:]
-            indexOf.reserveCapacity(positions.count)
-            for (index, position) in positions.enumerated() { indexOf[jobs[position].id] = index }
-            var length = [Int](repeating: 0, count: positions.count)
-            var previous = [Int](repeating: -1, count: positions.count)
-            var tail = -1
-            for (index, position) in positions.enumerated() {
-                let own = weights[position]
-                length[index] = own
-                func follow(_ parents: [String]) {
-                    for parent in parents {
-                        // Only jobs met earlier count: a parent outside `positions` (or later) is not on the chain.
-                        guard let upstream = indexOf[parent], upstream < index else { continue }
-                        if length[upstream] + own > length[index] { length[index] = length[upstream] + own; previous[index] = upstream }
-                    }
+    /// one ending at the smallest id. `upstream` holds the positions of each job's `needs` and `after`.
+    static func longestPath(_ positions: [Int], of jobs: [Job], upstream: (needs: [[Int]], after: [[Int]]),
+                            acrossWorkflows: Bool, weights: [Int], unit: CriticalPath.Unit) -> CriticalPath {
+        var indexOf: [Int: Int] = [:]
+        indexOf.reserveCapacity(positions.count)
+        for (index, position) in positions.enumerated() { indexOf[position] = index }
+        var length = [Int](repeating: 0, count: positions.count)
+        var previous = [Int](repeating: -1, count: positions.count)
+        var tail = -1
+        for (index, position) in positions.enumerated() {
+            let own = weights[position]
+            length[index] = own
+            func follow(_ parents: [Int]) {
+                for parent in parents {
+                    // Only jobs met earlier count: a parent outside `positions` (or later) is not on the chain.
+                    guard let upstream = indexOf[parent], upstream < index else { continue }
+                    if length[upstream] + own > length[index] { length[index] = length[upstream] + own; previous[index] = upstream }
                 }
-                follow(jobs[position].needs)
-                if acrossWorkflows { follow(jobs[position].after) }
-                if tail < 0 || length[index] > length[tail] || (length[index] == length[tail] && jobs[position].id < jobs[positions[tail]].id) { tail = index }
             }
-            guard tail >= 0 else { return CriticalPath(jobs: [], length: 0, unit: unit) }
-            var path = [jobs[positions[tail]].id]
-            var node = tail
-            while previous[node] >= 0 { node = previous[node]; path.append(jobs[positions[node]].id) }
-            return CriticalPath(jobs: path.reversed(), length: length[tail], unit: unit)
+            follow(upstream.needs[position])
+            if acrossWorkflows { follow(upstream.after[position]) }
+            if tail < 0 || length[index] > length[tail] || (length[index] == length[tail] && jobs[position].id < jobs[positions[tail]].id) { tail = index }
         }
+        guard tail >= 0 else { return CriticalPath(jobs: [], length: 0, unit: unit) }
+        var path = [jobs[positions[tail]].id]
+        var node = tail
+        while previous[node] >= 0 { node = previous[node]; path.append(jobs[positions[node]].id) }
+        return CriticalPath(jobs: path.reversed(), length: length[tail], unit: unit)
     }
 }
 

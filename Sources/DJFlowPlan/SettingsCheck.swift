@@ -7,13 +7,19 @@ import DJFlowSpec
 /// job, a throttle that never limits anything, and a pipeline without any job at all.
 public enum SettingsCheck {
     public static func check(_ spec: PipelineSpec, plan: ExecutionPlan, diagnostics: inout Diagnostics) {
-        let jobAt = plan.jobPositionsByTable
-        var planned = Set<String>(minimumCapacity: plan.tables.count)
-        for table in plan.tables { planned.insert(table.name) }
+        lazy var jobAt = plan.jobPositionsByTable
+        lazy var planned = Set(plan.tables.map(\.name))
+        // Only these settings of a table with a job can draw a warning (the first three only in a pool):
+        // the others are skipped before any name is made or looked up.
+        let anyPool = plan.jobs.contains { $0.pool != nil }
+        let jobKeys = anyPool ? ["throttle", "workers", "max_workers", "targets"] : ["throttle"]
         // Tables and jobs are read in place: a copy of either is a few dozen retains, 10,000 times.
         plan.jobs.withUnsafeBufferPointer { jobs in
             spec.tables.withUnsafeBufferPointer { tables in
                 for table in tables {
+                    if table.settings.locations.isEmpty { continue }
+                    let mayHaveAJob = !(table.name.isPart || table.tier == .part || table.tier.isStaged)
+                    if mayHaveAJob && !jobKeys.contains(where: { table.settings.locations[$0] != nil }) { continue }
                     let name = table.name.description
                     let reason: String
                     if table.name.isPart || table.tier == .part {

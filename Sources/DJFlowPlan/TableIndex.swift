@@ -61,7 +61,8 @@ struct TableIndex {
     }
 
     enum Resolution {
-        case found(TableName)
+        /// The table, with its number when it is one of the index's.
+        case found(TableName, number: Int?)
         case unknown(suggestion: String?)
         case ambiguous([TableName])
         case invalid
@@ -69,14 +70,14 @@ struct TableIndex {
 
     /// Resolves `reference` written in the definition or `depends_on` of `owner`.
     func resolve(_ reference: String, from owner: TableName) -> Resolution {
-        if reference == "master" { return owner.isPart ? .found(owner.master) : .invalid }
+        if reference == "master" { return owner.isPart ? .found(owner.master, number: numbers[owner.master]) : .invalid }
         guard let wanted = TableName(parsing: reference) else { return .invalid }
         let candidates = byClass[wanted.classPath] ?? []
         var matches = candidates
         if !wanted.module.isEmpty {
             // `module.X`: the module as written, or its last segment (a Python alias), or an unqualified key.
             let exact = candidates.filter { names[$0].module == wanted.module }
-            if exact.count == 1 { return .found(names[exact[0]]) }
+            if exact.count == 1 { return .found(names[exact[0]], number: exact[0]) }
             let bySuffix = candidates.filter { let module = names[$0].module; return !module.isEmpty && (module.hasSuffix("." + wanted.module) || wanted.module.hasSuffix("." + module)) }
             let bare = candidates.filter { names[$0].module.isEmpty }
             matches = !exact.isEmpty ? exact : !bySuffix.isEmpty ? bySuffix : bare
@@ -85,7 +86,7 @@ struct TableIndex {
             if !sameModule.isEmpty { matches = sameModule }
         }
         switch matches.count {
-        case 1: return .found(names[matches[0]])
+        case 1: return .found(names[matches[0]], number: matches[0])
         case 0:
             return .unknown(suggestion: Suggestions.closest(to: reference, in: names.map(\.description)))
         default: return .ambiguous(matches.map { names[$0] }.sorted())
