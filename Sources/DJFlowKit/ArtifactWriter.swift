@@ -8,6 +8,9 @@ import Foundation
 /// Each target owns one folder under the output folder (`slurm/`, …). A folder is written into a
 /// temporary sibling first and then renamed into place, so an error leaves the previous output as it was
 /// and readers never see a half-written folder. Files outside the targets' folders are never touched.
+/// A file the previous output already holds byte for byte (same permissions, owned by this user, with no
+/// other link) is linked into the new folder, not written again: recompiling keeps unchanged files as they
+/// were (their modification time too) and writes only what changed.
 public struct ArtifactWriter: Sendable {
     public var outputFolder: URL
 
@@ -110,13 +113,18 @@ public struct ArtifactWriter: Sendable {
         private var staging: URL?
         /// `staging`'s path, made once: files are written by path.
         private var stagingPath = ""
+        /// The output folder's path: where unchanged files are found.
+        private let outputPath: String
         private var folders: [String] = []
         private let lock = NSLock()
         /// Folders made in the staging folder so far, and the files written.
         private var created = Set<String>()
         private var written = 0
 
-        public init(writer: ArtifactWriter) { self.writer = writer }
+        public init(writer: ArtifactWriter) {
+            self.writer = writer
+            self.outputPath = writer.outputFolder.path
+        }
 
         deinit { if let staging { ArtifactWriter.removeTree(staging.path) } }
 
@@ -167,7 +175,10 @@ public struct ArtifactWriter: Sendable {
                     lock.lock(); created.insert(folder); lock.unlock()
                 }
             }
-            try ArtifactWriter.writeNew(stagingPath + "/" + file.path, file.contents, mode: file.executable ? 0o755 : 0o644)
+            let staged = stagingPath + "/" + file.path, mode: mode_t = file.executable ? 0o755 : 0o644
+            if !ArtifactWriter.linkUnchanged(outputPath + "/" + file.path, to: staged, file, mode: mode) {
+                try ArtifactWriter.writeNew(staged, file.contents, mode: mode)
+            }
             lock.lock(); written += 1; lock.unlock()
         }
 
@@ -293,10 +304,37 @@ public struct ArtifactWriter: Sendable {
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return 1 }
         let executable = info.st_mode & S_IXUSR != 0
-        var expected = file.contents
-        let size = expected.utf8.count
-        guard executable == file.executable, Int(info.st_size) == size else { return 2 }
-        let same = expected.withUTF8 { want -> Bool in
+        guard executable == file.executable else { return 2 }
+        return holds(fd, size: Int(info.st_size), file.contents) ? 0 : 2
+    }
+
+    /// Links the previous output's file at `existing` to `staged` when it already is what `file` would be
+    /// written as: a regular file (not a link to one) holding exactly its bytes, with exactly `mode`, owned by
+    /// this user and linked nowhere else (so the new output shares it with nothing but the old one, which
+    /// `commit` deletes). False when it is not, or the link fails (another file system): then write it.
+    static func linkUnchanged(_ existing: String, to staged: String, _ file: OutputFile, mode: mode_t) -> Bool {
+        let fd = open(existing, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_nlink == 1,
+              info.st_uid == geteuid(), info.st_mode & 0o7777 == mode,
+              holds(fd, size: Int(info.st_size), file.contents),
+              linkat(AT_FDCWD, existing, AT_FDCWD, staged, 0) == 0 else { return false }
+        // The name may have been given another file since it was opened: only the file compared counts.
+        var linked = stat()
+        guard lstat(staged, &linked) == 0, linked.st_ino == info.st_ino, linked.st_dev == info.st_dev else {
+            unlink(staged)
+            return false
+        }
+        return true
+    }
+
+    /// Whether the open file `fd` of `size` bytes holds exactly `contents`.
+    private static func holds(_ fd: Int32, size: Int, _ contents: String) -> Bool {
+        var expected = contents
+        guard expected.utf8.count == size else { return false }
+        return expected.withUTF8 { want -> Bool in
             // Uninitialized and no larger than the file: zeroing 64 KB for each of 20,000 small files cost more
             // than reading them.
             let capacity = max(1, min(size, 65536))
@@ -312,7 +350,6 @@ public struct ArtifactWriter: Sendable {
             }
             return true
         }
-        return same ? 0 : 2
     }
 
     /// Relative paths of the regular files under `folder` of the output folder (symbolic links are not followed),

@@ -1,4 +1,5 @@
-// The writer on a real folder: staged targets replace the output only together, and a failed write changes nothing.
+// The writer on a real folder: staged targets replace the output only together, a failed write changes nothing,
+// and a recompile keeps the files that did not change.
 
 import DJFlowKit
 import Foundation
@@ -81,6 +82,85 @@ import Testing
             #expect(throws: (any Error).self) { try staged.add([file("slurm/x.sbatch", "1\n"), file("slurm/x.sbatch", "2\n")]) }
         }
         #expect(contents(out) == ["slurm/old.sbatch": "old\n", "airflow/old.py": "old\n"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["airflow", "slurm"], "no staging left")
+    }
+
+    private func status(_ url: URL) throws -> stat {
+        var info = stat()
+        guard lstat(url.path, &info) == 0 else { throw CocoaError(.fileReadNoSuchFile) }
+        return info
+    }
+
+    /// Recompiling keeps a file that has not changed (the same file: inode, modification time, one link once
+    /// the old output is gone) and writes the ones that changed or are new.
+    @Test func unchangedFilesAreKeptAndOnlyChangedOnesWritten() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let out = root.appendingPathComponent("generated")
+        let writer = ArtifactWriter(outputFolder: out.path)
+        let run = OutputFile(path: "slurm/w0/run.sh", contents: "#!/bin/bash\n", executable: true)
+        try writer.write([file("slurm/same.sbatch", "same\n"), file("slurm/w0/changes.sbatch", "1\n"), run])
+        let same = try status(out.appendingPathComponent("slurm/same.sbatch"))
+        let script = try status(out.appendingPathComponent("slurm/w0/run.sh"))
+        let changes = try status(out.appendingPathComponent("slurm/w0/changes.sbatch"))
+        try writer.write([file("slurm/same.sbatch", "same\n"), file("slurm/w0/changes.sbatch", "2\n"), run, file("slurm/new.sh", "n\n")])
+        #expect(contents(out) == ["slurm/same.sbatch": "same\n", "slurm/w0/changes.sbatch": "2\n", "slurm/w0/run.sh": "#!/bin/bash\n", "slurm/new.sh": "n\n"])
+        let sameAfter = try status(out.appendingPathComponent("slurm/same.sbatch"))
+        let scriptAfter = try status(out.appendingPathComponent("slurm/w0/run.sh"))
+        #expect(sameAfter.st_ino == same.st_ino && sameAfter.st_mtim.tv_sec == same.st_mtim.tv_sec && sameAfter.st_mtim.tv_nsec == same.st_mtim.tv_nsec)
+        #expect(sameAfter.st_nlink == 1, "the old output's link is gone")
+        #expect(scriptAfter.st_ino == script.st_ino && scriptAfter.st_mode & 0o7777 == 0o755)
+        #expect(try status(out.appendingPathComponent("slurm/w0/changes.sbatch")).st_ino != changes.st_ino)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == ["slurm"], "no staging left")
+    }
+
+    /// A file is kept only when it is exactly what would be written, and linked nowhere else: a file with
+    /// another link (changing one would change the other), other permissions, another executable bit, or a
+    /// symbolic link in its place is written anew, and what the other link or the symbolic link points to stays.
+    @Test func onlyAnIdenticalFileOfItsOwnIsKept() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let out = root.appendingPathComponent("generated")
+        let writer = ArtifactWriter(outputFolder: out.path)
+        let names = ["linked", "private", "exec", "symlink"]
+        try writer.write(names.map { file("slurm/\($0)", "x\n") })
+        let slurm = out.appendingPathComponent("slurm")
+        let mine = root.appendingPathComponent("mine")
+        try FileManager.default.createDirectory(at: mine, withIntermediateDirectories: true)
+        #expect(link(slurm.appendingPathComponent("linked").path, mine.appendingPathComponent("linked").path) == 0)
+        #expect(chmod(slurm.appendingPathComponent("private").path, 0o600) == 0)
+        try "x\n".write(to: mine.appendingPathComponent("target"), atomically: false, encoding: .utf8)
+        try FileManager.default.removeItem(at: slurm.appendingPathComponent("symlink"))
+        try FileManager.default.createSymbolicLink(at: slurm.appendingPathComponent("symlink"), withDestinationURL: mine.appendingPathComponent("target"))
+        let before = try Dictionary(uniqueKeysWithValues: names.map { ($0, try status(slurm.appendingPathComponent($0)).st_ino) })
+        try writer.write([file("slurm/linked", "x\n"), file("slurm/private", "x\n"), file("slurm/symlink", "x\n"),
+                          OutputFile(path: "slurm/exec", contents: "x\n", executable: true)])
+        for name in names {
+            let after = try status(slurm.appendingPathComponent(name))
+            #expect(after.st_ino != before[name], "\(name) was written anew")
+            #expect(after.st_mode & S_IFMT == S_IFREG && after.st_nlink == 1, "\(name) is a regular file of its own")
+            #expect(after.st_mode & 0o7777 == (name == "exec" ? 0o755 : 0o644), "\(name)'s permissions")
+        }
+        #expect(contents(slurm) == Dictionary(uniqueKeysWithValues: names.map { ($0, "x\n") }))
+        #expect(contents(mine) == ["linked": "x\n", "target": "x\n"])
+        #expect(try status(mine.appendingPathComponent("linked")).st_nlink == 1)
+    }
+
+    /// A failed write that had already reused unchanged files leaves them as they were, with one link each.
+    @Test func aFailedWriteLeavesReusedFilesAsTheyWere() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (out, writer) = try writerWithEarlierOutput(in: root)
+        let old = try status(out.appendingPathComponent("slurm/old.sbatch"))
+        do {
+            let staged = ArtifactWriter.StagedWrite(writer: writer)
+            try staged.add([file("slurm/old.sbatch", "old\n")])
+            #expect(try status(out.appendingPathComponent("slurm/old.sbatch")).st_nlink == 2, "linked into the staging folder")
+            #expect(throws: (any Error).self) { try staged.add([file("airflow/x.py", "1\n"), file("airflow/x.py", "2\n")]) }
+        }
+        #expect(contents(out) == ["slurm/old.sbatch": "old\n", "airflow/old.py": "old\n"])
+        let after = try status(out.appendingPathComponent("slurm/old.sbatch"))
+        #expect(after.st_ino == old.st_ino && after.st_nlink == 1)
         #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["airflow", "slurm"], "no staging left")
     }
 
