@@ -91,6 +91,10 @@ import Testing
         return info
     }
 
+    private func modified(_ url: URL) throws -> Date? {
+        try FileManager.default.attributesOfItem(atPath: url.path)[.modificationDate] as? Date
+    }
+
     /// Recompiling keeps a file that has not changed (the same file: inode, modification time, one link once
     /// the old output is gone) and writes the ones that changed or are new.
     @Test func unchangedFilesAreKeptAndOnlyChangedOnesWritten() throws {
@@ -101,13 +105,15 @@ import Testing
         let run = OutputFile(path: "slurm/w0/run.sh", contents: "#!/bin/bash\n", executable: true)
         try writer.write([file("slurm/same.sbatch", "same\n"), file("slurm/w0/changes.sbatch", "1\n"), run])
         let same = try status(out.appendingPathComponent("slurm/same.sbatch"))
+        let sameModified = try modified(out.appendingPathComponent("slurm/same.sbatch"))
         let script = try status(out.appendingPathComponent("slurm/w0/run.sh"))
         let changes = try status(out.appendingPathComponent("slurm/w0/changes.sbatch"))
         try writer.write([file("slurm/same.sbatch", "same\n"), file("slurm/w0/changes.sbatch", "2\n"), run, file("slurm/new.sh", "n\n")])
         #expect(contents(out) == ["slurm/same.sbatch": "same\n", "slurm/w0/changes.sbatch": "2\n", "slurm/w0/run.sh": "#!/bin/bash\n", "slurm/new.sh": "n\n"])
         let sameAfter = try status(out.appendingPathComponent("slurm/same.sbatch"))
         let scriptAfter = try status(out.appendingPathComponent("slurm/w0/run.sh"))
-        #expect(sameAfter.st_ino == same.st_ino && sameAfter.st_mtim.tv_sec == same.st_mtim.tv_sec && sameAfter.st_mtim.tv_nsec == same.st_mtim.tv_nsec)
+        #expect(sameAfter.st_ino == same.st_ino)
+        #expect(try modified(out.appendingPathComponent("slurm/same.sbatch")) == sameModified)
         #expect(sameAfter.st_nlink == 1, "the old output's link is gone")
         #expect(scriptAfter.st_ino == script.st_ino && scriptAfter.st_mode & 0o7777 == 0o755)
         #expect(try status(out.appendingPathComponent("slurm/w0/changes.sbatch")).st_ino != changes.st_ino)
