@@ -18,6 +18,7 @@ that carries a prepended comment header (as the djflow compiler emits it).
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -123,6 +124,7 @@ class Pipeline:
         self.env.update(DJFLOW_SAMPLE_SCHEMA=self.schema, DJFLOW_SAMPLE_SLEEP="0", DJFLOW_SAMPLE_LOG=str(self.log),
                         PYTHONPATH=os.pathsep.join([str(sample_dir), str(tmp_path)]), PYTHONUNBUFFERED="1")
         self._db = None
+        self._started = []
 
     # --- processes -------------------------------------------------------
 
@@ -145,8 +147,10 @@ class Pipeline:
     def start(self, *args, env=None, module=None):
         """Start the runner in its own session (so a test can signal its process group)."""
         e = dict(self.env, **(env or {}))
-        return subprocess.Popen(self.cmd(*args, module=module), env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        proc = subprocess.Popen(self.cmd(*args, module=module), env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 cwd=str(self.tmp_path), start_new_session=True)
+        self._started.append(proc)
+        return proc
 
     @staticmethod
     def finish(proc, timeout=180):
@@ -196,7 +200,19 @@ class Pipeline:
         rows = [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
         return [r for r in rows if table is None or r["table"] == table]
 
+    def stop_leftovers(self):
+        """Kill what a test started and left running (it failed before its runner ended), with the runner's
+        pool workers: its session is its own, so the whole process group goes. Then the schema can be dropped."""
+        for proc in self._started:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.communicate()
+
     def close(self):
+        self.stop_leftovers()
         if self._db is not None:
             self._db.close()
         testdb.drop_schemas(self.env, self.schema)

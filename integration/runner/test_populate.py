@@ -208,15 +208,11 @@ def test_sigterm_during_make_releases_key(ephys):
     key = {"subject": "mouse2", "session_id": 2, "insertion_number": 1}
     restriction = json.dumps(key)
     proc = ephys.start("--table", "Recording", "--restriction", restriction, env={"DJFLOW_SAMPLE_SLEEP": "60"})
-    try:
-        wait_for(lambda: _reserved(ephys), timeout=60, what="the key to be reserved (make() running)")
-        time.sleep(0.3)  # inside make()'s sleep
-        t = time.time()
-        proc.send_signal(signal.SIGTERM)
-        res = ephys.finish(proc, timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    wait_for(lambda: _reserved(ephys), timeout=60, what="the key to be reserved (make() running)")
+    time.sleep(0.3)  # inside make()'s sleep
+    t = time.time()
+    proc.send_signal(signal.SIGTERM)
+    res = ephys.finish(proc, timeout=60)
     assert time.time() - t < 20
     assert res.rc == 143, res
     assert_summary(res, status="terminated", success_count=0)
@@ -259,14 +255,10 @@ def test_key_released_when_a_repeated_signal_cuts_the_rollback_short(ephys):
     restriction = json.dumps(key)
     proc = ephys.start("--table", "Recording", "--restriction", restriction, module="twice_pipeline",
                        env={"DJFLOW_SAMPLE_SLEEP": "60"})
-    try:
-        wait_for(lambda: _reserved(ephys), timeout=60, what="the key to be reserved (make() running)")
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGTERM)
-        res = ephys.finish(proc, timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    wait_for(lambda: _reserved(ephys), timeout=60, what="the key to be reserved (make() running)")
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    res = ephys.finish(proc, timeout=60)
     assert res.rc == 143 and res.summary["status"] == "terminated", res
     assert "released 1 job row(s)" in res.stderr, res.stderr[-3000:]
     rows = ephys.job_rows("_recording")
@@ -354,20 +346,16 @@ def test_pool_worker_waiting_for_work_dies_on_sigterm_at_once(ephys):
         "    time.sleep(120)\n"
         "ephys_pipeline.Recording.make = make\n" % str(marker))
     proc = ephys.start("--table", "Recording", "--processes", "2", module="one_slow_pipeline")
-    try:
-        wait_for(lambda: len(ephys.made("Recording")) == ALL_RECORDINGS - 1, timeout=90,
-                 what="every key but the slow one")
-        busy = int(marker.read_text())
-        with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
-            idle = [int(p) for p in f.read().split() if int(p) != busy]
-        assert len(idle) == 1, idle
-        assert not _catches(idle[0], signal.SIGTERM), "a worker waiting for work must die on SIGTERM"
-        assert _catches(busy, signal.SIGTERM), "a worker running a key must turn SIGTERM into SystemExit"
-        proc.send_signal(signal.SIGTERM)
-        res = ephys.finish(proc, timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    wait_for(lambda: len(ephys.made("Recording")) == ALL_RECORDINGS - 1, timeout=90,
+             what="every key but the slow one")
+    busy = int(marker.read_text())
+    with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
+        idle = [int(p) for p in f.read().split() if int(p) != busy]
+    assert len(idle) == 1, idle
+    assert not _catches(idle[0], signal.SIGTERM), "a worker waiting for work must die on SIGTERM"
+    assert _catches(busy, signal.SIGTERM), "a worker running a key must turn SIGTERM into SystemExit"
+    proc.send_signal(signal.SIGTERM)
+    res = ephys.finish(proc, timeout=60)
     assert res.rc == 143 and res.summary["status"] == "terminated", res
     assert ephys.count("_recording") == ALL_RECORDINGS - 1
     assert [r for r in ephys.job_rows("_recording") if r["status"] in ("reserved", "error")] == []
